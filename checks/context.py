@@ -1,0 +1,130 @@
+"""What a check receives: the target, settings, clients, and memoised facts that several checks share."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from checks.dns import Answer, DnsClient, Outcome
+from checks.settings import Settings
+from checks.target import Target
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user asked for beyond the target."""
+
+    selectors: tuple[str, ...] = ()  # DKIM selectors to check instead of the common list
+    sending_ip: str | None = None  # for "is this IP allowed to send for the domain?"
+
+
+@dataclass(frozen=True, slots=True)
+class MxHost:
+    preference: int
+    name: str  # lower-case, no trailing dot; an IP literal stays as written
+
+
+@dataclass(frozen=True, slots=True)
+class MxSet:
+    """The domain's mail exchangers as a sender would find them (RFC 5321 5.1)."""
+
+    answer: Answer
+    hosts: tuple[MxHost, ...] = ()  # sorted by preference
+    null: bool = False  # RFC 7505 "0 ." only: the domain takes no mail
+    implicit: bool = False  # no MX: the domain's own A/AAAA is the mail host
+
+    @property
+    def receives_mail(self) -> bool:
+        return bool(self.hosts) and not self.null
+
+
+@dataclass(frozen=True, slots=True)
+class HostAddresses:
+    host: str
+    a: Answer
+    aaaa: Answer
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return self.a.addresses() + self.aaaa.addresses()
+
+
+@dataclass
+class Context:
+    """One report's view of the world. Caches here live exactly as long as the report."""
+
+    target: Target
+    settings: Settings
+    dns: DnsClient
+    options: Options = field(default_factory=Options)
+    services: dict[str, Any] = field(default_factory=dict)  # process-wide clients (SMTP, HTTP)
+    _memo: dict[str, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def domain(self) -> str:
+        return self.target.name
+
+    async def once(self, key: str, compute: Callable[[], Awaitable[T]]) -> T:
+        """Compute a shared fact once per report, whichever check asks first."""
+        task = self._memo.get(key)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._memo[key] = task
+        result: T = await asyncio.shield(task)
+        return result
+
+    async def mx(self) -> MxSet:
+        return await self.once("mx", self._mx)
+
+    async def mx_addresses(self) -> tuple[HostAddresses, ...]:
+        """A and AAAA of every MX host (of the domain itself for an implicit MX)."""
+        return await self.once("mx_addresses", self._mx_addresses)
+
+    async def mail_addresses(self) -> tuple[tuple[str, str], ...]:
+        """(host, address) pairs a sender would connect to; the address itself for an IP target."""
+        if self.target.is_address:
+            return ((self.target.name, self.target.name),)
+        hosts = await self.mx_addresses()
+        return tuple((h.host, addr) for h in hosts for addr in h.addresses)
+
+    async def _mx(self) -> MxSet:
+        answer = await self.dns.query(self.domain, "MX")
+        if answer.outcome is Outcome.NODATA:
+            return MxSet(answer, (MxHost(0, self.domain),), implicit=True)
+        if not answer.ok:
+            return MxSet(answer)
+        hosts = sorted(
+            (MxHost(r.preference, t) for r, t in zip(answer.rdata, answer.targets(), strict=True)),  # type: ignore[attr-defined]
+            key=lambda h: (h.preference, h.name),
+        )
+        null = any(h.name == "." for h in hosts)
+        return MxSet(answer, tuple(hosts), null=null)
+
+    async def _mx_addresses(self) -> tuple[HostAddresses, ...]:
+        mx = await self.mx()
+        if not mx.receives_mail:
+            return ()
+        names = list(dict.fromkeys(h.name for h in mx.hosts if not is_ip_literal(h.name)))
+        pairs = await asyncio.gather(*(self.dns.addresses(n) for n in names))
+        return tuple(HostAddresses(n, a, aaaa) for n, (a, aaaa) in zip(names, pairs, strict=True))
+
+
+def is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def is_global(address: str) -> bool:
+    """Reachable from the internet: not private, loopback, link-local, CGNAT, reserved, …"""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast

@@ -1,0 +1,134 @@
+"""Run the selected checks at once, each under its own budget inside the report's, streaming results.
+
+The engine is the only place with a broad `except`: a crash or a timeout in one check becomes an
+`error` finding for that check alone, and the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from checks import registry
+from checks.context import Context, Options
+from checks.dns import DnsClient
+from checks.model import CheckResult, Finding, Report, Status
+from checks.registry import Check
+from checks.settings import Settings
+from checks.target import Target
+
+log = logging.getLogger(__name__)
+
+
+def make_context(
+    target: Target,
+    settings: Settings,
+    *,
+    options: Options | None = None,
+    services: Mapping[str, Any] | None = None,
+) -> Context:
+    """A fresh context (and DNS cache) for one report."""
+    return Context(
+        target=target,
+        settings=settings,
+        dns=DnsClient(settings),
+        options=options or Options(),
+        services=dict(services or {}),
+    )
+
+
+async def run_one(check: Check, ctx: Context, budget: float) -> CheckResult:
+    started = time.monotonic()
+    scope = "address" if ctx.target.is_address else "domain"
+    if scope not in check.SCOPE:
+        what = "an IP address" if ctx.target.is_address else "a domain"
+        findings = [Finding(f"{check.ID}.not_applicable", Status.SKIP, f"Not run for {what}.")]
+        return CheckResult(check.ID, check.TITLE, tuple(findings), 0)
+    try:
+        async with asyncio.timeout(budget):
+            findings = await check.run(ctx)
+    except TimeoutError:
+        findings = [
+            Finding(
+                f"{check.ID}.timeout",
+                Status.ERROR,
+                f"The check did not finish within its {budget:g} s budget.",
+                fix="Run it again; if it keeps timing out, a DNS or mail server is not answering.",
+            )
+        ]
+    except Exception as exc:  # one buggy check must not sink the report
+        log.exception("check %s crashed on %s", check.ID, ctx.domain)
+        findings = [
+            Finding(
+                f"{check.ID}.crashed",
+                Status.ERROR,
+                f"Internal error in this check ({type(exc).__name__}); the others are unaffected.",
+            )
+        ]
+    if not findings:
+        findings = [Finding(f"{check.ID}.nothing", Status.SKIP, "Nothing to check.")]
+    elapsed = round((time.monotonic() - started) * 1000)
+    return CheckResult(check.ID, check.TITLE, tuple(findings), elapsed)
+
+
+async def stream(checks: Sequence[Check], ctx: Context) -> AsyncIterator[CheckResult]:
+    """Start every check now; yield each result as it completes, all within the report budget."""
+    settings = ctx.settings
+    deadline = time.monotonic() + settings.report_budget
+    budget = min(settings.check_budget, settings.report_budget)
+    tasks = {asyncio.ensure_future(run_one(c, ctx, budget)): c for c in checks}
+    try:
+        pending = set(tasks)
+        while pending:
+            remaining = deadline - time.monotonic()
+            done, pending = await asyncio.wait(
+                pending, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                yield task.result()
+            if not done and pending:  # the report budget is spent: report the stragglers
+                for task in pending:
+                    task.cancel()
+                for task in pending:
+                    check = tasks[task]
+                    yield CheckResult(
+                        check.ID,
+                        check.TITLE,
+                        (
+                            Finding(
+                                f"{check.ID}.timeout",
+                                Status.ERROR,
+                                f"The report's {settings.report_budget:g} s budget ran out before this check finished.",
+                            ),
+                        ),
+                        round(settings.report_budget * 1000),
+                    )
+                pending = set()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for memo in ctx._memo.values():
+            memo.cancel()
+
+
+async def run_report(checks: Sequence[Check], ctx: Context) -> Report:
+    """Run to completion and return the results in display order."""
+    started = time.monotonic()
+    results = {r.id: r async for r in stream(checks, ctx)}
+    ordered = tuple(results[c.ID] for c in checks if c.ID in results)
+    return Report(
+        domain=ctx.target.name,
+        results=ordered,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        display_name=ctx.target.unicode,
+        resolvers=tuple(str(ns) for ns in ctx.dns.nameservers),
+    )
+
+
+def order(results: Sequence[CheckResult]) -> list[CheckResult]:
+    """Results in the registry's display order (streams arrive in completion order)."""
+    rank = {cid: i for i, cid in enumerate(registry.all_ids())}
+    return sorted(results, key=lambda r: rank.get(r.id, len(rank)))

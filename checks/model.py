@@ -1,0 +1,98 @@
+"""The result model every check, renderer and digest speaks: statuses, findings, results, reports."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+# What kind of target a check applies to (a check module's SCOPE).
+DOMAIN: frozenset[str] = frozenset({"domain"})
+ADDRESS: frozenset[str] = frozenset({"address"})
+DOMAIN_AND_ADDRESS: frozenset[str] = DOMAIN | ADDRESS
+
+
+class Status(enum.StrEnum):
+    """How a finding should make the reader feel, least alarming first."""
+
+    SKIP = "skip"
+    PASS = "pass"  # noqa: S105 -- a status, not a password
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"  # we could not tell (timeout, SERVFAIL, a bug)
+    FAIL = "fail"  # a definite problem: it leads every summary
+
+    @property
+    def severity(self) -> int:
+        # Declaration order is the ranking; change it here and nowhere else.
+        return _ORDER[self]
+
+    @staticmethod
+    def worst(statuses: Iterable[Status]) -> Status:
+        """The most alarming of `statuses`; PASS when there are none."""
+        return max(statuses, key=lambda s: s.severity, default=Status.PASS)
+
+
+_ORDER = {status: rank for rank, status in enumerate(Status)}
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A ready-to-paste DNS record: what the fix asks the admin to publish."""
+
+    name: str  # fully qualified, with the trailing dot
+    type: str
+    value: str  # presentation format, TXT values already quoted
+    ttl: int = 3600
+
+    @property
+    def zone_line(self) -> str:
+        return f"{self.name} {self.ttl} IN {self.type} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation, and what to do about it."""
+
+    code: str  # stable, dotted: "dmarc.policy_none"; tests and digests key on it
+    status: Status
+    message: str  # one plain-text sentence, no markup
+    fix: str = ""  # imperative: "Publish ...", "Remove ..."
+    record: Record | None = None  # ready-to-paste record, when there is one
+    evidence: tuple[str, ...] = ()  # raw remote data; untrusted, renderers escape it
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What one check concluded, and how long it took."""
+
+    id: str
+    title: str
+    findings: tuple[Finding, ...]
+    duration_ms: int
+
+    @property
+    def status(self) -> Status:
+        return Status.worst(f.status for f in self.findings) if self.findings else Status.SKIP
+
+    @property
+    def headline(self) -> Finding | None:
+        """The finding that explains the check's status (the first of the worst)."""
+        status = self.status
+        return next((f for f in self.findings if f.status is status), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """All results for one target, in display order."""
+
+    domain: str
+    results: tuple[CheckResult, ...]
+    duration_ms: int
+    display_name: str = ""  # the Unicode form of an IDN, when it differs
+    resolvers: tuple[str, ...] = field(default=())
+
+    @property
+    def status(self) -> Status:
+        return Status.worst(r.status for r in self.results)

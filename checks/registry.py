@@ -1,0 +1,49 @@
+"""The closed list of checks, in display order; adding a check is adding a module here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from checks import address, mx, ptr
+from checks.context import Context
+from checks.model import Finding
+
+
+class Check(Protocol):
+    """The shape of a check module; mypy verifies each module listed below."""
+
+    @property
+    def ID(self) -> str: ...  # noqa: N802 -- module constant, read-only
+
+    @property
+    def TITLE(self) -> str: ...  # noqa: N802 -- module constant, read-only
+
+    @property
+    def SCOPE(self) -> frozenset[str]: ...  # noqa: N802 -- {"domain", "address"}
+
+    async def run(self, ctx: Context) -> list[Finding]: ...
+
+
+CHECKS: Sequence[Check] = [mx, address, ptr]  # display order
+OPT_IN: frozenset[str] = frozenset()  # run only when asked for by name
+
+def by_id() -> dict[str, Check]:
+    return {c.ID: c for c in CHECKS}
+
+
+def select(only: Sequence[str] | None, *, is_address: bool) -> list[Check]:
+    """The checks to run for a target, in display order. Raises KeyError naming an unknown id."""
+    known = by_id()
+    if only:
+        unknown = [name for name in only if name not in known]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        wanted = set(only)
+        return [c for c in CHECKS if c.ID in wanted]
+    scope = "address" if is_address else "domain"
+    return [c for c in CHECKS if scope in c.SCOPE and c.ID not in OPT_IN]
+
+
+def all_ids() -> list[str]:
+    return [c.ID for c in CHECKS]

@@ -1,0 +1,17 @@
+"""Process-wide network clients handed to every report (they hold caches shared across reports).
+
+Checks find them in `ctx.services` by name; the CLI and the Slack app build them once with
+`build_services(settings)`. DNS is not here: each report gets its own `DnsClient`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checks.settings import Settings
+
+
+def build_services(settings: Settings) -> dict[str, Any]:
+    """Build the shared clients for these settings."""
+    services: dict[str, Any] = {}
+    return services

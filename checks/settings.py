@@ -1,0 +1,105 @@
+"""One settings object for the engine, read from the environment in one place and overridable by flags."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_RESOLVERS: tuple[str, ...] = ()  # empty: the host's /etc/resolv.conf nameservers
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Nameserver:
+    host: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_nameserver(text: str) -> Nameserver:
+    """`host[:port]`, `[v6]:port` or a bare IPv6 address; the host must be an IP literal."""
+    text = text.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise SettingsError(f"resolver {text!r}: expected [ipv6]:port")
+            port = _port(rest[1:], text)
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _port(port_text, text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise SettingsError(
+            f"resolver {text!r}: give an IP address (a resolver cannot be found by name)"
+        ) from None
+    return Nameserver(host, port)
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingsError(f"resolver {whole!r}: {text!r} is not a port number")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the engine needs to know about where and how long it may look."""
+
+    resolvers: tuple[Nameserver, ...] = ()
+    timeout: float = 3.0  # one DNS query or one network step
+    dns_retries: int = 2
+    check_budget: float = 20.0  # one check, all its lookups and connections included
+    report_budget: float = 30.0  # the whole report
+    allow_private: bool = False  # connect to loopback/private addresses (labs and tests)
+    ca_file: str | None = None
+    dnsbl_zones: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with the non-None values of `changes` applied (CLI flags win over env)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read MXBOT_* variables; the only place the engine looks at the environment."""
+        resolvers = tuple(
+            parse_nameserver(part)
+            for part in env.get("MXBOT_RESOLVERS", "").split(",")
+            if part.strip()
+        )
+        timeout = _float(env, "MXBOT_TIMEOUT", cls.timeout)
+        return cls(
+            resolvers=resolvers,
+            timeout=timeout,
+            check_budget=_float(env, "MXBOT_CHECK_BUDGET", max(cls.check_budget, timeout * 4)),
+            report_budget=_float(env, "MXBOT_REPORT_BUDGET", max(cls.report_budget, timeout * 6)),
+            allow_private=env.get("MXBOT_ALLOW_PRIVATE", "").strip().lower()
+            in {"1", "true", "yes", "on"},
+            ca_file=env.get("MXBOT_CA_FILE") or None,
+            dnsbl_zones=tuple(
+                z.strip() for z in env.get("MXBOT_DNSBL_ZONES", "").split(",") if z.strip()
+            ),
+        )
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 < value <= 600:
+        raise SettingsError(f"{name}={raw!r}: use a number of seconds between 0 and 600")
+    return value
