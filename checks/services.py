@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from checks.https import HttpsFetcher
 from checks.settings import Settings
 
 
 def build_services(settings: Settings) -> dict[str, Any]:
     """Build the shared clients for these settings."""
     services: dict[str, Any] = {}
+    services["https"] = HttpsFetcher(settings)
     return services
