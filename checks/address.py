@@ -15,10 +15,8 @@ SCOPE: Final = DOMAIN
 
 async def run(ctx: Context) -> list[Finding]:
     mx = await ctx.mx()
-    if mx.null:
-        return [Finding("address.skipped", Status.SKIP, "The domain takes no mail (null MX).")]
-    if not mx.hosts:
-        return [Finding("address.skipped", Status.SKIP, "No mail hosts to look up.")]
+    if not mx.receives_mail:
+        return [Finding("address.skipped", Status.SKIP, mx.no_hosts_reason)]
     hosts = await ctx.mx_addresses()
     findings: list[Finding] = []
     for host in hosts:

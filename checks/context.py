@@ -42,6 +42,17 @@ class MxSet:
     def receives_mail(self) -> bool:
         return bool(self.hosts) and not self.null
 
+    @property
+    def no_hosts_reason(self) -> str:
+        """Why there are no mail hosts to check, for the checks that build on them."""
+        if self.null:
+            return "The domain takes no mail (null MX), so there is nothing to check here."
+        if self.answer.failed:
+            return f"Not checked: the MX lookup failed ({self.answer.describe()})."
+        if self.answer.outcome is Outcome.NXDOMAIN:
+            return "Not checked: the domain does not exist."
+        return "Not checked: the domain has no mail hosts."
+
 
 @dataclass(frozen=True, slots=True)
 class HostAddresses:

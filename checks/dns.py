@@ -188,7 +188,11 @@ class DnsClient:
             seen.add(target)
             cnames, current = [*chain], target
         return Answer(
-            key.name, key.rdtype, Outcome.SERVFAIL, cnames=tuple(cnames), detail="CNAME chain too long"
+            key.name,
+            key.rdtype,
+            Outcome.SERVFAIL,
+            cnames=tuple(cnames),
+            detail="CNAME chain too long",
         )
 
     async def _ask(
@@ -229,7 +233,13 @@ class DnsClient:
                         detail=f"{type(exc).__name__}: {exc}"[:200],
                     )
                     continue
-                log.debug("%s %s from %s in %.0f ms", qname, key.rdtype, server, (time.monotonic() - started) * 1000)
+                log.debug(
+                    "%s %s from %s in %.0f ms",
+                    qname,
+                    key.rdtype,
+                    server,
+                    (time.monotonic() - started) * 1000,
+                )
                 answer, target = _interpret(response, qname, rdtype, key, server, tcp)
                 if answer.outcome is Outcome.SERVFAIL and attempt + 1 < self._attempts:
                     last = answer
@@ -273,14 +283,19 @@ def _interpret(
                 signatures=tuple(sigs) if sigs is not None else (),
                 **base,  # type: ignore[arg-type]
             ), None
-        cname = _find(response, current, dns.rdatatype.CNAME) if rdtype != dns.rdatatype.CNAME else None
+        cname = (
+            _find(response, current, dns.rdatatype.CNAME) if rdtype != dns.rdatatype.CNAME else None
+        )
         if cname is None:
             break
-        target = cname[0].target  # type: ignore[attr-defined]
+        target = cname[0].target
         cnames.append(_text(target))
         if target in seen:
             return Answer(
-                outcome=Outcome.SERVFAIL, cnames=tuple(cnames), detail="CNAME loop", **base  # type: ignore[arg-type]
+                outcome=Outcome.SERVFAIL,
+                cnames=tuple(cnames),
+                detail="CNAME loop",
+                **base,  # type: ignore[arg-type]
             ), None
         seen.add(target)
         current = target
@@ -341,4 +356,3 @@ def _system_nameservers() -> tuple[Nameserver, ...]:
             continue
         out.append(Nameserver(text, resolver.port))
     return tuple(out)
-

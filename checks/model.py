@@ -6,7 +6,6 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-
 # What kind of target a check applies to (a check module's SCOPE).
 DOMAIN: frozenset[str] = frozenset({"domain"})
 ADDRESS: frozenset[str] = frozenset({"address"})

@@ -62,7 +62,7 @@ def _null(name: str, mx: MxSet) -> Finding:
         return Finding(
             "mx.null_mixed",
             Status.FAIL,
-            f"{name} publishes a null MX (\"0 .\") together with other MX records ({others}); "
+            f'{name} publishes a null MX ("0 .") together with other MX records ({others}); '
             "RFC 7505 forbids this and senders will treat the domain inconsistently.",
             fix="Remove the null MX if the domain receives mail, or remove the other MX records if it does not.",
             evidence=tuple(f"{h.preference} {h.name}" for h in mx.hosts),
@@ -133,7 +133,7 @@ def _ip_literal(domain: str, host: MxHost) -> Finding:
         Status.FAIL,
         f"The MX {host.name} is an IP address; an MX must name a host (RFC 7505 3, RFC 5321 5.1), "
         "and most senders will not deliver.",
-        fix=f"Give the server a name with an A/AAAA record and point the MX at that name.",
+        fix="Give the server a name with an A/AAAA record and point the MX at that name.",
         record=Record(f"{domain}.", "MX", f"{host.preference} mail.{domain}."),
     )
 

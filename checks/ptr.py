@@ -39,9 +39,13 @@ class _Confirmed:
 async def run(ctx: Context) -> list[Finding]:
     if not ctx.target.is_address:
         mx = await ctx.mx()
-        if mx.null:
-            return [Finding("ptr.skipped", Status.SKIP, "The domain takes no mail (null MX).")]
-    pairs = list({address: (host, address) for host, address in reversed(await ctx.mail_addresses())}.values())[::-1]
+        if not mx.receives_mail:
+            return [Finding("ptr.skipped", Status.SKIP, mx.no_hosts_reason)]
+    pairs = list(
+        {
+            address: (host, address) for host, address in reversed(await ctx.mail_addresses())
+        }.values()
+    )[::-1]
     if not pairs:
         return [Finding("ptr.skipped", Status.SKIP, "No mail host addresses to look up.")]
     results = await asyncio.gather(*(_confirm(ctx, host, address) for host, address in pairs))

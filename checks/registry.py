@@ -14,19 +14,20 @@ class Check(Protocol):
     """The shape of a check module; mypy verifies each module listed below."""
 
     @property
-    def ID(self) -> str: ...  # noqa: N802 -- module constant, read-only
+    def ID(self) -> str: ...
 
     @property
-    def TITLE(self) -> str: ...  # noqa: N802 -- module constant, read-only
+    def TITLE(self) -> str: ...
 
     @property
-    def SCOPE(self) -> frozenset[str]: ...  # noqa: N802 -- {"domain", "address"}
+    def SCOPE(self) -> frozenset[str]: ...
 
     async def run(self, ctx: Context) -> list[Finding]: ...
 
 
 CHECKS: Sequence[Check] = [mx, address, ptr]  # display order
 OPT_IN: frozenset[str] = frozenset()  # run only when asked for by name
+
 
 def by_id() -> dict[str, Check]:
     return {c.ID: c for c in CHECKS}

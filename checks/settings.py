@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-DEFAULT_RESOLVERS: tuple[str, ...] = ()  # empty: the host's /etc/resolv.conf nameservers
+DEFAULT_TIMEOUT = 3.0
+DEFAULT_CHECK_BUDGET = 20.0
+DEFAULT_REPORT_BUDGET = 30.0
 
 
 class SettingsError(ValueError):
@@ -55,11 +57,11 @@ def _port(text: str, whole: str) -> int:
 class Settings:
     """Everything the engine needs to know about where and how long it may look."""
 
-    resolvers: tuple[Nameserver, ...] = ()
-    timeout: float = 3.0  # one DNS query or one network step
+    resolvers: tuple[Nameserver, ...] = ()  # empty: the host's /etc/resolv.conf nameservers
+    timeout: float = DEFAULT_TIMEOUT  # one DNS query or one network step
     dns_retries: int = 2
-    check_budget: float = 20.0  # one check, all its lookups and connections included
-    report_budget: float = 30.0  # the whole report
+    check_budget: float = DEFAULT_CHECK_BUDGET  # one check, its lookups and connections included
+    report_budget: float = DEFAULT_REPORT_BUDGET  # the whole report
     allow_private: bool = False  # connect to loopback/private addresses (labs and tests)
     ca_file: str | None = None
     dnsbl_zones: tuple[str, ...] = ()
@@ -77,12 +79,14 @@ class Settings:
             for part in env.get("MXBOT_RESOLVERS", "").split(",")
             if part.strip()
         )
-        timeout = _float(env, "MXBOT_TIMEOUT", cls.timeout)
+        timeout = _float(env, "MXBOT_TIMEOUT", DEFAULT_TIMEOUT)
         return cls(
             resolvers=resolvers,
             timeout=timeout,
-            check_budget=_float(env, "MXBOT_CHECK_BUDGET", max(cls.check_budget, timeout * 4)),
-            report_budget=_float(env, "MXBOT_REPORT_BUDGET", max(cls.report_budget, timeout * 6)),
+            check_budget=_float(env, "MXBOT_CHECK_BUDGET", max(DEFAULT_CHECK_BUDGET, timeout * 4)),
+            report_budget=_float(
+                env, "MXBOT_REPORT_BUDGET", max(DEFAULT_REPORT_BUDGET, timeout * 6)
+            ),
             allow_private=env.get("MXBOT_ALLOW_PRIVATE", "").strip().lower()
             in {"1", "true", "yes", "on"},
             ca_file=env.get("MXBOT_CA_FILE") or None,

@@ -104,7 +104,9 @@ def _domain(host: str, original: str) -> Target:
         raise TargetError(f"{ascii_name[:40]}… is longer than the 253 characters a name may have")
     labels = ascii_name.split(".")
     if len(labels) < 2:
-        raise TargetError(f"{host!r} is a single label; give a full domain name such as example.com")
+        raise TargetError(
+            f"{host!r} is a single label; give a full domain name such as example.com"
+        )
     for label in labels:
         if not _LABEL.match(label):
             raise TargetError(_label_problem(label, host))

@@ -46,7 +46,11 @@ def context_for(dns_server: DnsTestServer, settings: Settings) -> MakeContext:
     """`await context_for(zone_text, "example.test")`: load the zone, return a fresh context."""
 
     async def make(
-        zone: str = "", domain: str = "example.test", *, origin: str | None = None, **options: object
+        zone: str = "",
+        domain: str = "example.test",
+        *,
+        origin: str | None = None,
+        **options: object,
     ) -> Context:
         if zone:
             dns_server.load_zone(zone, origin or domain)

@@ -52,6 +52,9 @@ class DnsTestServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._lock = threading.Lock()
+        self._udp: asyncio.DatagramTransport | None = None
+        self.replies: set[asyncio.Task[None]] = set()
+        self._tcp: asyncio.Server | None = None
 
     # ---- data ---------------------------------------------------------------------------------
     def load_zone(self, text: str, origin: str) -> None:
@@ -60,8 +63,10 @@ class DnsTestServer:
         with self._lock:
             for name, node in zone.nodes.items():
                 for rdataset in node.rdatasets:
-                    rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype, rdataset.covers)
-                    rrset.update(rdataset)
+                    rrset = dns.rrset.RRset(
+                        name, rdataset.rdclass, rdataset.rdtype, rdataset.covers
+                    )
+                    rrset.update(rdataset)  # type: ignore[no-untyped-call]
                     self._put(rrset)
 
     def add(self, name: str, rdtype: str, *values: str, ttl: int = 300) -> None:
@@ -73,7 +78,7 @@ class DnsTestServer:
         with self._lock:
             existing = self.records.get((rrset.name, rrset.rdtype))
             if existing is not None:
-                rrset.update(existing)
+                rrset.update(existing)  # type: ignore[no-untyped-call]
             self._put(rrset)
 
     def clear(self) -> None:
@@ -104,8 +109,21 @@ class DnsTestServer:
         return self
 
     def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
+
+    async def _close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+        current = asyncio.current_task()
+        for task in asyncio.all_tasks():
+            if task is not current:
+                task.cancel()
 
     async def _serve(self) -> None:
         for _ in range(20):  # UDP and TCP on the same free port
@@ -124,9 +142,9 @@ class DnsTestServer:
         else:  # pragma: no cover
             raise RuntimeError("no free port for the DNS test server")
         self.port = port
-        await self._loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
+        self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
         tcp.listen(64)
-        await asyncio.start_server(self._tcp_client, sock=tcp)
+        self._tcp = await asyncio.start_server(self._tcp_client, sock=tcp)
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -153,7 +171,12 @@ class DnsTestServer:
         if not query.question:
             return None
         question = query.question[0]
-        self.queries[(question.name.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(question.rdtype))] += 1
+        self.queries[
+            (
+                question.name.to_text(omit_final_dot=True).lower(),
+                dns.rdatatype.to_text(question.rdtype),
+            )
+        ] += 1
         b = self.behaviour
         if b.drop_all or question.name in b.timeout:
             return None
@@ -168,7 +191,7 @@ class DnsTestServer:
             with self._lock:
                 self._answer(response, question.name, question.rdtype)
         try:
-            out = response.to_wire()
+            out = response.to_wire(max_size=65535)
         except Exception:  # noqa: BLE001 -- bad test data: answer like a broken server would
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
@@ -193,7 +216,7 @@ class DnsTestServer:
             if cname is None or rdtype == dns.rdatatype.CNAME:
                 break
             response.answer.append(cname)
-            name = cname[0].target  # type: ignore[attr-defined]
+            name = cname[0].target
             if any(r.name == name for r in response.answer):
                 return  # a loop: hand back what we have, as real servers do
         if name not in self.names and self._wildcard(name) is None:
@@ -213,7 +236,7 @@ class DnsTestServer:
         if source is None:
             return None
         synthesised = dns.rrset.RRset(name, source.rdclass, source.rdtype)
-        synthesised.update(source)
+        synthesised.update(source)  # type: ignore[no-untyped-call]
         return synthesised
 
     def _wildcard(self, name: dns.name.Name) -> dns.name.Name | None:
@@ -243,7 +266,9 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        asyncio.ensure_future(self._reply(data, addr))
+        task = asyncio.ensure_future(self._reply(data, addr))
+        self.server.replies.add(task)  # keep a reference until it is done
+        task.add_done_callback(self.server.replies.discard)
 
     async def _reply(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         reply = await self.server.respond(data, tcp=False)

@@ -1,0 +1,22 @@
+# `make test` installs everything the tests need (Debian packages when run as root, then a
+# virtualenv with the dev extras) and runs the suite. `make lint` runs the quality gates.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install test lint bench
+
+install:
+	@bash .ci/install-system-packages
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/report_latency.py

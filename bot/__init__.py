@@ -1,0 +1,1 @@
+"""mxbot's faces: the Slack app, the CLI and the renderers they share."""

@@ -1,0 +1,13 @@
+"""Subcommands that live beside `check`: each module registers its parser and a handler."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+Registration = Callable[[Any, argparse.ArgumentParser], None]
+
+
+def registrations() -> list[Registration]:
+    return []

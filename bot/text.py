@@ -1,0 +1,107 @@
+"""The terminal renderer: summary first, then one line per check, then what to fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+from checks.model import CheckResult, Finding, Report, Status
+
+_LABEL = {
+    Status.SKIP: "SKIP",
+    Status.PASS: "PASS",
+    Status.INFO: "INFO",
+    Status.WARN: "WARN",
+    Status.ERROR: "ERR ",
+    Status.FAIL: "FAIL",
+}
+_COLOUR = {
+    Status.SKIP: "2",  # dim
+    Status.PASS: "32",  # green
+    Status.INFO: "36",  # cyan
+    Status.WARN: "33",  # yellow
+    Status.ERROR: "35",  # magenta
+    Status.FAIL: "1;31",  # bold red
+}
+
+
+def _paint(text: str, status: Status, colour: bool) -> str:
+    return f"\x1b[{_COLOUR[status]}m{text}\x1b[0m" if colour else text
+
+
+def clean(text: str) -> str:
+    """Remote text must not drive the terminal: drop control characters (ESC, CR, …)."""
+    return "".join(c if c.isprintable() or c == "\n" else "�" for c in text)
+
+
+def summary_line(report: Report) -> str:
+    counts = {s: sum(1 for r in report.results if r.status is s) for s in Status}
+    parts = [
+        f"{counts[s]} {name}"
+        for s, name in (
+            (Status.FAIL, "failed"),
+            (Status.ERROR, "could not be checked"),
+            (Status.WARN, "with warnings"),
+            (Status.PASS, "passed"),
+        )
+        if counts[s]
+    ]
+    name = f"{report.display_name} ({report.domain})" if report.display_name else report.domain
+    return f"{name}: {report.status.value.upper()} — {', '.join(parts) or 'nothing to report'} in {report.duration_ms / 1000:.1f} s"
+
+
+def render(report: Report, *, colour: bool = False, width: int = 100, verbose: bool = False) -> str:
+    lines = [_paint(clean(summary_line(report)), report.status, colour), ""]
+    title_width = max((len(r.title) for r in report.results), default=10)
+    for r in report.results:
+        headline = r.headline
+        verdict = clean(headline.message) if headline else ""
+        label = _paint(_LABEL[r.status], r.status, colour)
+        lines.append(
+            f"{label}  {r.title:<{title_width}}  {_one_line(verdict, width - title_width - 8)}"
+        )
+    details = [r for r in report.results if verbose or r.status.severity >= Status.WARN.severity]
+    for r in details:
+        shown = [f for f in r.findings if verbose or f.status.severity >= Status.WARN.severity]
+        if not shown:
+            continue
+        lines += ["", _paint(f"{r.title} ({r.status.value}, {r.duration_ms} ms)", r.status, colour)]
+        for f in shown:
+            lines += _finding(f, colour, width)
+    if report.resolvers:
+        lines += ["", f"Resolvers: {', '.join(report.resolvers)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _finding(f: Finding, colour: bool, width: int) -> list[str]:
+    label = _paint(_LABEL[f.status], f.status, colour)
+    out = textwrap.wrap(
+        clean(f.message), width - 8, initial_indent=f"  {label}  ", subsequent_indent="        "
+    )
+    if not out:
+        out = [f"  {label}"]
+    if f.fix:
+        out += textwrap.wrap(
+            clean(f.fix),
+            width - 8,
+            initial_indent="        Fix: ",
+            subsequent_indent="             ",
+        )
+    if f.record is not None:
+        out += ["        Record:", f"          {clean(f.record.zone_line)}"]
+    for item in f.evidence[:20]:
+        out.append(f"        | {clean(item)[: width * 3]}")
+    if len(f.evidence) > 20:
+        out.append(f"        | … {len(f.evidence) - 20} more")
+    return out
+
+
+def _one_line(text: str, width: int) -> str:
+    width = max(width, 30)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_result(r: CheckResult, *, colour: bool = False) -> str:
+    """One streamed line, for progress output."""
+    headline = r.headline
+    return f"{_paint(_LABEL[r.status], r.status, colour)}  {r.title}: {clean(headline.message) if headline else ''}"

@@ -1,0 +1,72 @@
+"""The address check: public, reachable A/AAAA for every mail host."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from checks import address
+from checks.model import Status
+from checks.settings import Settings
+from tests.conftest import MakeContext
+
+SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
+
+
+def codes(findings: list) -> set[tuple[str, Status]]:  # type: ignore[type-arg]
+    return {(f.code, f.status) for f in findings}
+
+
+async def test_public_v4_and_v6_pass(context_for: MakeContext) -> None:
+    ctx = await context_for(SOA + "@ MX 10 a\na A 8.8.4.4\na AAAA 2606:4700::1\n")
+
+    assert codes(await address.run(ctx)) == {("address.ok", Status.PASS)}
+
+
+async def test_no_ipv6_is_informational(context_for: MakeContext) -> None:
+    ctx = await context_for(SOA + "@ MX 10 a\na A 8.8.4.4\n")
+
+    assert codes(await address.run(ctx)) == {
+        ("address.no_ipv6", Status.INFO),
+        ("address.ok", Status.PASS),
+    }
+
+
+async def test_private_and_reserved_addresses_in_public_mx_data_fail(
+    context_for: MakeContext,
+) -> None:
+    ctx = await context_for(
+        SOA + "@ MX 10 a\n@ MX 20 b\n@ MX 30 c\na A 10.1.2.3\nb A 169.254.0.9\nc AAAA fd00::1\n"
+    )
+
+    findings = await address.run(ctx)
+
+    bad = [f for f in findings if f.code == "address.non_global"]
+    assert [f.status for f in bad] == [Status.FAIL] * 3
+    assert {"private", "link-local"} <= {w for f in bad for w in f.message.split()}
+
+
+async def test_loopback_is_tolerated_only_when_private_addresses_are_allowed(
+    context_for: MakeContext, settings: Settings
+) -> None:
+    ctx = await context_for(SOA + "@ MX 10 a\na A 127.0.0.5\n")
+    assert ("address.loopback_allowed", Status.INFO) in codes(await address.run(ctx))
+
+    strict = await context_for("")
+    strict.settings = replace(settings, allow_private=False)
+
+    assert ("address.non_global", Status.FAIL) in codes(await address.run(strict))
+
+
+async def test_null_mx_skips(context_for: MakeContext) -> None:
+    ctx = await context_for(SOA + "@ MX 0 .\n")
+
+    assert codes(await address.run(ctx)) == {("address.skipped", Status.SKIP)}
+
+
+async def test_implicit_mx_checks_the_domains_own_address(context_for: MakeContext) -> None:
+    ctx = await context_for(SOA + "@ A 8.8.4.4\n")
+
+    findings = await address.run(ctx)
+
+    assert ("address.ok", Status.PASS) in codes(findings)
+    assert "example.test 8.8.4.4" in findings[-1].message
