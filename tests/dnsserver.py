@@ -38,6 +38,9 @@ class Behaviour:
     servfail: set[dns.name.Name] = field(default_factory=set)
     drop_all: bool = False  # a server that never answers anything
     udp_limit: int | None = None  # force truncation above this many bytes over UDP
+    # never answer a query for a type the name holds no record of (a "braindead" server that
+    # answers TXT but times out on, say, SPF or AAAA; the RFC 7208 test suite's TIMEOUT entries)
+    timeout_missing: set[dns.name.Name] = field(default_factory=set)
 
 
 class DnsTestServer:
@@ -180,6 +183,8 @@ class DnsTestServer:
         b = self.behaviour
         if b.drop_all or question.name in b.timeout:
             return None
+        if question.name in b.timeout_missing and not self._holds(question.name, question.rdtype):
+            return None
         if b.delay:
             await asyncio.sleep(b.delay)
         response = dns.message.make_response(query)
@@ -221,6 +226,13 @@ class DnsTestServer:
                 return  # a loop: hand back what we have, as real servers do
         if name not in self.names and self._wildcard(name) is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
+
+    def _holds(self, name: dns.name.Name, rdtype: int) -> bool:
+        with self._lock:
+            return any(
+                (name, dns.rdatatype.RdataType.make(t)) in self.records
+                for t in (rdtype, dns.rdatatype.CNAME)
+            )
 
     def _lookup(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
         rdtype = dns.rdatatype.RdataType.make(rdtype)
