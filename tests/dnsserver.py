@@ -38,6 +38,10 @@ class Behaviour:
     servfail: set[dns.name.Name] = field(default_factory=set)
     drop_all: bool = False  # a server that never answers anything
     udp_limit: int | None = None  # force truncation above this many bytes over UDP
+    # Set the AD bit, as a validating resolver would for a signed zone: on every answer, or only
+    # for the names listed (the test server does no DNSSEC itself; DANE tests need the bit).
+    authenticated: bool = False
+    authenticated_names: set[dns.name.Name] = field(default_factory=set)
     # never answer a query for a type the name holds no record of (a "braindead" server that
     # answers TXT but times out on, say, SPF or AAAA; the RFC 7208 test suite's TIMEOUT entries)
     timeout_missing: set[dns.name.Name] = field(default_factory=set)
@@ -190,6 +194,8 @@ class DnsTestServer:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         response.flags &= ~dns.flags.RA
+        if b.authenticated or question.name in b.authenticated_names:
+            response.flags |= dns.flags.AD
         if question.name in b.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
         else:
