@@ -46,7 +46,11 @@ def summary_line(report: Report) -> str:
         if counts[s]
     ]
     name = f"{report.display_name} ({report.domain})" if report.display_name else report.domain
-    return f"{name}: {report.status.value.upper()} — {', '.join(parts) or 'nothing to report'} in {report.duration_ms / 1000:.1f} s"
+    return f"{name}: {report.status.value.upper()} — {', '.join(parts) or 'nothing to report'} in {_duration(report.duration_ms)}"
+
+
+def _duration(ms: int) -> str:
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def render(report: Report, *, colour: bool = False, width: int = 100, verbose: bool = False) -> str:

@@ -59,12 +59,12 @@ def _host(host: HostAddresses, allow_private: bool) -> list[Finding]:
         if is_global(address):
             continue
         ip = ipaddress.ip_address(address)
-        if allow_private and ip.is_loopback:
+        if allow_private and (ip.is_loopback or _is_documentation(ip)):
             findings.append(
                 Finding(
-                    "address.loopback_allowed",
+                    "address.lab_allowed",
                     Status.INFO,
-                    f"{host.host} has the loopback address {address}; accepted because private "
+                    f"{host.host} has the {_kind(ip)} address {address}; accepted because private "
                     "addresses are allowed in these settings (a lab).",
                 )
             )
@@ -82,7 +82,20 @@ def _host(host: HostAddresses, allow_private: bool) -> list[Finding]:
     return findings
 
 
+_DOCUMENTATION = tuple(
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
+)
+
+
+def _is_documentation(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """RFC 5737 / RFC 3849 / RFC 9637: addresses for examples and labs, never routed."""
+    return any(ip.version == net.version and ip in net for net in _DOCUMENTATION)
+
+
 def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if _is_documentation(ip):
+        return "documentation-only"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:

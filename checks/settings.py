@@ -59,7 +59,7 @@ class Settings:
 
     resolvers: tuple[Nameserver, ...] = ()  # empty: the host's /etc/resolv.conf nameservers
     timeout: float = DEFAULT_TIMEOUT  # one DNS query or one network step
-    dns_retries: int = 2
+    dns_retries: int = 1  # one more try per resolver: a lost UDP packet is common, a dead server is not
     check_budget: float = DEFAULT_CHECK_BUDGET  # one check, its lookups and connections included
     report_budget: float = DEFAULT_REPORT_BUDGET  # the whole report
     allow_private: bool = False  # connect to loopback/private addresses (labs and tests)

@@ -49,7 +49,7 @@ async def test_loopback_is_tolerated_only_when_private_addresses_are_allowed(
     context_for: MakeContext, settings: Settings
 ) -> None:
     ctx = await context_for(SOA + "@ MX 10 a\na A 127.0.0.5\n")
-    assert ("address.loopback_allowed", Status.INFO) in codes(await address.run(ctx))
+    assert ("address.lab_allowed", Status.INFO) in codes(await address.run(ctx))
 
     strict = await context_for("")
     strict.settings = replace(settings, allow_private=False)
@@ -70,3 +70,17 @@ async def test_implicit_mx_checks_the_domains_own_address(context_for: MakeConte
 
     assert ("address.ok", Status.PASS) in codes(findings)
     assert "example.test 8.8.4.4" in findings[-1].message
+
+
+async def test_documentation_addresses_fail_in_public_but_pass_in_a_lab(
+    context_for: MakeContext, settings: Settings
+) -> None:
+    lab = await context_for(SOA + "@ MX 10 a\na A 192.0.2.1\n")
+    assert ("address.lab_allowed", Status.INFO) in codes(await address.run(lab))
+
+    public = await context_for("")
+    public.settings = replace(settings, allow_private=False)
+    findings = await address.run(public)
+
+    assert ("address.non_global", Status.FAIL) in codes(findings)
+    assert "documentation-only" in findings[0].message

@@ -1,0 +1,56 @@
+"""Serve the lab's broken domains on loopback and run `mxbot check` on each (or on those named).
+
+python -m lab.run [--json] [domain ...]       # prints each report
+python -m lab.run --serve                     # just serve, and print the resolver address
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from lab.zones import domains, load
+from tests.dnsserver import DnsTestServer
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("domains", nargs="*")
+    parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--blocks", action="store_true")
+    args = parser.parse_args()
+    server = DnsTestServer().start()
+    load(server)
+    try:
+        if args.serve:
+            print(f"resolver: {server.address}", flush=True)
+            while True:
+                time.sleep(3600)
+        names = args.domains or [*domains(), "servfail.lab", "timeout.lab"]
+        for name in names:
+            extra = ["--json"] if args.json else ["--blocks"] if args.blocks else []
+            cmd = [
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "check",
+                name,
+                "--resolver",
+                server.address,
+                "--timeout",
+                "1",
+                *extra,
+            ]
+            print(f"$ mxbot check {name}", flush=True)
+            subprocess.run(cmd, check=False)  # noqa: S603 -- our own CLI
+            print(flush=True)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
