@@ -1,0 +1,236 @@
+"""The one `/mx` grammar, shared by slash commands, mentions and the CLI: text in, `Command` out.
+
+    example.com                      every check that applies to a domain
+    example.com spf dmarc            only these checks (ids from checks.registry)
+    spf example.com 203.0.113.7      may this address send mail for the domain?
+    dkim example.com selector […]    DKIM with these selectors
+    203.0.113.7                      address-level checks
+    help
+
+Mentions may add words around it ("check dmarc for example.com") and carry the bot's own
+`<@U…>` mention, which is stripped. Targets go through `checks.target.normalise`, so Slack link
+markup, pasted e-mail addresses, URLs and IDNs are understood. `parse` is pure and raises only
+`UsageError`, whose message ends with the closest valid usage.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Literal
+
+from checks import registry
+from checks.context import Options
+from checks.target import Target, TargetError, normalise
+
+MAX_SELECTORS = 10
+MAX_TEXT = 1000  # Slack slash-command text is short; anything longer is a paste accident
+
+USAGES: tuple[tuple[str, str], ...] = (
+    ("example.com", "run every check on a domain"),
+    ("example.com spf dmarc", "run only some checks"),
+    ("spf example.com 203.0.113.7", "may this address send mail for the domain?"),
+    ("dkim example.com selector", "check DKIM keys for a selector"),
+    ("203.0.113.7", "check a mail server's address (reverse DNS, …)"),
+    ("help", "show this help"),
+)
+
+# Words people put around a command in a mention; they carry no meaning for the grammar.
+_FILLER = frozenset(
+    [
+        "check",
+        "checks",
+        "run",
+        "test",
+        "tests",
+        "for",
+        "on",
+        "of",
+        "the",
+        "please",
+        "pls",
+        "can",
+        "you",
+        "is",
+        "are",
+        "a",
+        "an",
+        "and",
+        "to",
+        "may",
+        "allowed",
+        "send",
+        "sending",
+        "authorised",
+        "authorized",
+        "from",
+        "with",
+        "selector",
+        "selectors",
+        "domain",
+        "ip",
+        "me",
+        "what",
+        "about",
+        "how",
+        "why",
+        "does",
+        "do",
+    ]
+)
+_HELP = frozenset({"help", "?", "-h", "--help", "usage"})
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+_SELECTOR = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$", re.IGNORECASE)
+
+
+class UsageError(ValueError):
+    """The text is not a command; `reason` says why and `usage` is the closest valid form."""
+
+    def __init__(self, reason: str, usage: str) -> None:
+        super().__init__(f"{reason} Try: {usage}")
+        self.reason = reason
+        self.usage = usage
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """What the user asked for: help, or a report on `target` (all checks when `checks` is empty)."""
+
+    kind: Literal["report", "help"]
+    target: Target | None = None
+    checks: tuple[str, ...] = ()
+    options: Options = field(default_factory=Options)
+
+    @property
+    def text(self) -> str:
+        """The canonical text of this command; `parse(cmd.text) == cmd`."""
+        if self.kind == "help" or self.target is None:
+            return "help"
+        name = self.target.name
+        if self.options.sending_ip:
+            return " ".join([*self.checks, name, self.options.sending_ip])
+        if self.options.selectors:
+            return " ".join([*self.checks, name, *self.options.selectors])
+        return " ".join([name, *self.checks])
+
+
+HELP = Command("help")
+
+
+def parse(text: str, *, known: Collection[str] | None = None, bot_user: str = "") -> Command:
+    """Parse what the user typed.
+
+    Args:
+        known: the check ids (the registry's by default).
+        bot_user: the bot's user id: its `<@U…>` mention is dropped. Without it, every user
+            mention is dropped (text from a mention event always starts with one).
+    """
+    ids = set(registry.all_ids() if known is None else known)
+    if len(text) > MAX_TEXT:
+        raise UsageError("That is too long for one command.", USAGES[0][0])
+    tokens = _tokens(text, bot_user)
+    if not tokens or all(t.lower() in _HELP for t in tokens):
+        return HELP
+    chosen: list[str] = []
+    words: list[str] = []
+    for token in tokens:
+        check = _check_id(token, ids)
+        if check is not None:
+            if check not in chosen:
+                chosen.append(check)
+        elif token.lower() not in _FILLER:
+            words.append(token)
+    if any(w.lower() in _HELP for w in words):
+        return HELP
+    return _build(words, chosen, ids)
+
+
+def usage_lines(prefix: str = "/mx") -> list[str]:
+    """One line per usage, e.g. "/mx spf example.com 203.0.113.7 — may this address send …"."""
+    return [f"{prefix} {form} — {what}" for form, what in USAGES]
+
+
+def _tokens(text: str, bot_user: str) -> list[str]:
+    if bot_user:
+        text = re.sub(rf"<@{re.escape(bot_user)}(?:\|[^>]*)?>", " ", text)
+    else:
+        text = _MENTION.sub(" ", text)
+    # Slack turns "a.com" into "<http://a.com|a.com>": keep each <…> together as one token.
+    parts = re.findall(r"<[^<>]*>|[^\s,;]+", text.replace("\u00a0", " "))
+    return [p.strip("\"'`()[]{}!.?:") if not p.startswith("<") else p for p in parts if p.strip()]
+
+
+def _check_id(token: str, ids: set[str]) -> str | None:
+    candidate = token.lower().replace("-", "_")
+    return candidate if candidate in ids else None
+
+
+def _build(words: list[str], chosen: list[str], ids: set[str]) -> Command:
+    parsed: list[tuple[str, Target | TargetError]] = []
+    for word in words:
+        try:
+            parsed.append((word, normalise(word)))
+        except TargetError as exc:
+            parsed.append((word, exc))
+    domains = [i for i, (_, t) in enumerate(parsed) if isinstance(t, Target) and not t.is_address]
+    if "dkim" in chosen and domains and len(parsed) > 1:
+        first = domains[0]
+        domain = parsed[first][1]
+        assert isinstance(domain, Target)  # noqa: S101 -- narrowed by the list above
+        return _dkim(domain, [w for i, (w, _) in enumerate(parsed) if i != first], chosen)
+    for word, outcome in parsed:
+        if isinstance(outcome, TargetError):
+            raise _unknown(word, str(outcome), chosen, ids)
+    targets = [t for _, t in parsed if isinstance(t, Target)]
+    if not targets:
+        raise UsageError("Tell me which domain or address to check.", _closest(chosen))
+    addresses = [t for t in targets if t.is_address]
+    if len(targets) == 2 and len(addresses) == 1:
+        domain = next(t for t in targets if not t.is_address)
+        return _sending_ip(domain, addresses[0], chosen, ids)
+    if len(targets) > 1:
+        raise UsageError("Give one domain or address at a time.", _closest(chosen))
+    return Command("report", targets[0], tuple(chosen))
+
+
+def _dkim(domain: Target, rest: list[str], chosen: list[str]) -> Command:
+    selectors: list[str] = []
+    for word in rest:
+        selector = word.lower().rstrip(".")
+        if not _SELECTOR.match(selector):
+            raise UsageError(f"{word!r} is not a DKIM selector.", "dkim example.com selector")
+        if selector not in selectors:
+            selectors.append(selector)
+    if len(selectors) > MAX_SELECTORS:
+        raise UsageError(f"Give at most {MAX_SELECTORS} selectors.", "dkim example.com selector")
+    return Command("report", domain, tuple(chosen), Options(selectors=tuple(selectors)))
+
+
+def _sending_ip(domain: Target, address: Target, chosen: list[str], ids: set[str]) -> Command:
+    if "spf" not in ids:
+        raise UsageError("The SPF check is not available here.", "example.com")
+    checks = tuple(chosen) if "spf" in chosen else ("spf", *chosen)
+    return Command("report", domain, checks, Options(sending_ip=address.name))
+
+
+def _unknown(word: str, reason: str, chosen: list[str], ids: set[str]) -> UsageError:
+    close = difflib.get_close_matches(word.lower(), sorted(ids | {"help"}), n=1, cutoff=0.6)
+    if close and close[0] != "help":
+        return UsageError(
+            f"{word!r} is not a check; did you mean {close[0]}?", f"example.com {close[0]}"
+        )
+    if close:
+        return UsageError(f"{word!r} is not a command.", "help")
+    return UsageError(f"{reason.rstrip('.')}.", _closest(chosen))
+
+
+def _closest(chosen: list[str]) -> str:
+    if chosen == ["spf"]:
+        return "spf example.com 203.0.113.7"
+    if chosen == ["dkim"]:
+        return "dkim example.com selector"
+    if chosen:
+        return " ".join(["example.com", *chosen])
+    return "example.com"

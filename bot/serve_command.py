@@ -1,0 +1,107 @@
+"""`mxbot serve [--port]` (HTTP mode) and `mxbot socket` (Socket Mode), for the CLI to register."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import replace
+from typing import Any
+
+from bot.app import build_app
+from bot.engine_binding import bind_engine
+from bot.metrics import Metrics
+from bot.server import build_web_app, socket_handler, start_http
+from bot.settings import AppSettings
+from bot.store import Store
+from checks.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+
+def add_parsers(subparsers: Any, parent: argparse.ArgumentParser | None = None) -> None:
+    """Register `serve` and `socket` on the CLI's subparsers (with its shared engine flags)."""
+    parents = [parent] if parent is not None else []
+    serve = subparsers.add_parser(
+        "serve", parents=parents, help="run the Slack app over HTTP (Events API, OAuth, /metrics)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="listen port (default: $PORT or 3000)"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="listen address (default: all)")  # noqa: S104 -- a server
+    serve.set_defaults(handler=run_serve)
+    socket = subparsers.add_parser(
+        "socket", parents=parents, help="run the Slack app over Socket Mode (no public URL needed)"
+    )
+    socket.set_defaults(handler=run_socket)
+
+
+def app_settings(settings: AppSettings | Settings) -> AppSettings:
+    """The CLI hands over engine settings (with its flags applied); add the Slack ones."""
+    if isinstance(settings, AppSettings):
+        return settings
+    return replace(AppSettings.from_env(os.environ), engine=settings)
+
+
+async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) -> int:
+    """HTTP mode until SIGINT/SIGTERM."""
+    config = app_settings(settings)
+    if not config.signing_secret:
+        raise SettingsError("SLACK_SIGNING_SECRET is required for HTTP mode")
+    if not (config.bot_token or config.multi_workspace):
+        raise SettingsError(
+            "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth)"
+        )
+    port = getattr(args, "port", None) or config.port
+    store, app, metrics = _build(config)
+    runner, bound = await start_http(
+        build_web_app(app, metrics=metrics, store=store), args.host, port
+    )
+    log.info("mxbot listening on %s:%s (events at /slack/events)", args.host, bound)
+    try:
+        await _until_signalled()
+    finally:
+        await runner.cleanup()
+        store.close()
+    return 0
+
+
+async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings) -> int:
+    """Socket Mode until SIGINT/SIGTERM."""
+    config = app_settings(settings)
+    if not config.app_token:
+        raise SettingsError(
+            "SLACK_APP_TOKEN (xapp-…, with connections:write) is required for Socket Mode"
+        )
+    if not (config.bot_token or config.multi_workspace):
+        raise SettingsError("SLACK_BOT_TOKEN is required")
+    store, app, _ = _build(config)
+    handler = socket_handler(app, config.app_token.reveal())
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    log.info("mxbot connected over Socket Mode")
+    try:
+        await _until_signalled()
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        store.close()
+    return 0
+
+
+def _build(config: AppSettings) -> tuple[Store, Any, Metrics]:
+    store = Store(config.database_url, client_id=config.client_id)
+    store.create_all()
+    metrics = Metrics()
+    app = build_app(config, engine=bind_engine(config.engine), store=store, metrics=metrics)
+    return store, app, metrics
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
