@@ -205,11 +205,10 @@ class DnssecLab:
 
     def _spawn(self, argv: list[str], name: str) -> None:
         with (self.workdir / f"{name}.stderr").open("wb") as log:  # the child keeps its own copy
-            self._procs.append(
-                subprocess.Popen(
-                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-                )  # noqa: S603 -- fixed argv
+            proc = subprocess.Popen(  # noqa: S603 -- argv is built here from fixed binaries
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
+        self._procs.append(proc)
 
     def _wait(self, port: int, name: str, what: str) -> None:
         """Bounded readiness loop: the server answers an SOA query for `name`."""
