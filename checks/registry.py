@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from checks import address, asn, dnsbl, mx, ptr, spf
+from checks import address, asn, dnsbl, dnssec, mta_sts, mx, ptr, spf, tls_rpt
 from checks.context import Context
 from checks.model import Finding
 
@@ -25,7 +25,7 @@ class Check(Protocol):
     async def run(self, ctx: Context) -> list[Finding]: ...
 
 
-CHECKS: Sequence[Check] = [mx, address, ptr, spf, dnsbl, asn]  # display order
+CHECKS: Sequence[Check] = [mx, address, ptr, spf, dnsbl, asn, mta_sts, tls_rpt, dnssec]  # display order
 OPT_IN: frozenset[str] = frozenset()  # run only when asked for by name
 
 
