@@ -25,7 +25,17 @@ class Check(Protocol):
     async def run(self, ctx: Context) -> list[Finding]: ...
 
 
-CHECKS: Sequence[Check] = [mx, address, ptr, spf, dnsbl, asn, mta_sts, tls_rpt, dnssec]  # display order
+CHECKS: Sequence[Check] = [
+    mx,
+    address,
+    ptr,
+    spf,
+    dnsbl,
+    asn,
+    mta_sts,
+    tls_rpt,
+    dnssec,
+]  # display order
 OPT_IN: frozenset[str] = frozenset()  # run only when asked for by name
 
 
