@@ -1,0 +1,303 @@
+"""SMTP on port 25 (RFC 5321, RFC 3207): can a sender connect to every MX address, is it greeted,
+and does STARTTLS work?
+
+One probe per address per report (shared with the tls and dane checks), bounded in time. A server
+that turns us away for now (421, "too many connections", hanging up at once) is reported as
+inconclusive, not as broken: that is rate limiting or scanner blocking, and real senders retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Final
+
+from checks.context import Context
+from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
+from checks.smtp_probe import Failure, ProbeResult, mail_endpoints, probe_for, where
+
+ID: Final = "smtp"
+TITLE: Final = "SMTP (port 25)"
+SCOPE: Final = DOMAIN_AND_ADDRESS
+
+# 5xx greetings worded like "we block you" are about the bot's own address, not the server.
+_BLOCKS_US = re.compile(
+    r"block|black ?list|blocklist|listed|reputation|denied|not allowed|your ip|spamhaus|banned|rbl",
+    re.IGNORECASE,
+)
+_INCONCLUSIVE_FIX = (
+    "Nothing to change if mail arrives: run the check again later, or from another network."
+)
+
+
+async def run(ctx: Context) -> list[Finding]:
+    pairs, why_not = await mail_endpoints(ctx)
+    if not pairs:
+        return [Finding("smtp.skipped", Status.SKIP, why_not)]
+    probes = await asyncio.gather(*(probe_for(ctx, host, address) for host, address in pairs))
+    results = [p for p in probes if p is not None]
+    if not results:
+        return [
+            Finding(
+                "smtp.not_configured",
+                Status.SKIP,
+                "No SMTP prober is configured for this run, so no mail server was contacted.",
+            )
+        ]
+    reachable = any(r.connected for r in results)
+    ptrs = await asyncio.gather(*(_ptr_names(ctx, r) for r in results))
+    findings: list[Finding] = []
+    for result, ptr in zip(results, ptrs, strict=True):
+        findings.extend(_judge(result, ptr, reachable_elsewhere=reachable))
+    return findings
+
+
+async def _ptr_names(ctx: Context, r: ProbeResult) -> tuple[str, ...]:
+    if r.banner is None:
+        return ()
+    answer = await ctx.dns.ptr(r.address)
+    return answer.targets() if answer.ok else ()
+
+
+def _judge(r: ProbeResult, ptr: tuple[str, ...], *, reachable_elsewhere: bool) -> list[Finding]:
+    if r.failure is None:
+        return _passed(r, ptr)
+    failed = _failure(r, reachable_elsewhere)
+    return [failed, *(_names(r, ptr) if r.banner is not None else [])]
+
+
+def _passed(r: ProbeResult, ptr: tuple[str, ...]) -> list[Finding]:
+    w = where(r.host, r.address)
+    tls = r.tls
+    assert tls is not None  # noqa: S101 -- a probe without failure has a TLS session
+    if r.after_tls is not None and r.after_tls.code != "250":
+        return [
+            Finding(
+                "smtp.ehlo_after_tls_rejected",
+                Status.FAIL,
+                f"{w} accepts STARTTLS but then refuses EHLO ({r.after_tls}), so senders that "
+                "use TLS cannot deliver.",
+                fix="Check the mail server's log for errors right after the TLS handshake.",
+                evidence=_evidence(r),
+            ),
+            *_names(r, ptr),
+        ]
+    version = tls.version.replace("TLSv", "TLS ")
+    cached = " (result from the last minute, reused)" if r.cached else ""
+    size = _size(r.extensions)
+    return [
+        Finding(
+            "smtp.ok",
+            Status.PASS,
+            f"{w} greets in {r.banner_ms} ms, offers STARTTLS and negotiates {version} "
+            f"({tls.cipher}){size}{cached}.",
+            evidence=_evidence(r),
+        ),
+        *_names(r, ptr),
+    ]
+
+
+def _failure(r: ProbeResult, reachable_elsewhere: bool) -> Finding:
+    w = where(r.host, r.address)
+    ev = _evidence(r)
+    match r.failure:
+        case Failure.REFUSED_BY_POLICY:
+            return Finding(
+                "smtp.address_refused",
+                Status.INFO,
+                f"Not connecting to {w}: {r.detail}.",
+                fix="Publish the server's public address, or allow private addresses in a lab.",
+            )
+        case Failure.CONNECTION_REFUSED:
+            return Finding(
+                "smtp.connection_refused",
+                Status.FAIL,
+                f"{w} refuses connections on port 25: nothing listens there, so senders cannot "
+                "deliver to this address (they try the other MX hosts, then give up).",
+                fix=f"Start the mail server on {r.address} port 25, or open port 25 in its firewall; "
+                "if the host no longer handles mail, remove it from the MX records.",
+                evidence=ev,
+            )
+        case Failure.CONNECT_TIMEOUT:
+            return _connect_timeout(r, w, ev, reachable_elsewhere)
+        case Failure.UNREACHABLE:
+            return Finding(
+                "smtp.unreachable",
+                Status.ERROR,
+                f"{w} could not be reached from here ({r.detail}); this may be the bot's own "
+                "network (no IPv6 route, say) rather than the server.",
+                evidence=ev,
+            )
+        case Failure.NO_BANNER:
+            return Finding(
+                "smtp.no_banner",
+                Status.WARN,
+                f"{w} accepts the connection but sends no greeting ({r.detail}): the server is "
+                "overloaded, tarpitting, or something in front of it holds connections open. "
+                "Senders wait up to 5 minutes, so mail may be slow rather than lost.",
+                fix="Check the mail server's load and any greeting delay (postscreen, greet_pause); "
+                "a healthy server greets within a second.",
+                evidence=ev,
+            )
+        case Failure.EARLY_CLOSE:
+            return Finding(
+                "smtp.closed_early",
+                Status.ERROR,
+                f"{w} closed the connection without greeting. Inconclusive: servers do this to "
+                "addresses they rate-limit or treat as scanners, and real senders may be served.",
+                fix=_INCONCLUSIVE_FIX,
+                evidence=ev,
+            )
+        case Failure.GREETING_DEFERRED:
+            return Finding(
+                "smtp.greeting_deferred",
+                Status.ERROR,
+                f"{w} turned us away for now ({r.banner}). Inconclusive: this is rate limiting "
+                "(too many connections) or scanner blocking; senders retry after a 4xx.",
+                fix=_INCONCLUSIVE_FIX,
+                evidence=ev,
+            )
+        case Failure.GREETING_REJECTED:
+            return _rejected(r, w, ev)
+        case Failure.GARBAGE:
+            return Finding(
+                "smtp.not_smtp",
+                Status.FAIL,
+                f"{w} answers on port 25, but not with SMTP ({r.detail}); senders cannot deliver.",
+                fix="Make sure port 25 reaches the mail server and not another service "
+                "(a load balancer, an HTTP or SSH server, TLS-only SMTP).",
+                evidence=(*ev, f"first bytes: {r.garbage[:120]!r}"),
+            )
+        case Failure.EHLO_FAILED:
+            return Finding(
+                "smtp.ehlo_rejected",
+                Status.FAIL,
+                f"{w} refuses EHLO ({r.detail}), so no STARTTLS and no ESMTP extensions.",
+                fix="Enable ESMTP (EHLO) on the mail server.",
+                evidence=ev,
+            )
+        case Failure.STARTTLS_MISSING:
+            return Finding(
+                "smtp.starttls_missing",
+                Status.FAIL,
+                f"{w} does not offer STARTTLS, so mail to it travels unencrypted, and senders "
+                "that require TLS (MTA-STS, DANE) will not deliver.",
+                fix="Configure a certificate on the mail server and enable STARTTLS "
+                "(Postfix: smtpd_tls_security_level = may). If a firewall rewrites the EHLO "
+                "reply (SMTP inspection/fixup), turn that feature off.",
+                evidence=ev,
+            )
+        case Failure.STARTTLS_REFUSED:
+            return Finding(
+                "smtp.starttls_refused",
+                Status.FAIL,
+                f"{w} offers STARTTLS but refuses it ({r.starttls or r.detail}); senders fall back "
+                "to plain text or, when they require TLS, do not deliver.",
+                fix="Check the TLS certificate and key paths in the mail server's configuration.",
+                evidence=ev,
+            )
+        case Failure.TLS_FAILED:
+            return Finding(
+                "smtp.tls_failed",
+                Status.FAIL,
+                f"The TLS handshake with {w} failed ({r.detail}); senders that require TLS will "
+                "not deliver and others may fall back to plain text.",
+                fix="Check the server's certificate, key and TLS protocol settings (enable TLS 1.2 "
+                "and 1.3).",
+                evidence=ev,
+            )
+        case _:  # TIMEOUT, CLOSED: it stopped answering part-way
+            return Finding(
+                "smtp.stalled",
+                Status.ERROR,
+                f"{w} stopped answering during {r.failed_step or 'the dialogue'} ({r.detail}). "
+                "Inconclusive: run the check again; if it repeats, the server is overloaded.",
+                fix=_INCONCLUSIVE_FIX,
+                evidence=ev,
+            )
+
+
+def _connect_timeout(r: ProbeResult, w: str, ev: tuple[str, ...], elsewhere: bool) -> Finding:
+    if elsewhere:
+        return Finding(
+            "smtp.connect_timeout",
+            Status.FAIL,
+            f"{w} does not answer on port 25 ({r.detail}) while other mail hosts do, so a "
+            "firewall drops connections to it; senders cannot deliver to this address.",
+            fix=f"Open port 25 to {r.address} in the firewall, or remove the host from the MX records.",
+            evidence=ev,
+        )
+    return Finding(
+        "smtp.connect_timeout",
+        Status.ERROR,
+        f"{w} does not answer on port 25 ({r.detail}). Either a firewall drops connections to "
+        "it, or the network the bot runs in blocks outgoing port 25 (common in clouds).",
+        fix="Run the check from a network that allows outgoing port 25; if it still times out, "
+        "open port 25 to the server.",
+        evidence=ev,
+    )
+
+
+def _rejected(r: ProbeResult, w: str, ev: tuple[str, ...]) -> Finding:
+    if _BLOCKS_US.search(r.banner.text if r.banner else r.detail):
+        return Finding(
+            "smtp.blocked_by_server",
+            Status.ERROR,
+            f"{w} rejects the bot's own address ({r.banner}). Inconclusive for other senders.",
+            fix=_INCONCLUSIVE_FIX,
+            evidence=ev,
+        )
+    return Finding(
+        "smtp.greeting_rejected",
+        Status.FAIL,
+        f"{w} greets with a refusal ({r.banner}): it takes no mail, so senders bounce or try "
+        "other MX hosts.",
+        fix="If this host should receive mail, configure it to accept SMTP; otherwise remove it "
+        "from the MX records.",
+        evidence=ev,
+    )
+
+
+def _names(r: ProbeResult, ptr: tuple[str, ...]) -> list[Finding]:
+    """RFC 5321 4.1.3/4.3.1: the greeting names the server; receivers compare it with the PTR."""
+    if not ptr or r.banner is None:
+        return []
+    announced = [("greeting", r.banner.first_word)]
+    if r.capabilities is not None:
+        announced.append(("EHLO reply", r.capabilities.first_word))
+    wrong = [(what, name) for what, name in announced if name and name not in ptr]
+    if not wrong:
+        return []
+    said = "; ".join(f"its {what} says {name}" for what, name in wrong)
+    return [
+        Finding(
+            "smtp.banner_name_mismatch",
+            Status.INFO,
+            f"{where(r.host, r.address)}: {said}, but the PTR of {r.address} is {', '.join(ptr)}. "
+            "Harmless for receiving mail; when the same host sends, receivers like the names "
+            "to agree.",
+            fix=f"Set the server's host name (Postfix: myhostname) to {ptr[0]}.",
+            evidence=(str(r.banner),),
+        )
+    ]
+
+
+def _evidence(r: ProbeResult) -> tuple[str, ...]:
+    out = [f"steps: {r.describe_steps()}"] if r.steps else []
+    if r.banner is not None:
+        out.append(f"banner: {r.banner}")
+    if r.extensions:
+        out.append("EHLO: " + ", ".join(r.extensions))
+    if r.cached:
+        out.append("(cached probe)")
+    return tuple(out)
+
+
+def _size(extensions: tuple[str, ...]) -> str:
+    for ext in extensions:
+        parts = ext.split()
+        if parts and parts[0].upper() == "SIZE" and len(parts) > 1 and parts[1].isdigit():
+            limit = int(parts[1])
+            if limit:
+                return f"; accepts messages up to {limit / 1_000_000:.0f} MB"
+    return ""
