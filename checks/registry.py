@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from checks import address, asn, dnsbl, dnssec, mta_sts, mx, ptr, spf, tls_rpt
+from checks import address, asn, bimi, dkim, dmarc, dnsbl, dnssec, mta_sts, mx, ptr, spf, tls_rpt
 from checks.context import Context
 from checks.model import Finding
 
@@ -30,6 +30,9 @@ CHECKS: Sequence[Check] = [
     address,
     ptr,
     spf,
+    dmarc,
+    dkim,
+    bimi,
     dnsbl,
     asn,
     mta_sts,
