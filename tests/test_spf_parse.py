@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from checks.spf_parse import (
     MacroValues,
-    Mechanism,
     Modifier,
     SpfSyntaxError,
     check_domain_spec,
