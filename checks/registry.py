@@ -5,7 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from checks import address, asn, bimi, dkim, dmarc, dnsbl, dnssec, mta_sts, mx, ptr, spf, tls_rpt
+from checks import (
+    address,
+    asn,
+    bimi,
+    dane,
+    dkim,
+    dmarc,
+    dnsbl,
+    dnssec,
+    mta_sts,
+    mx,
+    ports,
+    ptr,
+    smtp,
+    spf,
+    tls,
+    tls_rpt,
+)
 from checks.context import Context
 from checks.model import Finding
 
@@ -33,13 +50,17 @@ CHECKS: Sequence[Check] = [
     dmarc,
     dkim,
     bimi,
+    smtp,
+    tls,
     dnsbl,
     asn,
     mta_sts,
     tls_rpt,
     dnssec,
+    dane,
+    ports,
 ]  # display order
-OPT_IN: frozenset[str] = frozenset()  # run only when asked for by name
+OPT_IN: frozenset[str] = frozenset({"ports"})  # run only when asked for by name
 
 
 def by_id() -> dict[str, Check]:

@@ -10,10 +10,12 @@ from typing import Any
 
 from checks.https import HttpsFetcher
 from checks.settings import Settings
+from checks.smtp_probe import SmtpProber
 
 
 def build_services(settings: Settings) -> dict[str, Any]:
     """Build the shared clients for these settings."""
     services: dict[str, Any] = {}
     services["https"] = HttpsFetcher(settings)
+    services["smtp"] = SmtpProber(settings)
     return services
