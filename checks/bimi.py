@@ -230,9 +230,9 @@ def _locations(name: str, record: BimiRecord) -> list[Finding]:
 
 async def _dmarc_ready(ctx: Context) -> list[Finding]:
     pol = await dmarc.policy(ctx)
-    why = _not_enforcing(pol)
-    if not why:
+    if pol is not None and pol.enforcing:
         return []
+    why = _not_enforcing(pol) or "the policy is not quarantine or reject"
     return [
         Finding(
             "bimi.dmarc_not_enforced",

@@ -86,21 +86,28 @@ class DmarcRecord:
     unknown: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     problems: tuple[TagProblem, ...] = ()
+    invalid_policy_tags: tuple[str, ...] = ()  # p, sp or np present with a bad value
+
+    @property
+    def policy_valid(self) -> bool:
+        """p present and valid, and sp/np (when present) valid too."""
+        return self.p is not None and not self.invalid_policy_tags
 
     @property
     def policy(self) -> str | None:
-        """p as receivers apply it: a missing or bad p with a usable rua means none (RFC 9989 5.3)."""
-        if self.p is not None:
+        """p as receivers apply it (RFC 9989 4.7, as RFC 7489 6.6.3): a missing or bad p, sp or
+        np turns the whole record into p=none when it has a usable rua, else into no policy."""
+        if self.policy_valid:
             return self.p
         return "none" if any(u.scheme == "mailto" and u.domain for u in self.rua) else None
 
     @property
     def subdomain_policy(self) -> str | None:
-        return self.sp or self.policy
+        return (self.sp or self.p) if self.policy_valid else self.policy
 
     @property
     def nonexistent_policy(self) -> str | None:
-        return self.np or self.subdomain_policy
+        return (self.np or self.sp or self.p) if self.policy_valid else self.policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +164,8 @@ def parse(text: str) -> DmarcRecord:
 def _build(
     text: str, tags: dict[str, str], order: list[str], problems: list[TagProblem]
 ) -> DmarcRecord:
+    invalid: list[str] = []
+
     def policy(tag: str) -> str | None:
         if tag not in tags:
             return None
@@ -164,6 +173,7 @@ def _build(
         if value in _POLICIES:
             return value
         problems.append(TagProblem(tag, tags[tag], "must be none, quarantine or reject"))
+        invalid.append(tag)
         return None
 
     def choice(tag: str, allowed: tuple[str, ...], default: str) -> str:
@@ -195,6 +205,7 @@ def _build(
         unknown=tuple(t for t in order if t not in _KNOWN),
         removed=tuple(t for t in order if t in _REMOVED),
         problems=tuple(problems),
+        invalid_policy_tags=tuple(invalid),
     )
 
 
@@ -412,11 +423,17 @@ def _own_level(d: _Discovery, own: _Level) -> list[Finding]:
                     f"{own.query} has a record that is not a valid DMARC record ({exc}), so "
                     "receivers ignore it" + _then(d) + ".",
                     fix="Replace it with a record that starts with v=DMARC1.",
-                    record=_suggest(d.domain, None),
+                    record=_suggest(d.domain, _salvage(text), org=d.org_domain),
                     evidence=(text,),
                 )
             )
     return findings
+
+
+def _salvage(text: str) -> DmarcRecord | None:
+    """The tags of a record with a broken version tag, read as if it began with v=DMARC1."""
+    _, sep, rest = text.partition(";")
+    return parse("v=DMARC1;" + rest) if sep else None
 
 
 def _then(d: _Discovery) -> str:
@@ -502,18 +519,11 @@ def _tag_findings(level: _Level, r: DmarcRecord) -> list[Finding]:
     out: list[Finding] = []
     ev = (r.text,)
     for prob in r.problems:
-        if prob.tag in ("p", "sp", "np"):
+        if prob.tag in r.invalid_policy_tags or (prob.tag == "p" and r.p is None):
             consequence = (
-                "receivers treat the record as p=none (it has a rua address)"
-                if r.policy == "none" and r.p is None
-                else "receivers apply no DMARC policy"
-                if r.policy is None
-                else "RFC 9989 receivers fall back to the next policy tag (sp to p, np to sp)"
-                + (
-                    ", and RFC 7489 receivers may treat the whole record as p=none"
-                    if prob.tag == "sp"
-                    else ""
-                )
+                "receivers treat the whole record as p=none (it has a rua address)"
+                if r.policy == "none"
+                else "receivers apply no DMARC policy at all"
             )
             out.append(
                 Finding(
@@ -532,8 +542,12 @@ def _tag_findings(level: _Level, r: DmarcRecord) -> list[Finding]:
                 Finding(
                     "dmarc.tag_invalid",
                     Status.WARN,
-                    f"In {level.query}, {prob.tag}={prob.value} {prob.reason}; receivers ignore "
-                    "that value and use the default.",
+                    f"In {level.query}, {prob.tag}={prob.value} {prob.reason}"
+                    + (
+                        "."
+                        if "receivers" in prob.reason
+                        else "; receivers ignore that value and use the default."
+                    ),
                     fix="Correct or remove the tag.",
                     record=_suggest(level.name, r),
                     evidence=ev,
@@ -560,6 +574,8 @@ def _removed(level: _Level, r: DmarcRecord, tag: str) -> Finding:
         lower = {"reject": "quarantine", "quarantine": "none"}.get(r.policy or "", "none")
         if r.pct is None or r.pct >= 100:
             meaning = "pct=100 is the old default and changes nothing."
+        elif r.policy in (None, "none"):
+            meaning = "With p=none there is nothing to apply partially, so it changes nothing."
         elif r.pct == 0:
             meaning = (
                 f"Receivers still on RFC 7489 apply the next lower policy (p={lower}) to all "
@@ -599,7 +615,7 @@ def _policy_findings(level: _Level, pol: DmarcPolicy, d: _Discovery) -> list[Fin
     name = level.name
     if pol.applied == "none":
         where = (
-            f"{level.query} says p=none"
+            f"{level.query} {'says' if r.p == 'none' else 'is read as'} p=none"
             if level.name == d.domain
             else f"the policy inherited from {level.query} is none for {d.domain}"
         )
@@ -614,7 +630,7 @@ def _policy_findings(level: _Level, pol: DmarcPolicy, d: _Discovery) -> list[Fin
                 record=_suggest(
                     name,
                     r,
-                    p="quarantine" if r.policy == "none" else None,
+                    p=r.p if r.p in ("quarantine", "reject") else "quarantine",
                     sp="" if r.sp == "none" else None,
                     np="" if r.np == "none" else None,
                 ),

@@ -126,6 +126,8 @@ async def test_lower_case_version_is_invalid_and_shown(context_for: MakeContext)
 
     assert codes(findings) == [("dmarc.invalid", Status.FAIL)]
     assert findings[0].evidence == ("v=dmarc1; p=reject",)
+    assert findings[0].record is not None
+    assert findings[0].record.value.startswith('"v=DMARC1; p=reject; rua=')
 
 
 async def test_version_not_first_is_invalid(context_for: MakeContext) -> None:
@@ -513,3 +515,23 @@ def test_parse_raises_only_its_own_error(text: str) -> None:
 def test_parse_survives_tag_soup(parts: list[str]) -> None:
     with contextlib.suppress(dmarc.DmarcSyntaxError):
         dmarc.parse("v=DMARC1;" + "".join(parts))
+
+
+async def test_bad_sp_turns_the_whole_record_into_p_none(context_for: MakeContext) -> None:
+    findings = await check(
+        context_for,
+        zone('_dmarc 300 IN TXT "v=DMARC1; p=reject; sp=strict; rua=mailto:d@example.test"'),
+    )
+
+    assert codes(findings) == [
+        ("dmarc.policy_invalid", Status.FAIL),
+        ("dmarc.policy_none", Status.WARN),
+    ]
+    assert "whole record as p=none" in findings[0].message
+
+
+def test_duplicate_tag_is_a_tag_warning_not_a_policy_error() -> None:
+    r = dmarc.parse("v=DMARC1; p=reject; p=none; rua=mailto:d@example.test")
+
+    assert r.policy_valid
+    assert r.policy == "reject"
