@@ -549,22 +549,26 @@ def _multiple(domain: str, records: tuple[str, ...]) -> Finding:
 
 
 def _merge(records: tuple[str, ...]) -> str | None:
-    """One record with every mechanism of the valid ones, and the first all at the end."""
+    """One record with every mechanism of the valid ones; ~all unless they all agree on the end.
+
+    DNS returns the records in no fixed order, so they are merged in sorted order.
+    """
     terms: list[str] = []
-    ending = ""
-    for text in records:
+    endings: set[str] = set()
+    for text in sorted(records):
         try:
             record = parse(text)
         except SpfSyntaxError:
             return None
         for term in record.terms:
             if isinstance(term, Mechanism) and term.name == "all":
-                ending = ending or term.text
+                endings.add(term.text.lower().lstrip("+"))
             elif isinstance(term, Modifier):
                 return None  # redirect/exp of several records cannot be merged blindly
             elif term.text not in terms:
                 terms.append(term.text)
-    return " ".join(["v=spf1", *terms, ending or "~all"])
+    ending = endings.pop() if len(endings) == 1 and endings != {"all"} else "~all"
+    return " ".join(["v=spf1", *terms, ending])
 
 
 def _syntax(domain: str, text: str, exc: SpfSyntaxError) -> Finding:
