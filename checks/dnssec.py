@@ -46,7 +46,7 @@ class ZoneVerdict:
     apex: str
     state: ZoneState
     why: str = ""  # for BOGUS/BROKEN/FAILED: what is wrong, in words
-    ds_to_publish: str = ""  # for ISLAND: the DS record text derived from the zone's KSK
+    ds_to_publish: str = ""  # no DS, or a wrong one: the DS record derived from the zone's KSK
     evidence: tuple[str, ...] = ()
     server: str = ""
 
@@ -130,9 +130,9 @@ async def _assess(ctx: Context, apex: str) -> ZoneVerdict:
             evidence=_evidence(ds, dnskey),
             server=server,
         )
-    why = _chain_problem(apex, ds, dnskey, (soa, dnskey))
+    why, new_ds = _chain_problem(apex, ds, dnskey, (soa, dnskey))
     state = ZoneState.BROKEN if why else ZoneState.UNVALIDATED
-    return ZoneVerdict(apex, state, why, evidence=_evidence(ds, dnskey), server=server)
+    return ZoneVerdict(apex, state, why, new_ds, _evidence(ds, dnskey), server)
 
 
 async def _bogus_or_failed(ctx: Context, apex: str, soa: Answer) -> ZoneVerdict:
@@ -145,27 +145,28 @@ async def _bogus_or_failed(ctx: Context, apex: str, soa: Answer) -> ZoneVerdict:
         return ZoneVerdict(
             apex, ZoneState.FAILED, f"the SOA lookup failed: {soa.describe()}", server=soa.server
         )
-    why = _chain_problem(apex, ds_cd, dnskey_cd, (soa_cd, dnskey_cd)) or (
-        "the signatures do not validate against the zone's keys"
-    )
-    return ZoneVerdict(
-        apex, ZoneState.BOGUS, why, evidence=_evidence(ds_cd, dnskey_cd), server=soa.server
-    )
+    why, new_ds = _chain_problem(apex, ds_cd, dnskey_cd, (soa_cd, dnskey_cd))
+    why = why or "the signatures do not validate against the zone's keys"
+    return ZoneVerdict(apex, ZoneState.BOGUS, why, new_ds, _evidence(ds_cd, dnskey_cd), soa.server)
 
 
-def _chain_problem(apex: str, ds: Answer, dnskey: Answer, signed: tuple[Answer, ...]) -> str:
-    """What breaks the chain of trust, judged from the records alone ('' when nothing visible)."""
+def _chain_problem(
+    apex: str, ds: Answer, dnskey: Answer, signed: tuple[Answer, ...]
+) -> tuple[str, str]:
+    """What breaks the chain of trust, judged from the records alone ('' when nothing visible),
+    and the DS record that would repair it when the DS is what is wrong."""
     keys = [k for k in dnskey.rdata if k.flags & _ZONE] if dnskey.ok else []  # type: ignore[attr-defined]
     if ds.ok and ds.rdata and not keys:
-        return f"the parent zone publishes a DS record for {apex}, but {apex} has no DNSKEY"
+        return f"the parent zone publishes a DS record for {apex}, but {apex} has no DNSKEY", ""
     if ds.ok and keys and _matching_ds(apex, ds, keys) is False:
         tags = ", ".join(str(r.key_tag) for r in ds.rdata)  # type: ignore[attr-defined]
         key_tags = ", ".join(str(dns.dnssec.key_id(k)) for k in keys)  # type: ignore[arg-type]
-        return (
+        why = (
             f"the DS record at the parent (key tag {tags}) matches none of the zone's DNSKEYs "
             f"(key tags {key_tags})"
         )
-    return _signature_problem(signed)
+        return why, _ds_for(apex, keys)
+    return _signature_problem(signed), ""
 
 
 def _matching_ds(apex: str, ds: Answer, keys: list[dns.rdata.Rdata]) -> bool | None:
@@ -270,11 +271,29 @@ def _bogus(verdict: ZoneVerdict, zone: str, what: str, code: str = "dnssec.bogus
         Status.FAIL,
         f"The DNSSEC chain of trust of {zone} is broken: {verdict.why}. {seen}, so senders whose "
         f"resolvers validate cannot look up {what}: mail to you bounces or queues.",
-        fix=f"Re-sign {verdict.apex} and make the DS record at the registrar match the current "
-        "key-signing key; if that cannot be done quickly, remove the DS record at the registrar "
-        "(the zone then counts as unsigned once the DS record's TTL expires).",
+        fix=_bogus_fix(verdict),
+        record=Record(f"{verdict.apex}.", "DS", verdict.ds_to_publish)
+        if verdict.ds_to_publish
+        else None,
         evidence=verdict.evidence,
     )
+
+
+def _bogus_fix(verdict: ZoneVerdict) -> str:
+    fallback = (
+        "If that cannot be done quickly, remove the DS record at the registrar: the zone then "
+        "counts as unsigned once the DS record's TTL expires."
+    )
+    if verdict.ds_to_publish:
+        return (
+            f"Replace the DS record for {verdict.apex} at the registrar with this one. {fallback}"
+        )
+    if "signatures" in verdict.why:
+        return (
+            f"Re-sign {verdict.apex} now and check why signatures are no longer refreshed "
+            f"(the DNS host's signing job or keys). {fallback}"
+        )
+    return f"Re-sign {verdict.apex} with its published keys, or fix the DS record. {fallback}"
 
 
 def _unvalidated(

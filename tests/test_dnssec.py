@@ -100,6 +100,22 @@ async def test_a_bogus_chain_fails_with_a_plain_explanation(
     assert "bounces or queues" in findings[0].message
 
 
+async def test_a_mismatched_ds_comes_with_the_ds_that_matches_the_key(lab: DnssecLab) -> None:
+    findings = await dnssec.run(validating(lab, "bogus.test"))
+
+    record = findings[0].record
+    assert record is not None
+    assert (record.name, record.type) == ("bogus.test.", "DS")
+    assert f"key tag {record.value.split()[0]}" in " ".join(findings[0].evidence)
+
+
+async def test_expired_signatures_ask_for_re_signing(lab: DnssecLab) -> None:
+    findings = await dnssec.run(validating(lab, "expired.test"))
+
+    assert findings[0].record is None
+    assert findings[0].fix.startswith("Re-sign expired.test")
+
+
 async def test_an_mx_in_a_bogus_zone_fails(lab: DnssecLab) -> None:
     findings = await dnssec.run(validating(lab, "victim.test"))
 
