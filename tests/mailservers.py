@@ -145,7 +145,7 @@ class Loopback:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         self._writers.add(writer)
         self.accepted += 1
         self._open += 1
@@ -163,7 +163,7 @@ class Loopback:
             self._open -= 1
             self._writers.discard(writer)
             writer.transport.abort()
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ async def aiosmtpd_server(
     """A real aiosmtpd SMTP server (STARTTLS when `tls` is given) in this event loop."""
 
     class Sink:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 -- aiosmtpd's hook name
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             return "250 OK"
 
     loop = asyncio.get_running_loop()
