@@ -22,9 +22,14 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 def add_parser(
     subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
-    parents: Sequence[argparse.ArgumentParser] = (),
+    parents: argparse.ArgumentParser | Sequence[argparse.ArgumentParser] = (),
 ) -> None:
-    """Register `spf`; the caller's shared flags (--resolver, --timeout, …) come in `parents`."""
+    """Register `spf`; the caller's shared flags (--resolver, --timeout, …) come in `parents`.
+
+    Fits `bot.subcommands.registrations()` as is: `(subparsers, shared_parser)`.
+    """
+    if isinstance(parents, argparse.ArgumentParser):
+        parents = [parents]
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "spf",
         parents=list(parents),
