@@ -102,6 +102,22 @@ small TXT "v=spf1 a ip4:192.0.2.1"
     )
 
 
+async def test_over_the_limit_by_own_a_and_mx_offers_a_record_with_their_addresses(
+    context_for: MakeContext,
+) -> None:
+    zone = """
+@ TXT "v=spf1 mx a:mail.example.test/28 include:big.example.test -all"
+big TXT "v=spf1 a a a a a a a a a"
+"""
+    findings = await lint(context_for, zone)
+
+    finding = by_code(findings, "spf.too_many_lookups")
+    assert finding.record is not None
+    assert finding.record.value == (
+        '"v=spf1 ip4:192.0.2.10 ip4:192.0.2.0/28 include:big.example.test -all"'
+    )
+
+
 async def test_more_than_two_void_lookups_fails(context_for: MakeContext) -> None:
     zone = '@ TXT "v=spf1 a:gone1.example.test a:gone2.example.test mx:gone3.example.test -all"'
 
