@@ -148,9 +148,9 @@ def render_details(report: Report) -> list[Message]:
         messages.append(
             {"text": clip(f"Details for {name} (part {index})", MAX_FALLBACK), "blocks": blocks}
         )
-    return messages or [
-        {"text": f"No findings for {name}.", "blocks": [_section(f"No findings for {name}.")]}
-    ]
+    if not messages:
+        messages.append(render_text(clip(f"No findings for {name}.", MAX_FALLBACK)))
+    return messages
 
 
 def render_text(text: str) -> Message:
@@ -217,10 +217,10 @@ def _pack(pieces: Sequence[str], room: int) -> list[str]:
 
 
 def _header(text: str) -> dict[str, Any]:
-    # plain_text is never parsed for mentions; names here are normalised domains anyway.
+    # plain_text is never parsed for mentions; escaping still keeps "<!" out of every message.
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": clip(text, MAX_HEADER), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(escape(text), MAX_HEADER), "emoji": True},
     }
 
 

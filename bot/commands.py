@@ -159,7 +159,8 @@ def _tokens(text: str, bot_user: str) -> list[str]:
         text = _MENTION.sub(" ", text)
     # Slack turns "a.com" into "<http://a.com|a.com>": keep each <…> together as one token.
     parts = re.findall(r"<[^<>]*>|[^\s,;]+", text.replace("\u00a0", " "))
-    return [p.strip("\"'`()[]{}!.?:") if not p.startswith("<") else p for p in parts if p.strip()]
+    tokens = [p if p.startswith("<") else p.strip("\"'`()[]{}!.?:") for p in parts]
+    return [t for t in tokens if t]
 
 
 def _check_id(token: str, ids: set[str]) -> str | None:

@@ -76,16 +76,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("app_home_opened")(_home(deps))
     app.action(blocks.RERUN)(_rerun(deps))
     app.action(blocks.DETAILS)(_details(deps))
-    app.event("message")(_ignore)  # thread replies etc. reach us with app_mention scopes
 
     @app.error
     async def on_error(error: Exception) -> None:
         # Never log the request body: it carries response URLs and the verification token.
         log.error("listener failed: %s", type(error).__name__, exc_info=error)
-
-
-async def _ignore() -> None:
-    return None
 
 
 # ---- listeners ----------------------------------------------------------------------------------
@@ -111,7 +106,7 @@ def _command(deps: Deps) -> Callable[..., Awaitable[None]]:
         )
         refusal = _admit(deps, where)
         if refusal:
-            await ack(text=refusal)
+            await ack(**blocks.render_text(refusal))
             return
         await ack()  # within 3 s, before any network work
         await run_report(deps, client, cmd, where)

@@ -1,0 +1,614 @@
+"""End to end: the app's real aiohttp server on 127.0.0.1, signed requests in, Web API calls out.
+
+Slack itself is a local stand-in (`tests.slackapi.SlackApi`); checks run on a canned engine or on
+the real engine against the DNS test server. Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from bot.app import build_app
+from bot.commands import Command
+from bot.engine_binding import RunChecks, bind_engine
+from bot.metrics import Metrics
+from bot.server import build_web_app, start_http
+from bot.settings import AppSettings, Secret
+from bot.store import Store
+from checks import address, mx
+from checks.context import Context
+from checks.model import DOMAIN, CheckResult, Finding, Record, Status
+from checks.registry import Check
+from checks.settings import Settings
+from tests.dnsserver import DnsTestServer
+from tests.slackapi import BOT_USER, TEAM, Call, SlackApi, signature
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+HOSTILE = "<!channel> <@U123> wake up"
+
+
+# ---- canned engine ------------------------------------------------------------------------------
+
+
+def result(cid: str, status: Status, message: str = "", **kw: Any) -> CheckResult:
+    finding = Finding(f"{cid}.x", status, message or f"{cid} is {status.value}", **kw)
+    return CheckResult(cid, cid.upper(), (finding,), 3)
+
+
+CANNED = (
+    result("mx", Status.PASS, "2 MX records."),
+    result(
+        "spf",
+        Status.FAIL,
+        f"The SPF record says {HOSTILE}.",
+        fix="Publish a record that ends in -all.",
+        record=Record("example.com.", "TXT", '"v=spf1 mx -all"'),
+        evidence=(HOSTILE,),
+    ),
+)
+
+
+@dataclass
+class Canned:
+    """An engine that yields fixed results; with `hold`, it waits after the first one."""
+
+    results: Sequence[CheckResult] = CANNED
+    hold: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    commands: list[Command] = field(default_factory=list)
+
+    async def __call__(self, command: Command) -> AsyncIterator[CheckResult]:
+        self.commands.append(command)
+        for index, item in enumerate(self.results):
+            if self.hold and index == 1:
+                await asyncio.wait_for(self.release.wait(), 5)
+            yield item
+
+    def plan(self, command: Command) -> list[tuple[str, str]]:
+        return [(r.id, r.title) for r in self.results]
+
+
+class CountingStore(Store):
+    """The real store, also telling the test about every event-id claim."""
+
+    def __init__(self, url: str, **kw: str) -> None:
+        super().__init__(url, **kw)
+        self.claims: list[tuple[str, bool]] = []
+        self.claimed = asyncio.Condition()
+
+    async def claim_event(self, event_id: str) -> bool:
+        first = await super().claim_event(event_id)
+        async with self.claimed:
+            self.claims.append((event_id, first))
+            self.claimed.notify_all()
+        return first
+
+
+# ---- the harness --------------------------------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    api: SlackApi
+    url: str
+    store: CountingStore
+    http: aiohttp.ClientSession
+    metrics: Metrics
+    secret: str = SECRET
+
+    async def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> tuple[int, str, float]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sent = {"Content-Type": content_type, **(headers or {})}
+        if sign:
+            sent["X-Slack-Request-Timestamp"] = ts
+            sent["X-Slack-Signature"] = signature(secret or self.secret, ts, body)
+        started = time.perf_counter()
+        async with self.http.post(
+            f"{self.url}/slack/events", data=body.encode(), headers=sent
+        ) as r:
+            text = await r.text()
+            return r.status, text, time.perf_counter() - started
+
+    async def command(
+        self,
+        text: str,
+        *,
+        team: str = TEAM,
+        user: str = "U1",
+        channel: str = "C1",
+        response_url: str | None = None,
+        **kw: Any,
+    ) -> tuple[int, str, float]:
+        form = {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "ops",
+            "user_id": user,
+            "user_name": "ann",
+            "command": "/mx",
+            "text": text,
+            "api_app_id": "A1",
+            "trigger_id": "1.2.3",
+            "response_url": response_url or self.api.response_url("cmd"),
+        }
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str = "Ev1", **kw: Any
+    ) -> tuple[int, str, float]:
+        body = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event": event,
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+        return await self.post(json.dumps(body), "application/json", **kw)
+
+    async def click(
+        self, action_id: str, value: str, message_ts: str, **kw: Any
+    ) -> tuple[int, str, float]:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM},
+            "user": {"id": "U1", "team_id": TEAM},
+            "api_app_id": "A1",
+            "channel": {"id": "C1"},
+            "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": "C1"},
+            "message": {"ts": message_ts, "type": "message"},
+            "response_url": self.api.response_url("click"),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "mx_actions",
+                    "value": value,
+                    "action_ts": "1",
+                }
+            ],
+        }
+        return await self.post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw
+        )
+
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[SlackApi]:
+    api = await SlackApi().start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def make_harness(slack_api: SlackApi, tmp_path: Any) -> AsyncIterator[MakeHarness]:
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    async def make(run: RunChecks | None = None, plan: Any = None, **overrides: Any) -> Harness:
+        canned = Canned()
+        config = AppSettings(
+            bot_token=Secret("xoxb-test-token"),
+            signing_secret=Secret(SECRET),
+            api_url=slack_api.base_url,
+            update_interval=0.2,
+        )
+        config = replace(config, **overrides)
+        store = CountingStore(f"sqlite:///{tmp_path}/mxbot.db", client_id=config.client_id)
+        store.create_all()
+        metrics = Metrics()
+        app = build_app(
+            config,
+            engine=run or canned,
+            store=store,
+            metrics=metrics,
+            plan=plan or canned.plan,
+        )
+        runner, port = await start_http(
+            build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
+        )
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+        async def cleanup() -> None:
+            await http.close()
+            await runner.cleanup()
+            store.close()
+
+        cleanups.append(cleanup)
+        return Harness(slack_api, f"http://127.0.0.1:{port}", store, http, metrics)
+
+    yield make
+    for cleanup in cleanups:
+        await cleanup()
+
+
+def blocks_text(call: Call) -> str:
+    return json.dumps(call.params.get("blocks", []), ensure_ascii=False)
+
+
+def buttons(call: Call) -> dict[str, str]:
+    actions = [b for b in call.params["blocks"] if b["type"] == "actions"]
+    return {e["action_id"]: e["value"] for e in actions[0]["elements"]} if actions else {}
+
+
+async def final_update(api: SlackApi, count: int = 1) -> Call:
+    """The `count`th chat.update that carries the finished report (it has buttons)."""
+    await api.wait_until(
+        lambda: len([c for c in api.calls_to("chat.update") if buttons(c)]) >= count
+    )
+    return [c for c in api.calls_to("chat.update") if buttons(c)][count - 1]
+
+
+# ---- the report flow ----------------------------------------------------------------------------
+
+
+async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
+    make_harness: MakeHarness,
+) -> None:
+    engine = Canned(hold=True)
+    h = await make_harness(run=engine, plan=engine.plan)
+
+    status, body, ack_seconds = await h.command("example.com")
+    [placeholder] = await h.api.wait_for("chat.postMessage")
+    [first] = await h.api.wait_for("chat.update")
+    engine.release.set()
+    final = await final_update(h.api)
+
+    assert status == 200
+    assert body == ""
+    assert ack_seconds < 1.0
+    assert placeholder.params["text"] == "Checking example.com…"
+    assert placeholder.params["channel"] == "C1"
+    assert "⏳ *MX*: running…" in blocks_text(placeholder)
+    assert "✅ *MX*: 2 MX records." in blocks_text(first)
+    assert "⏳ *SPF*: running…" in blocks_text(first)
+    assert final.params["ts"] == placeholder.params.get("ts", final.params["ts"])
+    assert final.params["ts"] == first.params["ts"]
+    text = blocks_text(final)
+    assert "❌ example.com" in text
+    assert "*Fix:* Publish a record that ends in -all." in text
+    assert '```example.com. 3600 IN TXT \\"v=spf1 mx -all\\"```' in text
+    assert "&lt;!channel&gt; &lt;@U123&gt;" in text
+    assert "<!channel>" not in json.dumps(final.params)
+    assert "link_names" not in final.params
+    assert set(buttons(final)) == {"mx_rerun", "mx_details"}
+    assert [c.method for c in h.api.calls if c.method.startswith("chat.")].count(
+        "chat.postMessage"
+    ) == 1
+
+
+@pytest.mark.parametrize("how", ["unsigned", "bad signature", "stale"])
+async def test_requests_that_are_not_from_slack_get_401_and_post_nothing(
+    make_harness: MakeHarness, how: str
+) -> None:
+    h = await make_harness()
+    kw: dict[str, Any] = {
+        "unsigned": {"sign": False},
+        "bad signature": {"secret": "not-the-secret"},
+        "stale": {"timestamp": int(time.time()) - 6 * 60},
+    }[how]
+
+    status, _, _ = await h.command("example.com", **kw)
+    status_event, _, _ = await h.event(
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "<@UBOT> example.com",
+            "ts": "1.1",
+            "channel": "C1",
+        },
+        **kw,
+    )
+    # a signed request afterwards proves the server was listening: only it reaches Slack
+    await h.command("help")
+
+    assert (status, status_event) == (401, 401)
+    assert h.api.chat_calls() == []
+
+
+async def test_junk_gets_a_short_ephemeral_usage_reply(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+
+    status, body, _ = await h.command("spff example.com")
+
+    assert status == 200
+    reply = json.loads(body)
+    assert "did you mean spf?" in reply["text"]
+    assert "`/mx example.com spf`" in reply["text"]
+    assert "Traceback" not in body
+    assert h.api.chat_calls() == []
+
+
+async def test_help_lists_the_forms_and_the_checks(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+
+    _, body, _ = await h.command("help")
+
+    assert "/mx spf example.com 203.0.113.7" in body
+    assert "`mx`" in body
+
+
+async def test_a_mention_is_answered_in_its_thread(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOT> check mx for <http://example.com|example.com>",
+        "ts": "1700000000.000100",
+        "thread_ts": "1700000000.000001",
+        "channel": "C1",
+    }
+
+    status, _, _ = await h.event(event)
+    [posted] = await h.api.wait_for("chat.postMessage")
+    await final_update(h.api)
+
+    assert status == 200
+    assert posted.params["thread_ts"] == "1700000000.000001"
+    assert h.store.claims == [("Ev1", True)]
+
+
+async def test_a_retried_or_duplicated_event_runs_once(make_harness: MakeHarness) -> None:
+    engine = Canned()
+    h = await make_harness(run=engine, plan=engine.plan)
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOT> example.com",
+        "ts": "1.1",
+        "channel": "C1",
+    }
+
+    await h.event(event, event_id="EvSame")
+    await final_update(h.api)
+    await h.event(
+        event,
+        event_id="EvSame",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    await h.event({**event, "ts": "1.2"}, event_id="EvSame")
+    async with asyncio.timeout(5), h.store.claimed:
+        await h.store.claimed.wait_for(lambda: len(h.store.claims) == 3)
+
+    assert h.store.claims == [("EvSame", True), ("EvSame", False), ("EvSame", False)]
+    assert len(engine.commands) == 1
+    assert len(h.api.calls_to("chat.postMessage")) == 1
+
+
+async def test_mention_usage_errors_are_ephemeral_and_escaped(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOT> <!channel>",
+        "ts": "1.1",
+        "channel": "C1",
+    }
+
+    await h.event(event)
+    [reply] = await h.api.wait_for("chat.postEphemeral")
+
+    assert reply.params["user"] == "U1"
+    assert "<!channel>" not in json.dumps(reply.params)
+
+
+async def test_not_in_channel_falls_back_to_the_response_url(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.api.errors["chat.postMessage"] = "not_in_channel"
+
+    await h.command("example.com", response_url=h.api.response_url("fallback"))
+    placeholder, final = await h.api.wait_for("response_url", 2)
+
+    assert placeholder.path == "/response/fallback"
+    assert placeholder.params["response_type"] == "in_channel"
+    assert placeholder.params["text"] == "Checking example.com…"
+    assert final.params["replace_original"] is True
+    assert "❌ example.com" in blocks_text(final)
+    assert h.api.calls_to("chat.update") == []
+    assert (
+        'mxbot_slack_api_errors_total{method="chat.postMessage",error="not_in_channel"} 1'
+        in h.metrics.render()
+    )
+
+
+async def test_a_posting_error_is_told_to_the_waiting_user(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.api.errors["chat.postMessage"] = "invalid_blocks"
+
+    await h.command("example.com")
+    [told] = await h.api.wait_for("response_url")
+
+    assert told.params["response_type"] == "ephemeral"
+    assert "`invalid_blocks`" in told.params["text"]
+
+
+async def test_slack_429_is_waited_out_and_retried(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    h.api.rate_limited["chat.postMessage"] = 1
+
+    await h.command("example.com")
+    await final_update(h.api)
+
+    assert len(h.api.calls_to("chat.postMessage")) == 2
+
+
+async def test_buttons_rerun_and_post_details_in_the_thread(make_harness: MakeHarness) -> None:
+    engine = Canned()
+    h = await make_harness(run=engine, plan=engine.plan)
+    await h.command("example.com spf")
+    final = await final_update(h.api)
+    values = buttons(final)
+
+    status_rerun, _, _ = await h.click("mx_rerun", values["mx_rerun"], final.params["ts"])
+    await final_update(h.api, 2)
+    status_details, _, _ = await h.click("mx_details", values["mx_details"], final.params["ts"])
+    details = (await h.api.wait_for("chat.postMessage", 3))[2]
+
+    assert (status_rerun, status_details) == (200, 200)
+    assert [c.text for c in engine.commands] == ["example.com spf", "example.com spf"]
+    assert details.params["thread_ts"] == final.params["ts"]
+    text = blocks_text(details)
+    assert "`spf.x`" in text
+    assert "Evidence:" in text
+    assert "&lt;!channel&gt;" in text
+    assert "<!channel>" not in json.dumps(details.params)
+
+
+async def test_details_of_another_workspaces_report_are_not_shown(
+    make_harness: MakeHarness,
+) -> None:
+    h = await make_harness()
+
+    await h.click("mx_details", "1", "1.1")
+    [reply] = await h.api.wait_for("response_url")
+
+    assert "no longer available" in reply.params["text"]
+
+
+async def test_app_home_shows_the_workspaces_latest_reports(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await h.command("example.com")
+    await final_update(h.api)
+
+    await h.event(
+        {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}, event_id="EvHome"
+    )
+    [published] = await h.api.wait_for("views.publish")
+
+    view = published.params["view"]
+    assert published.params["user_id"] == "U1"
+    assert view["type"] == "home"
+    assert "*example.com*: problems found" in json.dumps(view, ensure_ascii=False)
+
+
+async def test_rate_limits_refuse_with_a_clear_reply(make_harness: MakeHarness) -> None:
+    h = await make_harness(user_reports_per_minute=1)
+
+    await h.command("example.com")
+    _, body, _ = await h.command("example.org")
+    await final_update(h.api)
+
+    assert "try again in" in json.loads(body)["text"]
+    assert len(h.api.calls_to("chat.postMessage")) == 1
+    assert 'mxbot_reports_refused_total{reason="user_rate"} 1' in h.metrics.render()
+
+
+async def test_reports_beyond_the_cap_are_queued_and_say_so(make_harness: MakeHarness) -> None:
+    engine = Canned(hold=True)
+    h = await make_harness(run=engine, plan=engine.plan, max_concurrent_reports=1)
+
+    await h.command("example.com")
+    await h.api.wait_for("chat.update")
+    await h.command("example.org", user="U2", channel="C2")
+    second = (await h.api.wait_for("chat.postMessage", 2))[1]
+    engine.release.set()
+    await final_update(h.api, 2)
+
+    assert "Queued: 1 report ahead of this one." in blocks_text(second)
+
+
+async def test_healthz_and_metrics(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    await h.command("example.com")
+    await final_update(h.api)
+
+    async with h.http.get(f"{h.url}/healthz") as health:
+        health_text = await health.text()
+    async with h.http.get(f"{h.url}/metrics") as metrics:
+        exposition = await metrics.text()
+
+    assert (health.status, health_text) == (200, "ok\n")
+    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert 'mxbot_reports_total{status="fail"} 1' in exposition
+    assert 'mxbot_check_outcomes_total{check="spf",status="fail"} 1' in exposition
+    assert "mxbot_report_duration_seconds_count 1" in exposition
+    assert re.search(r'mxbot_report_duration_seconds_bucket\{le="\+Inf"\} 1', exposition)
+
+
+# ---- the real engine against the DNS test server ------------------------------------------------
+
+
+class TxtProbe:
+    """A check that repeats the domain's TXT records, as SPF or DMARC findings quote them."""
+
+    ID = "txt"
+    TITLE = "TXT records"
+    SCOPE = DOMAIN
+
+    async def run(self, ctx: Context) -> list[Finding]:
+        answer = await ctx.dns.txt(ctx.domain)
+        return [
+            Finding(
+                "txt.seen",
+                Status.WARN,
+                f"The domain publishes {text}",
+                fix=f"Remove {text}",
+                evidence=(text,),
+            )
+            for text in answer.texts()
+        ]
+
+
+ZONE = """
+@     300 IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 300
+@     300 IN MX 10 mail
+@     300 IN TXT "<!channel> v=spf1 -all <@U123>"
+mail  300 IN A 127.0.0.1
+"""
+
+
+async def test_real_engine_report_escapes_a_hostile_txt_record(
+    make_harness: MakeHarness, dns_server: DnsTestServer, settings: Settings
+) -> None:
+    dns_server.load_zone(ZONE, "example.test")
+    probe: Check = TxtProbe()
+
+    def select(only: Any, *, is_address: bool) -> list[Check]:
+        return [mx, address, probe]
+
+    engine = bind_engine(settings, select=select)
+    plan = lambda cmd: [(c.ID, c.TITLE) for c in select(None, is_address=False)]  # noqa: E731
+    h = await make_harness(run=engine, plan=plan, engine=settings)
+
+    started = time.perf_counter()
+    status, _, ack_seconds = await h.command("example.test")
+    await h.api.wait_for("chat.update")
+    first_update_seconds = time.perf_counter() - started
+    final = await final_update(h.api)
+
+    print(
+        f"\nack {ack_seconds * 1000:.1f} ms, first chat.update {first_update_seconds * 1000:.1f} ms"
+    )
+    assert status == 200
+    text = blocks_text(final)
+    assert "Mail exchangers (MX)" in text
+    assert "&lt;!channel&gt; v=spf1 -all &lt;@U123&gt;" in text
+    assert "<!channel>" not in json.dumps(final.params)
+    assert "<@U123>" not in json.dumps(final.params)
+    assert "127.0.0.1" in text  # the resolver in the context line
