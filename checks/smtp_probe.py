@@ -537,7 +537,7 @@ class SmtpProber:
             if abort.failure is Failure.TIMEOUT and not d.got_line:
                 raise _Abort(
                     Failure.NO_BANNER,
-                    f"connected, but no greeting within {self.step_timeout:g} s",
+                    f"connected, but no greeting within {d.steps[-1].ms / 1000:g} s",
                     "banner",
                 ) from None
             if abort.failure is Failure.CLOSED:
