@@ -10,4 +10,6 @@ Registration = Callable[[Any, argparse.ArgumentParser], None]
 
 
 def registrations() -> list[Registration]:
-    return []
+    from bot import spf_command
+
+    return [spf_command.add_parser]

@@ -15,6 +15,11 @@ def refusal(address: str, settings: Settings) -> str | None:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return f"{address!r} is not an IP address"
+    if settings.connect_networks and not any(
+        ip.version == net.version and ip in net for net in settings.connect_networks
+    ):
+        allowed = ", ".join(str(n) for n in settings.connect_networks)
+        return f"{address} is outside the networks these settings allow connections to ({allowed})"
     if settings.allow_private or is_global(address):
         return None
     if ip.is_loopback:

@@ -53,16 +53,38 @@ def _port(text: str, whole: str) -> int:
     return int(text)
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated CIDRs, e.g. '127.0.0.0/8,::1/128'."""
+    out = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"MXBOT_CONNECT_NETWORKS: {part.strip()!r} is not a network"
+            ) from None
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the engine needs to know about where and how long it may look."""
 
     resolvers: tuple[Nameserver, ...] = ()  # empty: the host's /etc/resolv.conf nameservers
     timeout: float = DEFAULT_TIMEOUT  # one DNS query or one network step
-    dns_retries: int = 1  # one more try per resolver: a lost UDP packet is common, a dead server is not
+    dns_retries: int = (
+        1  # one more try per resolver: a lost UDP packet is common, a dead server is not
+    )
     check_budget: float = DEFAULT_CHECK_BUDGET  # one check, its lookups and connections included
     report_budget: float = DEFAULT_REPORT_BUDGET  # the whole report
     allow_private: bool = False  # connect to loopback/private addresses (labs and tests)
+    # When set, connect only inside these networks: tests pin themselves to loopback this way.
+    connect_networks: tuple[IPNetwork, ...] = ()
     ca_file: str | None = None
     dnsbl_zones: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -90,6 +112,7 @@ class Settings:
             allow_private=env.get("MXBOT_ALLOW_PRIVATE", "").strip().lower()
             in {"1", "true", "yes", "on"},
             ca_file=env.get("MXBOT_CA_FILE") or None,
+            connect_networks=parse_networks(env.get("MXBOT_CONNECT_NETWORKS", "")),
             dnsbl_zones=tuple(
                 z.strip() for z in env.get("MXBOT_DNSBL_ZONES", "").split(",") if z.strip()
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
@@ -13,6 +14,8 @@ from checks.target import normalise
 from tests.dnsserver import DnsTestServer
 
 MakeContext = Callable[..., Awaitable[Context]]
+# The network rule, enforced by the code's own policy: tests connect to loopback and nowhere else.
+LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +41,7 @@ def settings(dns_server: DnsTestServer) -> Settings:
         check_budget=5.0,
         report_budget=8.0,
         allow_private=True,
+        connect_networks=LOOPBACK_ONLY,
     )
 
 

@@ -12,7 +12,7 @@ from checks.engine import make_context
 from checks.model import Finding, Status
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
-from tests.conftest import MakeContext
+from tests.conftest import LOOPBACK_ONLY, MakeContext
 from tests.dnsseclab import DnssecLab, binaries_present
 
 
@@ -33,6 +33,7 @@ def _context(domain: str, port: int) -> Context:
         check_budget=10.0,
         report_budget=10.0,
         allow_private=True,
+        connect_networks=LOOPBACK_ONLY,
     )
     return make_context(normalise(domain), settings)
 
