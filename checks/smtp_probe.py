@@ -51,10 +51,6 @@ _MAX_LINES = 100
 _READ_LIMIT = 8192
 _QUIT_WAIT = 1.0
 _CACHE_MAX = 4096
-_DOCUMENTATION_NETS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
-)
 _SMTP_LINE = re.compile(r"^(\d{3})([ -]|$)(.*)$")
 DEFAULT_CACHE_SECONDS: Final = 60.0
 
@@ -387,14 +383,8 @@ class SmtpProber:
         )
 
     def refusal(self, address: str) -> str | None:
-        """Why we will not connect to `address` (the project policy, plus documentation ranges)."""
-        why = refusal(address, self.settings)
-        if why is not None:
-            return why
-        ip = ipaddress.ip_address(address)
-        if any(ip in net for net in _DOCUMENTATION_NETS if net.version == ip.version):
-            return f"{address} is a documentation address (RFC 5737/3849) and never a real server"
-        return None
+        """Why we will not connect to `address`: the project's one address policy."""
+        return refusal(address, self.settings)
 
     async def probe(
         self, host: str, address: str, *, port: int = 25, protocol: Protocol = Protocol.SMTP

@@ -11,6 +11,7 @@ import pytest
 
 from checks.settings import Settings
 from checks.smtp_probe import Failure, Protocol, SmtpProber
+from tests.conftest import LOOPBACK_ONLY
 from tests.mailservers import (
     Handler,
     Loopback,
@@ -45,6 +46,7 @@ def settings_for(pki: Pki, **changes: object) -> Settings:
         check_budget=3.0,
         report_budget=4.0,
         allow_private=True,
+        connect_networks=LOOPBACK_ONLY,
         ca_file=pki.ca_file,
     )
     return base.with_overrides(**changes)
@@ -181,7 +183,7 @@ async def test_private_addresses_are_refused_before_connecting(pki: Pki) -> None
     assert p.connections == 0
 
 
-async def test_documentation_addresses_are_never_connected_to(pki: Pki) -> None:
+async def test_tests_never_leave_loopback_even_with_private_addresses_allowed(pki: Pki) -> None:
     p = SmtpProber(settings_for(pki), port=25)
 
     r = await p.probe(HOST, "192.0.2.1")
