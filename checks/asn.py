@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from checks.context import Context, is_global
+from checks.context import Context, worth_looking_up
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
 
 ID: Final = "asn"
@@ -59,7 +59,7 @@ async def run(ctx: Context) -> list[Finding]:
             return [Finding("asn.skipped", Status.SKIP, mx.no_hosts_reason)]
     pairs = await ctx.mail_addresses()
     addresses = list(
-        dict.fromkeys(a for _, a in pairs if ctx.settings.allow_private or is_global(a))
+        dict.fromkeys(a for _, a in pairs if worth_looking_up(a, ctx.settings.allow_private))
     )
     if not addresses:
         return [Finding("asn.skipped", Status.SKIP, "No public mail addresses to look up.")]

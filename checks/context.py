@@ -139,3 +139,11 @@ def is_global(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
+
+
+def worth_looking_up(address: str, allow_private: bool) -> bool:
+    """Whether an address belongs in third-party lookups (blocklists, ASN): global ones, private
+    ones too in a lab, never loopback (127.0.0.2 is every blocklist's test entry)."""
+    if ipaddress.ip_address(address).is_loopback:
+        return False
+    return allow_private or is_global(address)

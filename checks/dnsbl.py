@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from checks.context import Context, is_global
+from checks.context import Context, worth_looking_up
 from checks.dns import Answer, Outcome
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
 
@@ -96,7 +96,7 @@ async def _addresses(ctx: Context) -> list[str] | Finding:
         if not mx.receives_mail:
             return Finding("dnsbl.skipped", Status.SKIP, mx.no_hosts_reason)
     pairs = await ctx.mail_addresses()
-    wanted = [a for _, a in pairs if ctx.settings.allow_private or is_global(a)]
+    wanted = [a for _, a in pairs if worth_looking_up(a, ctx.settings.allow_private)]
     if not wanted:
         return Finding("dnsbl.skipped", Status.SKIP, "No public mail addresses to look up.")
     return list(dict.fromkeys(wanted))

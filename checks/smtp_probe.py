@@ -220,6 +220,7 @@ class _Dialogue:
     steps: list[Step] = field(default_factory=list)
     garbage: bytes = b""  # the first bytes of an answer in the wrong protocol
     got_line: bool = False  # some reply line arrived (a slow multi-line greeting is no tarpit)
+    banner: Reply | None = None  # kept when the greeting itself ends the probe (4xx/5xx)
 
     def remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
@@ -493,6 +494,7 @@ class SmtpProber:
         if proto.implicit_tls:
             result = replace(result, tls=await self._handshake(d, result.host))
         banner, banner_ms = await self._greeting(d, proto.family)
+        d.banner = banner
         result = replace(result, banner=banner, banner_ms=banner_ms)
         _judge_greeting(proto.family, banner)
         caps = await self._capabilities(d, proto.family)
@@ -615,6 +617,7 @@ class SmtpProber:
             detail=abort.detail,
             failed_step=abort.step,
             garbage=d.garbage,
+            banner=result.banner or d.banner,
         )
 
 

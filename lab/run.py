@@ -7,6 +7,7 @@ python -m lab.run --serve                     # just serve, and print the resolv
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -21,15 +22,29 @@ def main() -> int:
     parser.add_argument("--serve", action="store_true")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--blocks", action="store_true")
+    parser.add_argument(
+        "--mail", action="store_true", help="also start SMTP servers on 127.0.0.2-7:25"
+    )
     args = parser.parse_args()
     server = DnsTestServer().start()
     load(server)
+    flags = ["--timeout", "1"]
+    if args.mail:
+        from lab import mail
+        from tests.mailservers import make_pki
+
+        pki, _tmp = make_pki()
+        mail.start(pki)
+        for name, rdtype, value in mail.zone_lines():
+            server.add(name, rdtype, value)
+        flags += ["--allow-private", "--ca-file", pki.ca_file]
     try:
         if args.serve:
             print(f"resolver: {server.address}", flush=True)
             while True:
                 time.sleep(3600)
         names = args.domains or [*domains(), "servfail.lab", "timeout.lab"]
+        env = {**os.environ, "MXBOT_CONNECT_NETWORKS": "127.0.0.0/8"}
         for name in names:
             extra = ["--json"] if args.json else ["--blocks"] if args.blocks else []
             cmd = [
@@ -40,12 +55,11 @@ def main() -> int:
                 name,
                 "--resolver",
                 server.address,
-                "--timeout",
-                "1",
+                *flags,
                 *extra,
             ]
             print(f"$ mxbot check {name}", flush=True)
-            subprocess.run(cmd, check=False)  # noqa: S603 -- our own CLI
+            subprocess.run(cmd, check=False, env=env)  # noqa: S603 -- our own CLI
             print(flush=True)
     finally:
         server.stop()

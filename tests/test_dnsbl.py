@@ -105,6 +105,16 @@ async def test_private_addresses_are_not_looked_up_unless_allowed(
     assert codes(await dnsbl.run(ctx)) == {("dnsbl.skipped", Status.SKIP)}
 
 
+async def test_loopback_is_never_looked_up_even_in_a_lab(
+    context_for: MakeContext, dns_server: DnsTestServer, settings: Settings
+) -> None:
+    ctx = await context_for(SOA + "@ MX 10 mx\nmx A 127.0.0.2\n")
+    ctx.settings = with_zones(settings, "bl.test")
+
+    assert codes(await dnsbl.run(ctx)) == {("dnsbl.skipped", Status.SKIP)}
+    assert dns_server.count("2.0.0.127.bl.test", "A") == 0
+
+
 async def test_asn_names_the_network_and_its_owner(
     context_for: MakeContext, dns_server: DnsTestServer
 ) -> None:

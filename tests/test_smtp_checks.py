@@ -180,6 +180,13 @@ async def test_failures_become_their_own_findings(
 
     assert expected in codes(found)
     assert codes(tls_found) == {("tls.not_checked", Status.SKIP)}
+    if expected[0] in (
+        "smtp.greeting_rejected",
+        "smtp.greeting_deferred",
+        "smtp.blocked_by_server",
+    ):
+        quoted = script.banner[0].decode()
+        assert any(quoted in f.message for f in found), "the message quotes the server's greeting"
 
 
 async def test_a_closed_port_fails(dns_server: DnsTestServer, settings: Settings, pki: Pki) -> None:
