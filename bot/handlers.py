@@ -207,9 +207,8 @@ def _details(deps: Deps) -> Callable[..., Awaitable[None]]:
         await ack()
         where = _where_from_action(body)
         value = action.get("value", "")
-        stored = (
-            await deps.store.get_report(int(value), team_id=where.team) if value.isdigit() else None
-        )
+        known = value.isdigit() and len(value) < 16
+        stored = await deps.store.get_report(int(value), team_id=where.team) if known else None
         if stored is None:
             text = "That report is no longer available; press Re-run for a fresh one."
             await respond(response_type="ephemeral", replace_original=False, text=text)
@@ -244,8 +243,16 @@ async def run_report(deps: Deps, client: AsyncWebClient, cmd: Command, where: Wh
     message = _Message(deps, client, where)
     if not await message.post(blocks.render_progress(target, [], planned, queued=ahead)):
         return
-    async with deps.gate.slot():
-        report = await _collect(deps, cmd, planned, message, queued=ahead > 0)
+    try:
+        async with deps.gate.slot():
+            report = await _collect(deps, cmd, planned, message, queued=ahead > 0)
+    except Exception:  # a bug must not leave "Checking…" up forever; logged, never shown
+        log.exception(
+            "report on %s failed (team %s, channel %s)", target.name, where.team, where.channel
+        )
+        notice = f"Sorry, checking {blocks.escape(target.name)} failed on my side; press Re-run or try again later."
+        await message.update(blocks.render_text(notice), final=True)
+        return
     deps.metrics.report_done(report.status, report.results, report.duration_ms / 1000)
     report_id = await deps.store.add_report(
         report, team_id=where.team, channel_id=where.channel, user_id=where.user, command=cmd.text

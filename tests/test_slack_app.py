@@ -685,3 +685,27 @@ async def test_ack_latency_stays_far_below_slacks_three_seconds(make_harness: Ma
         f"\n/mx ack: first {latencies[0] * 1000:.1f} ms, median {latencies[5] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
     )
     assert latencies[5] < 0.5
+
+
+class Broken:
+    """An engine with a bug: it crashes after the first result."""
+
+    async def __call__(self, command: Command) -> AsyncIterator[CheckResult]:
+        yield CANNED[0]
+        raise RuntimeError("bug")
+
+
+async def test_an_engine_crash_replaces_the_placeholder_with_a_notice(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = await make_harness(run=Broken())
+
+    await h.command("example.com")
+    await h.api.wait_until(
+        lambda: any(
+            "failed on my side" in c.params.get("text", "") for c in h.api.calls_to("chat.update")
+        )
+    )
+
+    assert "Traceback" not in json.dumps([c.params for c in h.api.calls])
+    assert "report on example.com failed" in caplog.text
