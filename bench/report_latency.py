@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from checks import registry  # noqa: E402
-from checks.dns import DnsClient  # noqa: E402
-from checks.engine import make_context, run_report  # noqa: E402
-from checks.services import build_services  # noqa: E402
-from checks.settings import Nameserver, Settings  # noqa: E402
-from checks.target import normalise  # noqa: E402
-from tests.dnsserver import DnsTestServer  # noqa: E402
+from checks import registry
+from checks.dns import DnsClient
+from checks.engine import make_context, run_report
+from checks.services import build_services
+from checks.settings import Nameserver, Settings
+from checks.target import normalise
+from tests.dnsserver import DnsTestServer
 
 # Addresses are documentation ranges and private connections are refused, so no connection is
 # attempted anywhere: this measures the DNS-bound part of a report, which dominates on a healthy MX.
@@ -61,7 +61,9 @@ PTRS = {"25.2.0.192.in-addr.arpa": "mx1.bench.test.", "26.2.0.192.in-addr.arpa":
 def dkim_record() -> str:
     """A real 2048-bit key, split into 255-character strings as a zone file must."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     text = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
     return " ".join(f'"{text[i : i + 255]}"' for i in range(0, len(text), 255))
 
@@ -90,7 +92,9 @@ async def one_report(settings: Settings) -> tuple[float, int, int]:
     started = time.perf_counter()
     report = await run_report(registry.select(None, is_address=False), ctx)
     wall = time.perf_counter() - started
-    errors = sum(1 for r in report.results if r.id not in ("smtp", "tls", "dane") and r.status == "error")
+    errors = sum(
+        1 for r in report.results if r.id not in ("smtp", "tls", "dane") and r.status == "error"
+    )
     return wall, ctx.dns.stats.sent, errors
 
 
