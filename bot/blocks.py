@@ -253,7 +253,12 @@ def _button(label: str, action_id: str, value: str) -> dict[str, Any]:
 def _context_line(report: Report, when: datetime | None) -> str:
     resolvers = ", ".join(report.resolvers) or "system resolver"
     stamp = (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"Took {report.duration_ms / 1000:.1f} s · resolver {escape(resolvers)} · {stamp}"
+    took = (
+        f"{report.duration_ms} ms"
+        if report.duration_ms < 1000
+        else f"{report.duration_ms / 1000:.1f} s"
+    )
+    return f"Took {took} · resolver {escape(resolvers)} · {stamp}"
 
 
 def _counts(results: Sequence[CheckResult]) -> str:
