@@ -89,14 +89,17 @@ async def run_due(
     lease: timedelta = DEFAULT_LEASE,
     metrics: Metrics | None = None,
 ) -> int:
-    """Claim and run every due digest; returns how many were posted."""
-    claimed = await store.claim_due(owner, now=now, lease=lease)
-    if not claimed:
-        return 0
+    """Claim and run due digests one by one until none is left; returns how many were posted.
+
+    Domains of a digest are checked `concurrency` at a time. Several instances may call this at
+    once against one database: each digest is claimed by exactly one of them.
+    """
     gate = asyncio.Semaphore(concurrency)
     job = _Job(store, engine_runner, client_for_team, owner, gate, metrics)
-    outcomes = await asyncio.gather(*(job.run(s, now) for s in claimed))
-    return sum(outcomes)
+    posted = 0
+    while (schedule := await store.claim_next(owner, now=now, lease=lease)) is not None:
+        posted += await job.run(schedule, now)
+    return posted
 
 
 async def loop(

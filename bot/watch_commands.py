@@ -14,6 +14,7 @@ otherwise, or `WatchUsageError` (a `bot.commands.UsageError`) naming the closest
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -48,6 +49,7 @@ WATCH_USAGES: Final = (
 _VERBS: Final = {"watch": "watch", "unwatch": "unwatch", "watches": "list", "watchlist": "list"}
 _FILLER: Final = frozenset({"at", "on", "every", "utc", "z", "gmt", "please", "pls"})
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?:z|utc)?$", re.IGNORECASE)
 
 Kind = Literal["watch", "unwatch", "list"]
@@ -150,6 +152,23 @@ async def execute(
         f"{first} ({count} of {store.max_watches}).\n"
         f"Digest: {_schedule_line(schedule)}. See the list with `/mx watches`."
     )
+
+
+def render_home_watches(watches: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """App Home blocks for a workspace's watch-lists (`WatchStore.team_watches`), at most 20."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        _section("*Watch-lists in this workspace*"),
+    ]
+    if not watches:
+        blocks.append(_context(f"None yet: type `/mx {escape(USAGE_WATCH)}` in a channel."))
+        return blocks
+    for channel, domains in list(watches.items())[:20]:
+        # A channel link (<#C…>) notifies no one; only ids Slack could have issued get one.
+        where = f"<#{channel}>" if _CHANNEL_ID.match(channel) else escape(channel)
+        names = ", ".join(escape(_display(d)) for d in domains)
+        blocks.append(_section(f"{where}: {len(domains)} watched · {names}"))
+    return blocks
 
 
 def render_watch_help() -> str:
@@ -273,6 +292,10 @@ def _pack(lines: list[str]) -> list[str]:
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, 2000)}]}
 
 
 def _text(mrkdwn: str) -> Message:

@@ -236,11 +236,15 @@ class WatchStore:
         """Set the channel's digest time; `None` keeps an existing one or sets the default."""
         return await asyncio.to_thread(self._set_schedule, team_id, channel_id, when, now)
 
-    async def claim_due(
+    async def claim_next(
         self, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
-    ) -> list[Schedule]:
-        """The due schedules this owner won; each is leased to it until `now + lease`."""
-        return await asyncio.to_thread(self._claim_due, owner, now, lease)
+    ) -> Schedule | None:
+        """The most overdue schedule this owner won, leased to it until `now + lease`.
+
+        One at a time, so a lease only has to outlast one digest, and instances sharing the
+        database spread the due digests between them.
+        """
+        return await asyncio.to_thread(self._claim_next, owner, now, lease)
 
     async def claim(
         self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
@@ -354,43 +358,47 @@ class WatchStore:
     def _set_schedule(
         self, team_id: str, channel_id: str, when: When | None, now: datetime
     ) -> Schedule:
-        with Session(self.engine, expire_on_commit=False) as session:
-            row = session.scalar(
-                select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
-            )
-            if row is not None and when is None:
-                return _schedule_of(row)
-            when = when or When()
-            if row is None:
-                row = ScheduleRow(team_id=team_id, channel_id=channel_id)
-                session.add(row)
-            row.cadence = when.cadence.value
-            row.time_of_day = f"{when.hour:02d}:{when.minute:02d}"
-            row.weekday = when.weekday if when.cadence is Cadence.WEEKLY else None
-            row.next_run_at = _naive(when.next_after(now))
-            try:
-                session.commit()
-            except IntegrityError:  # created at the same moment elsewhere: that one stands
-                session.rollback()
-                return self._schedule(team_id, channel_id) or self._set_schedule(
-                    team_id, channel_id, when, now
+        for _ in range(2):  # a second pass when another instance created the row meanwhile
+            with Session(self.engine, expire_on_commit=False) as session:
+                row = session.scalar(
+                    select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
                 )
-            return _schedule_of(row)
+                if row is not None and when is None:
+                    return _schedule_of(row)
+                chosen = when or When()
+                if row is None:
+                    row = ScheduleRow(team_id=team_id, channel_id=channel_id)
+                    session.add(row)
+                row.cadence = chosen.cadence.value
+                row.time_of_day = f"{chosen.hour:02d}:{chosen.minute:02d}"
+                row.weekday = chosen.weekday if chosen.cadence is Cadence.WEEKLY else None
+                row.next_run_at = _naive(chosen.next_after(now))
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    continue
+                return _schedule_of(row)
+        raise RuntimeError(f"could not set the schedule of {team_id}/{channel_id}")
 
-    def _claim_due(self, owner: str, now: datetime, lease: timedelta) -> list[Schedule]:
+    def _claim_next(self, owner: str, now: datetime, lease: timedelta) -> Schedule | None:
         at = _naive(now)
         query = (
             select(ScheduleRow.id)
             .where(ScheduleRow.next_run_at <= at)
             .where(or_(ScheduleRow.lease_until.is_(None), ScheduleRow.lease_until < at))
             .order_by(ScheduleRow.next_run_at, ScheduleRow.id)
+            .limit(20)
         )
         with Session(self.engine) as session:
             candidates = list(session.scalars(query))
-        won = [i for i in candidates if self._claim(i, owner, now, lease)]
-        with Session(self.engine) as session:
-            rows = session.scalars(select(ScheduleRow).where(ScheduleRow.id.in_(won)))
-            return sorted((_schedule_of(r) for r in rows), key=lambda s: (s.next_run_at, s.id))
+        for schedule_id in candidates:  # lost races move on to the next candidate
+            if self._claim(schedule_id, owner, now, lease):
+                with Session(self.engine) as session:
+                    row = session.get(ScheduleRow, schedule_id)
+                    if row is not None:
+                        return _schedule_of(row)
+        return None
 
     def _claim(self, schedule_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
         at = _naive(now)

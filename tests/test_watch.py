@@ -11,9 +11,17 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block
 
 from bot.commands import UsageError
-from bot.watch_commands import WatchCommand, WatchUsageError, execute, parse_watch
+from bot.watch_commands import (
+    WatchCommand,
+    WatchUsageError,
+    execute,
+    parse_watch,
+    render_home_watches,
+    watch_command_for,
+)
 from bot.watch_store import (
     AddOutcome,
     Cadence,
@@ -269,15 +277,15 @@ async def test_a_schedule_is_claimed_only_when_due_and_unleased(store: WatchStor
     schedule = await store.set_schedule(TEAM, CHANNEL, When(Cadence.DAILY, 9, 0), now=NOW)
     due = schedule.next_run_at
 
-    early = await store.claim_due("a", now=due - timedelta(seconds=1))
-    first = await store.claim_due("a", now=due)
-    second = await store.claim_due("b", now=due + timedelta(minutes=1))
-    after_lease = await store.claim_due("b", now=due + timedelta(minutes=16))
+    early = await store.claim_next("a", now=due - timedelta(seconds=1))
+    first = await store.claim_next("a", now=due)
+    second = await store.claim_next("b", now=due + timedelta(minutes=1))
+    after_lease = await store.claim_next("b", now=due + timedelta(minutes=16))
 
-    assert early == []
-    assert [s.id for s in first] == [schedule.id]
-    assert second == []  # a holds the lease
-    assert [s.id for s in after_lease] == [schedule.id]  # a died; b takes over
+    assert early is None
+    assert first == schedule
+    assert second is None  # a holds the lease
+    assert after_lease == schedule  # a died; b takes over
     assert not await store.finish(
         schedule.id, "a", ran_at=due, snapshot={}, posted=True, next_run_at=due + timedelta(days=1)
     )  # a's lease is gone: its late finish changes nothing
@@ -324,6 +332,9 @@ def test_two_instances_racing_for_due_schedules_never_both_win(tmp_path: Path) -
 def _text(message: dict[str, object]) -> str:
     blocks = message["blocks"]
     assert isinstance(blocks, list)
+    for block in Block.parse_all(blocks):
+        assert block is not None
+        block.validate_json()
     return "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
 
 
@@ -371,3 +382,23 @@ async def test_the_fifty_first_domain_is_refused_clearly(store: WatchStore) -> N
     assert isinstance(blocks, list)
     assert len(blocks) <= 50
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks)
+
+
+def test_app_home_lists_each_channels_watches() -> None:
+    blocks = render_home_watches(
+        {"C1": ["a.example", "xn--bcher-kva.example"], "<!here>": ["b.example"]}
+    )
+
+    texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert "<#C0123ABCD>: 2 watched · a.example, bücher.example (xn--bcher-kva.example)" in texts
+    assert "&lt;!here&gt;: 1 watched · b.example" in texts
+    assert render_home_watches({})[-1]["type"] == "context"
+    for block in Block.parse_all(blocks):
+        assert block is not None
+        block.validate_json()
+
+
+def test_the_watch_button_value_becomes_a_watch_command() -> None:
+    assert watch_command_for("Example.com") == parse_watch("watch example.com")
+    with pytest.raises(ValueError, match="only domains"):
+        watch_command_for("192.0.2.1")
