@@ -386,7 +386,7 @@ async def test_the_fifty_first_domain_is_refused_clearly(store: WatchStore) -> N
 
 def test_app_home_lists_each_channels_watches() -> None:
     blocks = render_home_watches(
-        {"C1": ["a.example", "xn--bcher-kva.example"], "<!here>": ["b.example"]}
+        {"C0123ABCD": ["a.example", "xn--bcher-kva.example"], "<!here>": ["b.example"]}
     )
 
     texts = [b["text"]["text"] for b in blocks if b["type"] == "section"]
