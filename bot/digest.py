@@ -136,12 +136,13 @@ def render_digest(
         _header(f"{EMOJI[worst]} Mail digest"),
         _section(f"*{escape(lead)}*"),
     ]
-    pieces = _broken_pieces(changes, names)
+    groups = [_broken_pieces(changes, names)]
     if since is not None:
-        pieces += _change_pieces(changes, names, since)
-    pieces += _good_pieces(changes, names)
+        groups.append(_change_pieces(changes, names, since))
+    groups.append(_good_pieces(changes, names))
+    sections = [text for group in groups for text in _pack(group)]
     room = MAX_BLOCKS - len(blocks) - 1  # the context line
-    blocks.extend(_section(text) for text in _pack(pieces, room))
+    blocks.extend(_section(text) for text in _fit(sections, room))
     blocks.append(_context(_context_line(len(current), when, schedule)))
     return {"text": _fallback(lead, changes, names), "blocks": blocks}
 
@@ -232,8 +233,8 @@ def _name(d: DomainSnapshot) -> str:
     )
 
 
-def _pack(pieces: Sequence[str], room: int) -> list[str]:
-    """At most `room` sections of at most MAX_SECTION characters, the overflow counted."""
+def _pack(pieces: Sequence[str]) -> list[str]:
+    """Pieces joined into sections of at most MAX_SECTION characters."""
     packed: list[str] = []
     for piece in pieces:
         piece = clip(piece, MAX_SECTION)
@@ -241,13 +242,16 @@ def _pack(pieces: Sequence[str], room: int) -> list[str]:
             packed[-1] += "\n" + piece
         else:
             packed.append(piece)
-    if len(packed) > room:
-        left = len(packed) - room + 1
-        packed = [
-            *packed[: room - 1],
-            f"_…{left} more sections not shown: run `/mx` on a domain for its full report._",
-        ]
     return packed
+
+
+def _fit(sections: list[str], room: int) -> list[str]:
+    """At most `room` sections, the overflow counted in the last one."""
+    if len(sections) <= room:
+        return sections
+    left = len(sections) - room + 1
+    more = f"_…{left} more sections not shown: run `/mx` on a domain for its full report._"
+    return [*sections[: room - 1], more]
 
 
 def _header(text: str) -> dict[str, Any]:
