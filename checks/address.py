@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
-from checks.context import Context, HostAddresses, is_global
+from checks.context import Context, HostAddresses, is_documentation, is_global
 from checks.model import DOMAIN, Finding, Status
 
 ID: Final = "address"
@@ -59,7 +59,7 @@ def _host(host: HostAddresses, allow_private: bool) -> list[Finding]:
         if is_global(address):
             continue
         ip = ipaddress.ip_address(address)
-        if allow_private and (ip.is_loopback or _is_documentation(ip)):
+        if allow_private and (ip.is_loopback or is_documentation(ip)):
             findings.append(
                 Finding(
                     "address.lab_allowed",
@@ -82,19 +82,8 @@ def _host(host: HostAddresses, allow_private: bool) -> list[Finding]:
     return findings
 
 
-_DOCUMENTATION = tuple(
-    ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
-)
-
-
-def _is_documentation(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """RFC 5737 / RFC 3849 / RFC 9637: addresses for examples and labs, never routed."""
-    return any(ip.version == net.version and ip in net for net in _DOCUMENTATION)
-
-
 def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    if _is_documentation(ip):
+    if is_documentation(ip):
         return "documentation-only"
     if ip.is_loopback:
         return "loopback"

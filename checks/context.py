@@ -133,6 +133,17 @@ def is_ip_literal(name: str) -> bool:
     return True
 
 
+_DOCUMENTATION = tuple(
+    ipaddress.ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
+)
+
+
+def is_documentation(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """RFC 5737 / RFC 3849 / RFC 9637: addresses for examples and labs, never routed."""
+    return any(ip.version == net.version and ip in net for net in _DOCUMENTATION)
+
+
 def is_global(address: str) -> bool:
     """Reachable from the internet: not private, loopback, link-local, CGNAT, reserved, …"""
     ip = ipaddress.ip_address(address)

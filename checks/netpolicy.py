@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from checks.context import is_global
+from checks.context import is_documentation, is_global
 from checks.settings import Settings
 
 
@@ -22,7 +22,9 @@ def refusal(address: str, settings: Settings) -> str | None:
         return f"{address} is outside the networks these settings allow connections to ({allowed})"
     if settings.allow_private or is_global(address):
         return None
-    if ip.is_loopback:
+    if is_documentation(ip):
+        kind = "a documentation-only"
+    elif ip.is_loopback:
         kind = "a loopback"
     elif ip.is_link_local:
         kind = "a link-local"
