@@ -159,6 +159,9 @@ class _Job:
         next_run = schedule.when.next_after(now)
         try:
             return await self._digest(schedule, now, next_run)
+        except asyncio.CancelledError:  # shutting down: leave it due for another instance
+            await asyncio.shield(self.store.release(schedule.id, self.owner))
+            raise
         except Exception:  # one broken digest must not stop the others
             log.exception(
                 "digest %s failed (team %s, channel %s)",

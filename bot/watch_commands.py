@@ -106,6 +106,32 @@ def parse_watch(text: str) -> WatchCommand | None:
     return WatchCommand("watch", target, _when([t for t in rest[1:] if t.lower() not in _FILLER]))
 
 
+async def answer(
+    text: str,
+    *,
+    store: WatchStore,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    prefix: str = "/mx",
+    now: datetime | None = None,
+) -> Message | None:
+    """The whole seam for a listener: None when `text` is not a watch command, else the reply
+    (the outcome, or the closest usage for a malformed one), ready for `ack(**…)`."""
+    try:
+        cmd = parse_watch(text)
+    except UsageError as exc:
+        return _text(
+            f"{escape(exc.reason)}\nTry: `{escape(prefix)} {escape(exc.usage)}` "
+            f"(or `{escape(prefix)} help`)"
+        )
+    if cmd is None:
+        return None
+    return await execute(
+        cmd, store=store, team_id=team_id, channel_id=channel_id, user_id=user_id, now=now
+    )
+
+
 def watch_command_for(domain: str) -> WatchCommand:
     """The command a "Watch" button on a report stands for (raises TargetError on junk)."""
     target = normalise(domain)

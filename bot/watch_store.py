@@ -270,6 +270,10 @@ class WatchStore:
             self._finish, schedule_id, owner, ran_at, snapshot, posted, next_run_at
         )
 
+    async def release(self, schedule_id: int, owner: str) -> None:
+        """Give a claimed schedule back unrun (shutting down): it stays due for anyone."""
+        await asyncio.to_thread(self._release, schedule_id, owner)
+
     async def last_run(self, schedule_id: int, *, posted_only: bool = True) -> DigestRun | None:
         """The latest run, by default the latest whose digest reached the channel."""
         return await asyncio.to_thread(self._last_run, schedule_id, posted_only)
@@ -445,6 +449,17 @@ class WatchStore:
                 )
             session.commit()
         return held
+
+    def _release(self, schedule_id: int, owner: str) -> None:
+        statement = (
+            update(ScheduleRow)
+            .where(ScheduleRow.id == schedule_id)
+            .where(ScheduleRow.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
 
     def _last_run(self, schedule_id: int, posted_only: bool) -> DigestRun | None:
         query = select(DigestRunRow).where(DigestRunRow.schedule_id == schedule_id)

@@ -303,3 +303,33 @@ async def test_mxbot_digest_once_posts_due_digests(
     (post,) = api.calls_to("chat.postMessage")
     assert post.params["channel"] == "C9"
     assert "`mx.nxdomain`" in shown(post.params)
+
+
+async def test_a_digest_cancelled_at_shutdown_is_left_due_for_another_instance(
+    store: WatchStore, api: SlackApi
+) -> None:
+    schedule_id = await watch(store, "C1", "a.example")
+    started = asyncio.Event()
+
+    async def slow(domain: str) -> Report:
+        started.set()
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    later = NOW + timedelta(hours=1)
+    task = asyncio.create_task(
+        run_due(
+            store=store,
+            engine_runner=slow,
+            client_for_team=single_team(client_on(api)),
+            now=later,
+            owner="leaving",
+        )
+    )
+    await asyncio.wait_for(started.wait(), timeout=5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert await store.claim(schedule_id, "other", now=later)
+    assert api.calls_to("chat.postMessage") == []

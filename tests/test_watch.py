@@ -17,6 +17,7 @@ from bot.commands import UsageError
 from bot.watch_commands import (
     WatchCommand,
     WatchUsageError,
+    answer,
     execute,
     parse_watch,
     render_home_watches,
@@ -402,3 +403,68 @@ def test_the_watch_button_value_becomes_a_watch_command() -> None:
     assert watch_command_for("Example.com") == parse_watch("watch example.com")
     with pytest.raises(ValueError, match="only domains"):
         watch_command_for("192.0.2.1")
+
+
+_vocabulary = st.sampled_from(
+    [
+        "watch",
+        "unwatch",
+        "watches",
+        "example.com",
+        "<http://a.example|a.example>",
+        "192.0.2.1",
+        "hourly",
+        "daily",
+        "weekly",
+        "mon",
+        "Sunday",
+        "at",
+        "utc",
+        "09:00",
+        "24:00",
+        "9:5",
+        "<!channel>",
+        "<@U123>",
+        "bücher.example",
+        "..",
+    ]
+)
+
+
+@given(st.lists(_vocabulary | st.text(max_size=12), max_size=8))
+def test_grammar_shaped_junk_parses_or_gets_a_usage(words: list[str]) -> None:
+    usage = ""
+    parsed: WatchCommand | None = None
+    try:
+        parsed = parse_watch(" ".join(words))
+    except WatchUsageError as exc:
+        usage = exc.usage
+    if usage:
+        assert usage.split()[0] in {"watch", "unwatch", "watches"}
+    elif parsed is not None:
+        assert parse_watch(parsed.text) == parsed
+
+
+async def test_answer_is_the_one_seam_for_listeners(store: WatchStore) -> None:
+    async def say(text: str, prefix: str = "/mx") -> dict[str, object] | None:
+        return await answer(
+            text,
+            store=store,
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            user_id=USER,
+            prefix=prefix,
+            now=NOW,
+        )
+
+    other = await say("example.com spf")
+    bad = await say("<@UBOT> watch example.com <!channel>", "@mxbot")
+    done = await say("watch example.com")
+
+    assert other is None
+    assert bad is not None
+    assert "Try: `@mxbot watch example.com daily 09:00`" in _text(bad)
+    assert "<!" not in str(bad)
+    assert "&lt;!channel&gt;" in _text(bad)
+    assert done is not None
+    assert "Now watching *example.com*" in _text(done)
