@@ -274,15 +274,14 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
     engine = Canned(hold=True)
     h = await make_harness(run=engine, plan=engine.plan)
 
-    status, body, ack_seconds = await h.command("example.com")
+    status, body, _ = await h.command("example.com")
     [placeholder] = await h.api.wait_for("chat.postMessage")
     [first] = await h.api.wait_for("chat.update")
     engine.release.set()
     final = await final_update(h.api)
 
     assert status == 200
-    assert body == ""
-    assert ack_seconds < 1.0
+    assert body == ""  # acknowledged while the engine was still held: ack comes before any work
     assert placeholder.params["text"] == "Checking example.com…"
     assert placeholder.params["channel"] == "C1"
     assert "⏳ *MX*: running…" in blocks_text(placeholder)
@@ -670,21 +669,32 @@ async def test_single_workspace_mode_has_no_install_page(make_harness: MakeHarne
         assert response.status == 404
 
 
-async def test_ack_latency_stays_far_below_slacks_three_seconds(make_harness: MakeHarness) -> None:
-    h = await make_harness(user_reports_per_minute=100, channel_reports_per_minute=100)
-    latencies = []
-
-    for n in range(10):
-        status, _, seconds = await h.command(f"example{n}.com")
-        assert status == 200
-        latencies.append(seconds)
-        await final_update(h.api, n + 1)
-
-    latencies.sort()
-    print(
-        f"\n/mx ack: first {latencies[0] * 1000:.1f} ms, median {latencies[5] * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+async def test_url_verification_challenge_is_echoed(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    body = json.dumps(
+        {
+            "token": "x",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
     )
-    assert latencies[5] < 0.5
+
+    status, text, _ = await h.post(body, "application/json")
+
+    assert status == 200
+    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
+    assert h.api.chat_calls() == []
+
+
+async def test_ssl_check_is_answered_without_work(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+
+    status, _, _ = await h.post(
+        urlencode({"ssl_check": "1", "token": "x"}), "application/x-www-form-urlencoded"
+    )
+
+    assert status == 200
+    assert h.api.chat_calls() == []
 
 
 class Broken:
