@@ -85,7 +85,7 @@ async def test_a_check_that_hangs_is_cut_at_its_budget(
 
     report = await engine.run_report([Tarpit(), Fast()], ctx)
 
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # the tarpit sleeps an hour
     assert [(r.id, r.findings[0].code) for r in report.results] == [
         ("tarpit", "tarpit.timeout"),
         ("fast", "fast.ok"),
@@ -101,7 +101,7 @@ async def test_the_report_budget_bounds_everything(
 
     results = [r async for r in engine.stream([Tarpit(), Fast(), Slow()], ctx)]
 
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5  # the tarpit sleeps an hour
     by_id = {r.id: r.status for r in results}
     assert by_id == {
         "fast": Status.PASS,

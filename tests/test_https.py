@@ -216,7 +216,7 @@ async def test_a_stalled_server_times_out_after_one_step(
 
     elapsed = time.monotonic() - started
     assert result.outcome is FetchOutcome.TIMEOUT
-    assert trusting.timeout <= elapsed < trusting.timeout + 1.0
+    assert trusting.timeout <= elapsed < trusting.timeout + 2.0
 
 
 async def test_a_dripping_body_cannot_outlast_the_whole_fetch_bound(
@@ -229,4 +229,6 @@ async def test_a_dripping_body_cannot_outlast_the_whole_fetch_bound(
     result = await fetcher.fetch(client, HOST, PATH)
 
     assert result.outcome is FetchOutcome.TIMEOUT
-    assert time.monotonic() - started < 1.5
+    assert (
+        time.monotonic() - started < 3.0
+    )  # the drip alone would take ~3.6 s, each byte well within 5 s
