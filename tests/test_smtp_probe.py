@@ -163,8 +163,6 @@ async def test_a_tarpit_costs_one_step_timeout(pki: Pki) -> None:
 
 
 async def test_a_closed_port_is_refused_at_once(pki: Pki) -> None:
-    started = time.monotonic()
-
     r = await prober(pki, free_port()).probe(HOST, "127.0.0.1")
 
     assert r.failure is Failure.CONNECTION_REFUSED
