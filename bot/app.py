@@ -21,6 +21,7 @@ from bot.limits import RateLimiter, ReportGate
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
 from bot.store import Store
+from bot.watch_store import WatchStore
 
 
 def make_client(settings: AppSettings, *, token: str | None = None) -> AsyncWebClient:
@@ -43,6 +44,7 @@ def build_app(
     client: AsyncWebClient | None = None,
     metrics: Metrics | None = None,
     plan: Plan = registry_plan,
+    watch_store: WatchStore | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -81,6 +83,7 @@ def build_app(
         user_limit=RateLimiter(settings.user_reports_per_minute),
         channel_limit=RateLimiter(settings.channel_reports_per_minute),
         gate=gate,
+        watch_store=watch_store,
     )
     register(app, deps)
     return app

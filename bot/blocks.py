@@ -8,6 +8,7 @@ inside Slack's limits whatever the report holds, by truncating with a visible ma
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,8 +88,10 @@ def render(
     command: str,
     when: datetime | None = None,
     report_id: str = "",
+    watchable: bool = False,
 ) -> Message:
-    """The finished report: verdict, one line per check, fixes, context and buttons."""
+    """The finished report: verdict, one line per check, fixes, context and buttons (with
+    "Watch" when `watchable`: the app keeps watch-lists and the target is a domain)."""
     status = report.status
     name = display_name(report)
     blocks: list[dict[str, Any]] = [
@@ -100,7 +103,8 @@ def render(
     room = MAX_BLOCKS - len(blocks) - 2  # context + actions
     blocks.extend(_section(text) for text in _pack(pieces, room))
     blocks.append(_context(_context_line(report, when)))
-    blocks.append(_actions(command, report_id))
+    watch = report.domain if watchable and not _is_address(report.domain) else ""
+    blocks.append(_actions(command, report_id, watch))
     return {"text": _fallback(report, name), "blocks": blocks}
 
 
@@ -232,13 +236,23 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT)}]}
 
 
-def _actions(command: str, report_id: str) -> dict[str, Any]:
+def _actions(command: str, report_id: str, watch: str = "") -> dict[str, Any]:
     buttons: list[dict[str, Any]] = [
         _button("Re-run", RERUN, command),
     ]
     if report_id:
         buttons.append(_button("Details", DETAILS, report_id))
+    if watch:
+        buttons.append(_button("Watch", WATCH, watch))
     return {"type": "actions", "block_id": "mx_actions", "elements": buttons}
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _button(label: str, action_id: str, value: str) -> dict[str, Any]:
@@ -310,20 +324,28 @@ class HistoryLine:
     when: datetime
 
 
-def render_help(prefix: str, checks: Sequence[tuple[str, str]]) -> Message:
-    """What the bot understands; `prefix` is "/mx" or "@mxbot"."""
+def render_help(prefix: str, checks: Sequence[tuple[str, str]], extra: str = "") -> Message:
+    """What the bot understands; `prefix` is "/mx" or "@mxbot"; `extra` adds usage lines (mrkdwn)."""
     usage = "\n".join(f"`{escape(prefix)} {escape(form)}`: {what}" for form, what in USAGES)
+    if extra:
+        usage = f"{usage}\n{extra}"
     names = ", ".join(f"`{escape(cid)}` ({escape(title)})" for cid, title in checks)
     text = f"*I check why mail to or from a domain fails, and say how to fix it.*\n{usage}"
     blocks = [_section(text), _context(clip(f"Checks: {names}", MAX_CONTEXT))]
     return {"text": clip(f"Usage: {prefix} example.com", MAX_FALLBACK), "blocks": blocks}
 
 
-def render_home(checks: Sequence[tuple[str, str]], recent: Sequence[HistoryLine]) -> dict[str, Any]:
-    """The App Home tab: what the bot does, and the workspace's latest reports."""
+def render_home(
+    checks: Sequence[tuple[str, str]],
+    recent: Sequence[HistoryLine],
+    *,
+    help_extra: str = "",
+    tail: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """The App Home tab: what the bot does, the workspace's latest reports, then `tail` blocks."""
     blocks: list[dict[str, Any]] = [
         _header("mxbot: mail diagnostics"),
-        *render_help("/mx", checks)["blocks"],
+        *render_help("/mx", checks, help_extra)["blocks"],
     ]
     blocks += [{"type": "divider"}, _section("*Latest reports in this workspace*")]
     if not recent:
@@ -332,4 +354,5 @@ def render_home(checks: Sequence[tuple[str, str]], recent: Sequence[HistoryLine]
         stamp = line.when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         text = f"{EMOJI[line.status]} *{escape(line.name)}*: {VERDICT[line.status]} · `/mx {escape(line.command)}` · {stamp}"
         blocks.append(_section(text))
+    blocks.extend(tail)
     return {"type": "home", "blocks": blocks[:100]}

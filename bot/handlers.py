@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import blocks
+from bot import blocks, watch_commands
 from bot.blocks import Message
 from bot.commands import Command, UsageError, parse
 from bot.engine_binding import Plan, RunChecks
@@ -31,9 +31,11 @@ from bot.limits import RateLimiter, ReportGate
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.store import Store
+from bot.watch_store import WatchStore
 from checks import registry
 from checks.engine import order
 from checks.model import CheckResult, Report
+from checks.target import TargetError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Deps:
     user_limit: RateLimiter
     channel_limit: RateLimiter
     gate: ReportGate
+    watch_store: WatchStore | None = None  # watch-lists and digests, when the app keeps them
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -76,6 +79,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.event("app_home_opened")(_home(deps))
     app.action(blocks.RERUN)(_rerun(deps))
     app.action(blocks.DETAILS)(_details(deps))
+    app.action(blocks.WATCH)(_watch(deps))
 
     @app.error
     async def on_error(error: Exception) -> None:
@@ -90,13 +94,24 @@ def _command(deps: Deps) -> Callable[..., Awaitable[None]]:
     async def on_mx(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
+        watching = await _watch_reply(
+            deps,
+            command.get("text", ""),
+            team=command.get("team_id", ""),
+            channel=command.get("channel_id", ""),
+            user=command.get("user_id", ""),
+            prefix="/mx",
+        )
+        if watching is not None:
+            await ack(**watching)
+            return
         try:
             cmd = parse(command.get("text", ""))
         except UsageError as exc:
             await ack(**_usage(exc, "/mx"))
             return
         if cmd.kind == "help":
-            await ack(**blocks.render_help("/mx", _catalogue()))
+            await ack(**_help(deps, "/mx"))
             return
         where = Where(
             team=command.get("team_id", ""),
@@ -132,13 +147,20 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
             user=event.get("user", ""),
             thread_ts=event.get("thread_ts") or event.get("ts"),
         )
+        text = _without_mention(event.get("text", ""), context.bot_user_id or "")
+        watching = await _watch_reply(
+            deps, text, team=where.team, channel=where.channel, user=where.user, prefix="@mxbot"
+        )
+        if watching is not None:
+            await _ephemeral(deps, client, where, watching)
+            return
         try:
             cmd = parse(event.get("text", ""), bot_user=context.bot_user_id or "")
         except UsageError as exc:
             await _ephemeral(deps, client, where, _usage(exc, "@mxbot"))
             return
         if cmd.kind == "help":
-            await _ephemeral(deps, client, where, blocks.render_help("@mxbot", _catalogue()))
+            await _ephemeral(deps, client, where, _help(deps, "@mxbot"))
             return
         refusal = _admit(deps, where)
         if refusal:
@@ -160,10 +182,13 @@ def _home(deps: Deps) -> Callable[..., Awaitable[None]]:
             blocks.HistoryLine(s.status, blocks.display_name(s.report), s.command, s.created_at)
             for s in recent
         ]
+        tail: list[dict[str, Any]] = []
+        if deps.watch_store is not None:
+            watches = await deps.watch_store.team_watches(context.team_id or "")
+            tail = watch_commands.render_home_watches(watches)
+        view = blocks.render_home(_catalogue(), lines, help_extra=_watch_help(deps), tail=tail)
         try:
-            await client.views_publish(
-                user_id=event.get("user", ""), view=blocks.render_home(_catalogue(), lines)
-            )
+            await client.views_publish(user_id=event.get("user", ""), view=view)
         except SlackApiError as exc:
             _api_error(
                 deps, "views.publish", exc, Where(context.team_id or "", "", event.get("user", ""))
@@ -231,6 +256,64 @@ def _details(deps: Deps) -> Callable[..., Awaitable[None]]:
     return on_details
 
 
+def _watch(deps: Deps) -> Callable[..., Awaitable[None]]:
+    async def on_watch(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        if deps.watch_store is None:
+            await respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text="Watch-lists are not enabled on this mxbot.",
+            )
+            return
+        where = _where_from_action(body)
+        try:
+            cmd = watch_commands.watch_command_for(action.get("value", ""))
+        except TargetError as exc:
+            text = f"That cannot be watched: {blocks.escape(str(exc))}."
+            await respond(response_type="ephemeral", replace_original=False, text=text)
+            return
+        message = await watch_commands.execute(
+            cmd,
+            store=deps.watch_store,
+            team_id=where.team,
+            channel_id=where.channel,
+            user_id=where.user,
+        )
+        await respond(response_type="ephemeral", replace_original=False, **message)
+
+    return on_watch
+
+
+async def _watch_reply(
+    deps: Deps, text: str, *, team: str, channel: str, user: str, prefix: str
+) -> Message | None:
+    """The reply to a watch/unwatch/watches command, or None when `text` is something else."""
+    if deps.watch_store is None:
+        return None
+    return await watch_commands.answer(
+        text, store=deps.watch_store, team_id=team, channel_id=channel, user_id=user, prefix=prefix
+    )
+
+
+def _watch_help(deps: Deps) -> str:
+    return watch_commands.render_watch_help() if deps.watch_store is not None else ""
+
+
+def _help(deps: Deps, prefix: str) -> Message:
+    return blocks.render_help(prefix, _catalogue(), _watch_help(deps))
+
+
+def _without_mention(text: str, bot_user: str) -> str:
+    """The mention text without the bot's own leading `<@U…>`."""
+    text = text.strip()
+    if bot_user and text.startswith(f"<@{bot_user}>"):
+        return text[len(bot_user) + 3 :].strip()
+    return text
+
+
 # ---- the report flow ----------------------------------------------------------------------------
 
 
@@ -258,7 +341,11 @@ async def run_report(deps: Deps, client: AsyncWebClient, cmd: Command, where: Wh
         report, team_id=where.team, channel_id=where.channel, user_id=where.user, command=cmd.text
     )
     final = blocks.render(
-        report, command=cmd.text, when=datetime.now(UTC), report_id=str(report_id)
+        report,
+        command=cmd.text,
+        when=datetime.now(UTC),
+        report_id=str(report_id),
+        watchable=deps.watch_store is not None,
     )
     await message.update(final, final=True)
 

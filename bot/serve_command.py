@@ -11,12 +11,14 @@ import signal
 from dataclasses import replace
 from typing import Any
 
+from bot import digest_command
 from bot.app import build_app
 from bot.engine_binding import bind_engine
 from bot.metrics import Metrics
 from bot.server import build_web_app, socket_handler, start_http
 from bot.settings import AppSettings
 from bot.store import Store
+from bot.watch_store import WatchStore
 from checks.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,11 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
         build_web_app(app, metrics=metrics, store=store), args.host, port
     )
     log.info("mxbot listening on %s:%s (events at /slack/events)", args.host, bound)
+    digests = _digests(config, store, app, metrics)
     try:
         await _until_signalled()
     finally:
+        await _stop(digests)
         await runner.cleanup()
         store.close()
     return 0
@@ -78,13 +82,15 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
         )
     if not (config.bot_token or config.multi_workspace):
         raise SettingsError("SLACK_BOT_TOKEN is required")
-    store, app, _ = _build(config)
+    store, app, metrics = _build(config)
     handler = socket_handler(app, config.app_token.reveal())
     await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("mxbot connected over Socket Mode")
+    digests = _digests(config, store, app, metrics)
     try:
         await _until_signalled()
     finally:
+        await _stop(digests)
         await handler.close_async()  # type: ignore[no-untyped-call]
         store.close()
     return 0
@@ -93,9 +99,29 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
 def _build(config: AppSettings) -> tuple[Store, Any, Metrics]:
     store = Store(config.database_url, client_id=config.client_id)
     store.create_all()
+    watch_store = WatchStore(store.engine)
+    watch_store.create_all()
     metrics = Metrics()
-    app = build_app(config, engine=bind_engine(config.engine), store=store, metrics=metrics)
+    app = build_app(
+        config,
+        engine=bind_engine(config.engine),
+        store=store,
+        metrics=metrics,
+        watch_store=watch_store,
+    )
     return store, app, metrics
+
+
+def _digests(config: AppSettings, store: Store, app: Any, metrics: Metrics) -> asyncio.Task[None]:
+    """Scheduled digests run beside the app; several instances share them through the database."""
+    client = None if config.multi_workspace else app.client
+    return digest_command.start_scheduler(config, store, metrics=metrics, client=client)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _until_signalled() -> None:

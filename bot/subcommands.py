@@ -10,6 +10,6 @@ Registration = Callable[[Any, argparse.ArgumentParser], None]
 
 
 def registrations() -> list[Registration]:
-    from bot import serve_command, spf_command
+    from bot import digest_command, serve_command, spf_command
 
-    return [spf_command.add_parser, serve_command.add_parsers]
+    return [spf_command.add_parser, serve_command.add_parsers, digest_command.add_parser]

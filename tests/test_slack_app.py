@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.server import build_web_app, start_http
 from bot.settings import AppSettings, Secret
 from bot.store import Store
+from bot.watch_store import WatchStore
 from checks import address, mx
 from checks.context import Context
 from checks.model import DOMAIN, CheckResult, Finding, Record, Status
@@ -211,7 +212,9 @@ async def slack_api() -> AsyncIterator[SlackApi]:
 async def make_harness(slack_api: SlackApi, tmp_path: Any) -> AsyncIterator[MakeHarness]:
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
-    async def make(run: RunChecks | None = None, plan: Any = None, **overrides: Any) -> Harness:
+    async def make(
+        run: RunChecks | None = None, plan: Any = None, *, watch: bool = False, **overrides: Any
+    ) -> Harness:
         canned = Canned()
         config = AppSettings(
             bot_token=Secret("xoxb-test-token"),
@@ -223,12 +226,17 @@ async def make_harness(slack_api: SlackApi, tmp_path: Any) -> AsyncIterator[Make
         store = CountingStore(f"sqlite:///{tmp_path}/mxbot.db", client_id=config.client_id)
         store.create_all()
         metrics = Metrics()
+        watch_store = None
+        if watch:
+            watch_store = WatchStore(store.engine)
+            watch_store.create_all()
         app = build_app(
             config,
             engine=run or canned,
             store=store,
             metrics=metrics,
             plan=plan or canned.plan,
+            watch_store=watch_store,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
@@ -719,3 +727,47 @@ async def test_an_engine_crash_replaces_the_placeholder_with_a_notice(
 
     assert "Traceback" not in json.dumps([c.params for c in h.api.calls])
     assert "report on example.com failed" in caplog.text
+
+
+# ---- watch-lists --------------------------------------------------------------------------------
+
+
+async def test_watch_adds_the_domain_and_answers_ephemerally(make_harness: MakeHarness) -> None:
+    h = await make_harness(watch=True)
+
+    status, body, _ = await h.command("watch <http://Example.com|Example.com> daily 08:30")
+    listed = await h.command("watches")
+
+    assert status == 200
+    assert "Now watching *example.com*" in body
+    assert "08:30" in body
+    assert "example.com" in listed[1]
+    assert h.api.chat_calls() == []  # answered in the ack, no report run
+
+
+async def test_the_watch_button_puts_the_reported_domain_on_the_list(
+    make_harness: MakeHarness,
+) -> None:
+    h = await make_harness(watch=True)
+    await h.command("example.com")
+    final = await final_update(h.api)
+    assert buttons(final)["mx_watch"] == "example.com"
+
+    status, _, _ = await h.click("mx_watch", "example.com", final.params["ts"])
+    await h.api.wait_until(lambda: bool(h.api.calls_to("response_url")))
+
+    assert status == 200
+    reply = h.api.calls_to("response_url")[-1].params
+    assert "Now watching *example.com*" in json.dumps(reply)
+    assert reply["response_type"] == "ephemeral"
+
+
+async def test_help_lists_the_watch_commands_when_watch_lists_are_on(
+    make_harness: MakeHarness,
+) -> None:
+    h = await make_harness(watch=True)
+
+    _, body, _ = await h.command("help")
+
+    assert "/mx watch" in body
+    assert "/mx unwatch" in body
