@@ -88,6 +88,14 @@ class DnsTestServer:
                 rrset.update(existing)  # type: ignore[no-untyped-call]
             self._put(rrset)
 
+    def add_rrset(self, rrset: dns.rrset.RRset) -> None:
+        """Add records built in code (e.g. TXT with arbitrary bytes), merged with any already there."""
+        with self._lock:
+            existing = self.records.get((rrset.name, rrset.rdtype))
+            if existing is not None:
+                rrset.update(existing)  # type: ignore[no-untyped-call]
+            self._put(rrset)
+
     def clear(self) -> None:
         with self._lock:
             self.records.clear()

@@ -118,11 +118,7 @@ async def test_no_hostile_zone_crashes_a_check_or_a_renderer(
     dns_server.clear()
     dns_server.add(DOMAIN, "SOA", "ns.victim.test. host.victim.test. 1 2 3 4 5")
     for rrset in records:
-        with dns_server._lock:
-            existing = dns_server.records.get((rrset.name, rrset.rdtype))
-            if existing is not None:
-                rrset.update(existing)  # type: ignore[no-untyped-call]
-            dns_server._put(rrset)
+        dns_server.add_rrset(rrset)
     ctx = make_context(normalise(DOMAIN), settings)  # no SMTP/HTTP services: DNS only
 
     report = await run_report(registry.select(None, is_address=False), ctx)
