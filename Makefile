@@ -20,3 +20,5 @@ lint: install
 
 bench: install
 	$(PY) bench/report_latency.py
+	$(PY) bench/report_memory.py
+	$(PY) bench/slack_ack.py
