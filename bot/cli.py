@@ -18,7 +18,7 @@ from bot import jsonout, text
 from checks import registry
 from checks.context import Options
 from checks.engine import make_context, run_report
-from checks.model import Report, Status
+from checks.model import CheckResult, Report, Status
 from checks.services import build_services
 from checks.settings import Settings, SettingsError, parse_nameserver
 from checks.target import Target, TargetError, normalise
@@ -152,24 +152,47 @@ async def _check(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("--ip takes an IPv4 or IPv6 address")
     options = Options(selectors=tuple(args.selector or ()), sending_ip=args.ip)
     services = build_services(settings)
-    reports = await asyncio.gather(
-        *(_report(t, settings, only, options, services) for t in targets)
-    )
+    plans = [registry.select(only, is_address=t.is_address) for t in targets]
+    live = sys.stderr.isatty() and not (args.json or args.blocks)
+    progress = Progress(sum(len(p) for p in plans)) if live else None
+    try:
+        reports = await asyncio.gather(
+            *(
+                run_report(
+                    plan,
+                    make_context(t, settings, options=options, services=services),
+                    progress.done if progress else None,
+                )
+                for t, plan in zip(targets, plans, strict=True)
+            )
+        )
+    finally:
+        if progress:
+            progress.clear()
     _print(reports, args)
     bad = any(r.status in (Status.FAIL, Status.ERROR) for r in reports)
     return EXIT_PROBLEM if bad else EXIT_OK
 
 
-async def _report(
-    target: Target,
-    settings: Settings,
-    only: list[str] | None,
-    options: Options,
-    services: dict[str, Any],
-) -> Report:
-    checks = registry.select(only, is_address=target.is_address)
-    ctx = make_context(target, settings, options=options, services=services)
-    return await run_report(checks, ctx)
+class Progress:
+    """One self-rewriting line on a terminal's stderr while checks run (slow SMTP hosts)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.finished = 0
+        self._write(f"checking… 0/{total}")
+
+    def done(self, result: CheckResult) -> None:
+        self.finished += 1
+        self._write(f"checking… {self.finished}/{self.total} ({result.title}: {result.status})")
+
+    def clear(self) -> None:
+        self._write("")
+
+    @staticmethod
+    def _write(line: str) -> None:
+        sys.stderr.write("\r\x1b[K" + line[:100])
+        sys.stderr.flush()
 
 
 def _print(reports: Sequence[Report], args: argparse.Namespace) -> None:

@@ -77,12 +77,11 @@ def render(report: Report, *, colour: bool = False, width: int = 100, verbose: b
 
 
 def _finding(f: Finding, colour: bool, width: int) -> list[str]:
-    label = _paint(_LABEL[f.status], f.status, colour)
+    plain = _LABEL[f.status]
     out = textwrap.wrap(
-        clean(f.message), width - 8, initial_indent=f"  {label}  ", subsequent_indent="        "
-    )
-    if not out:
-        out = [f"  {label}"]
+        clean(f.message), width - 8, initial_indent=f"  {plain}  ", subsequent_indent="        "
+    ) or [f"  {plain}"]
+    out[0] = out[0].replace(plain, _paint(plain, f.status, colour), 1)  # colour after measuring
     if f.fix:
         out += textwrap.wrap(
             clean(f.fix),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from checks import registry
@@ -114,10 +114,19 @@ async def stream(checks: Sequence[Check], ctx: Context) -> AsyncIterator[CheckRe
             memo.cancel()
 
 
-async def run_report(checks: Sequence[Check], ctx: Context) -> Report:
-    """Run to completion and return the results in display order."""
+async def run_report(
+    checks: Sequence[Check],
+    ctx: Context,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> Report:
+    """Run to completion and return the results in display order; `on_result` sees each result
+    as it arrives (progress output)."""
     started = time.monotonic()
-    results = {r.id: r async for r in stream(checks, ctx)}
+    results: dict[str, CheckResult] = {}
+    async for result in stream(checks, ctx):
+        results[result.id] = result
+        if on_result is not None:
+            on_result(result)
     ordered = tuple(results[c.ID] for c in checks if c.ID in results)
     return Report(
         domain=ctx.target.name,
