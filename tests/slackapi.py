@@ -34,6 +34,7 @@ class SlackApi:
         self.errors: dict[str, str] = {}  # method -> Slack error code to answer with
         self.rate_limited: Counter[str] = Counter()  # method -> how many 429s to answer first
         self.oauth_response: dict[str, Any] = {}
+        self.answers: dict[str, dict[str, Any]] = {}  # method -> canned answer (e.g. Socket Mode)
         self._cond = asyncio.Condition()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -97,6 +98,8 @@ class SlackApi:
         return web.json_response(self._answer(method, params))
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method in self.answers:
+            return self.answers[method]
         if method == "auth.test":
             return {
                 "ok": True,
