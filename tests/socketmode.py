@@ -170,7 +170,7 @@ class SocketModeServer:
         )
 
     async def send_click(self, action_id: str, value: str, message_ts: str) -> str:
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": "U1", "username": "ann", "name": "ann", "team_id": TEAM},
             "api_app_id": "A1",
