@@ -195,51 +195,58 @@ class DnsClient:
             detail="CNAME chain too long",
         )
 
+    async def _exchange(
+        self, query: dns.message.Message, server: Nameserver, key: _Key
+    ) -> tuple[dns.message.Message, bool] | Answer:
+        """One query to one server: the response (and whether TCP was used), or a failed Answer."""
+        self.stats.sent += 1
+        started = time.monotonic()
+        try:
+            response, tcp = await dns.asyncquery.udp_with_fallback(
+                query, server.host, timeout=self._timeout, port=server.port
+            )
+        except (dns.exception.Timeout, TimeoutError):
+            return Answer(
+                key.name,
+                key.rdtype,
+                Outcome.TIMEOUT,
+                server=str(server),
+                detail=f"no answer from {server} in {self._timeout:g} s",
+            )
+        except (OSError, dns.exception.DNSException) as exc:
+            return Answer(
+                key.name,
+                key.rdtype,
+                Outcome.SERVFAIL,
+                server=str(server),
+                rcode="ERROR",
+                detail=f"{type(exc).__name__}: {exc}"[:200],
+            )
+        elapsed = (time.monotonic() - started) * 1000
+        log.debug("%s %s from %s in %.0f ms", query.question[0].name, key.rdtype, server, elapsed)
+        return response, tcp
+
     async def _ask(
         self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, key: _Key
     ) -> tuple[Answer, dns.name.Name | None]:
         """One name on the wire, over the resolvers in turn; returns (answer, CNAME target to chase)."""
-        query = dns.message.make_query(
-            qname, rdtype, use_edns=0, want_dnssec=key.dnssec, payload=_EDNS_PAYLOAD
-        )
-        query.flags |= dns.flags.AD  # RFC 6840 5.7: ask for the AD bit without needing DO
-        if key.cd:
-            query.flags |= dns.flags.CD
         last = Answer(key.name, key.rdtype, Outcome.TIMEOUT, detail="no resolver configured")
         for attempt in range(self._attempts):
             for server in self._nameservers:
-                self.stats.sent += 1
-                started = time.monotonic()
-                try:
-                    response, tcp = await dns.asyncquery.udp_with_fallback(
-                        query, server.host, timeout=self._timeout, port=server.port
-                    )
-                except (dns.exception.Timeout, TimeoutError):
-                    last = Answer(
-                        key.name,
-                        key.rdtype,
-                        Outcome.TIMEOUT,
-                        server=str(server),
-                        detail=f"no answer from {server} in {self._timeout:g} s",
-                    )
+                exchanged = await self._exchange(_query(qname, rdtype, key, edns=True), server, key)
+                if isinstance(exchanged, Answer):
+                    last = exchanged
                     continue
-                except (OSError, dns.exception.DNSException) as exc:
-                    last = Answer(
-                        key.name,
-                        key.rdtype,
-                        Outcome.SERVFAIL,
-                        server=str(server),
-                        rcode="ERROR",
-                        detail=f"{type(exc).__name__}: {exc}"[:200],
+                response, tcp = exchanged
+                if response.rcode() in (dns.rcode.FORMERR, dns.rcode.NOTIMP, dns.rcode.BADVERS):
+                    # RFC 6891 7: a server that does not speak EDNS; ask again the old way
+                    plain = await self._exchange(
+                        _query(qname, rdtype, key, edns=False), server, key
                     )
-                    continue
-                log.debug(
-                    "%s %s from %s in %.0f ms",
-                    qname,
-                    key.rdtype,
-                    server,
-                    (time.monotonic() - started) * 1000,
-                )
+                    if isinstance(plain, Answer):
+                        last = plain
+                        continue
+                    response, tcp = plain
                 answer, target = _interpret(response, qname, rdtype, key, server, tcp)
                 if answer.outcome is Outcome.SERVFAIL and attempt + 1 < self._attempts:
                     last = answer
@@ -248,6 +255,22 @@ class DnsClient:
                     return answer, target
                 last = answer
         return last, None
+
+
+def _query(
+    qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, key: _Key, *, edns: bool
+) -> dns.message.Message:
+    query = dns.message.make_query(
+        qname,
+        rdtype,
+        use_edns=0 if edns else False,
+        want_dnssec=key.dnssec and edns,
+        payload=_EDNS_PAYLOAD,
+    )
+    query.flags |= dns.flags.AD  # RFC 6840 5.7: ask for the AD bit without needing DO
+    if key.cd:
+        query.flags |= dns.flags.CD
+    return query
 
 
 def _interpret(

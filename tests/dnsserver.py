@@ -38,6 +38,7 @@ class Behaviour:
     servfail: set[dns.name.Name] = field(default_factory=set)
     drop_all: bool = False  # a server that never answers anything
     udp_limit: int | None = None  # force truncation above this many bytes over UDP
+    no_edns: bool = False  # an old server: FORMERR to any query with an OPT record
     # Set the AD bit, as a validating resolver would for a signed zone: on every answer, or only
     # for the names listed (the test server does no DNSSEC itself; DANE tests need the bit).
     authenticated: bool = False
@@ -199,6 +200,11 @@ class DnsTestServer:
             return None
         if b.delay:
             await asyncio.sleep(b.delay)
+        if b.no_edns and query.edns >= 0:
+            refusal = dns.message.make_response(query)
+            refusal.use_edns(False)
+            refusal.set_rcode(dns.rcode.FORMERR)
+            return refusal.to_wire()
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         response.flags &= ~dns.flags.RA

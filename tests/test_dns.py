@@ -155,3 +155,15 @@ async def test_invalid_names_are_values_not_exceptions(settings: Settings) -> No
 
     assert answer.outcome is Outcome.NXDOMAIN
     assert "not a valid name" in answer.detail
+
+
+async def test_a_server_without_edns_is_asked_again_without_it(
+    dns_server: DnsTestServer, settings: Settings
+) -> None:
+    dns_server.load_zone(ZONE, "example.test")
+    dns_server.behaviour.no_edns = True
+
+    answer = await client(settings).txt("example.test")
+
+    assert answer.texts() == ("v=spf1 -all",)
+    assert dns_server.count("example.test", "TXT") == 2  # once with EDNS (FORMERR), once without
