@@ -48,7 +48,11 @@ def normalise(raw: str) -> Target:
 
 
 def _unwrap(text: str) -> str:
-    """Slack link markup: `<http://a.com|a.com>`, `<mailto:x@a.com|x@a.com>`, `<http://a.com>`."""
+    """Slack link markup: `<http://a.com|a.com>`, `<mailto:x@a.com|x@a.com>`, `<http://a.com>`.
+
+    Slack sends a literally typed `<`, `>` or `&` as `&lt;`, `&gt;`, `&amp;`: undo that first.
+    """
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     match = _SLACK_LINK.match(text)
     if match:
         target, label = match.group(1), match.group(2)

@@ -24,6 +24,8 @@ from checks.target import TargetError, normalise
         ("mail.example.com:25", "mail.example.com"),
         ("_dmarc.example.com", "_dmarc.example.com"),
         ('"example.com"', "example.com"),
+        ("&lt;example.com&gt;", "example.com"),
+        ("&lt;http://example.com|example.com&gt;", "example.com"),
     ],
 )
 def test_pasted_forms_become_the_domain(raw: str, name: str) -> None:
