@@ -109,5 +109,5 @@ def load(server: DnsTestServer) -> None:
         "PTR",
         "mx2.good.lab.",
     )
-    server.behaviour.servfail.add(dns.name.from_text("servfail.lab"))
-    server.behaviour.timeout.add(dns.name.from_text("timeout.lab"))
+    server.behaviour.servfail_zones.add(dns.name.from_text("servfail.lab"))
+    server.behaviour.timeout_zones.add(dns.name.from_text("timeout.lab"))

@@ -36,6 +36,9 @@ class Behaviour:
     delay: float = 0.0  # seconds before every answer
     timeout: set[dns.name.Name] = field(default_factory=set)  # never answer
     servfail: set[dns.name.Name] = field(default_factory=set)
+    # whole zones gone wrong: the name and everything below it
+    servfail_zones: set[dns.name.Name] = field(default_factory=set)
+    timeout_zones: set[dns.name.Name] = field(default_factory=set)
     drop_all: bool = False  # a server that never answers anything
     udp_limit: int | None = None  # force truncation above this many bytes over UDP
     no_edns: bool = False  # an old server: FORMERR to any query with an OPT record
@@ -194,7 +197,7 @@ class DnsTestServer:
             )
         ] += 1
         b = self.behaviour
-        if b.drop_all or question.name in b.timeout:
+        if b.drop_all or question.name in b.timeout or _under(question.name, b.timeout_zones):
             return None
         if question.name in b.timeout_missing and not self._holds(question.name, question.rdtype):
             return None
@@ -210,7 +213,7 @@ class DnsTestServer:
         response.flags &= ~dns.flags.RA
         if b.authenticated or question.name in b.authenticated_names:
             response.flags |= dns.flags.AD
-        if question.name in b.servfail:
+        if question.name in b.servfail or _under(question.name, b.servfail_zones):
             response.set_rcode(dns.rcode.SERVFAIL)
         else:
             with self._lock:
@@ -287,6 +290,10 @@ class DnsTestServer:
 
     def names_queried(self) -> Iterable[tuple[str, str]]:
         return self.queries.keys()
+
+
+def _under(name: dns.name.Name, zones: set[dns.name.Name]) -> bool:
+    return any(name.is_subdomain(zone) for zone in zones)
 
 
 class _Udp(asyncio.DatagramProtocol):
