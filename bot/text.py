@@ -54,7 +54,13 @@ def _duration(ms: int) -> str:
 
 
 def render(report: Report, *, colour: bool = False, width: int = 100, verbose: bool = False) -> str:
-    lines = [_paint(clean(summary_line(report)), report.status, colour), ""]
+    lines = [_paint(clean(summary_line(report)), report.status, colour)]
+    urgent = next((r for r in report.results if r.status is Status.FAIL), None)
+    if urgent is not None and urgent.headline is not None:
+        lines.append(
+            f"First problem: {clean(urgent.title)}: {_one_line(clean(urgent.headline.message), width)}"
+        )
+    lines.append("")
     title_width = max((len(r.title) for r in report.results), default=10)
     for r in report.results:
         headline = r.headline

@@ -31,6 +31,7 @@ REPORT = Report(
 
 EXPECTED = """\
 example.test: FAIL — 1 failed, 1 passed in 412 ms
+First problem: SPF: The record ends in +all, so anyone may send as example.test.
 
 PASS  MX   2 MX records.
 FAIL  SPF  The record ends in +all, so anyone may send as example.test.
