@@ -78,6 +78,13 @@ _FILLER = frozenset(
         "why",
         "does",
         "do",
+        "&amp;",
+        "hi",
+        "hey",
+        "hello",
+        "thanks",
+        "thank",
+        "thx",
     ]
 )
 _HELP = frozenset({"help", "?", "-h", "--help", "usage"})
@@ -157,10 +164,19 @@ def _tokens(text: str, bot_user: str) -> list[str]:
         text = re.sub(rf"<@{re.escape(bot_user)}(?:\|[^>]*)?>", " ", text)
     else:
         text = _MENTION.sub(" ", text)
-    # Slack turns "a.com" into "<http://a.com|a.com>": keep each <…> together as one token.
-    parts = re.findall(r"<[^<>]*>|[^\s,;]+", text.replace("\u00a0", " "))
-    tokens = [p if p.startswith("<") else p.strip("\"'`()[]{}!.?:") for p in parts]
+    # Slack turns "a.com" into "<http://a.com|a.com>": keep each <…> together as one token, and
+    # its escapes (&lt; &gt; &amp;) inside the token that carries them (the normaliser undoes them).
+    parts = re.findall(r"<[^<>]*>|(?:&(?:lt|gt|amp);|[^\s,;])+", text.replace("\u00a0", " "))
+    tokens = [p if p.startswith("<") else _unformat(p) for p in parts]
     return [t for t in tokens if t]
+
+
+def _unformat(token: str) -> str:
+    """Drop punctuation and Slack's *bold*, ~strike~ and _italic_ marks around a word."""
+    token = token.strip("\"'`()[]{}!.?:*~")
+    if len(token) > 2 and token[0] == token[-1] == "_":  # _italic_; "_dmarc.a.com" stays
+        token = token[1:-1].strip("\"'`()[]{}!.?:*~")
+    return token
 
 
 def _check_id(token: str, ids: set[str]) -> str | None:

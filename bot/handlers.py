@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -77,6 +78,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.command("/mx")(_command(deps))
     app.event("app_mention")(_mention(deps))
     app.event("app_home_opened")(_home(deps))
+    # Message events (message_changed and the like) reach apps subscribed to channel messages;
+    # they carry no command: acknowledged (so Slack does not retry them) and dropped.
+    app.event("message")(_ignore)
     app.action(blocks.RERUN)(_rerun(deps))
     app.action(blocks.DETAILS)(_details(deps))
     app.action(blocks.WATCH)(_watch(deps))
@@ -141,6 +145,10 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
         if not await deps.store.claim_event(event_id):
             log.info("event %s already handled; not running it again", event_id)
             return
+        ignored = _ignored_mention(event, context.bot_user_id or "")
+        if ignored:
+            log.info("event %s ignored: %s", event_id, ignored)
+            return
         where = Where(
             team=context.team_id or body.get("team_id", ""),
             channel=event.get("channel", ""),
@@ -169,6 +177,10 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
         await run_report(deps, client, cmd, where)
 
     return on_mention
+
+
+async def _ignore() -> None:
+    return None
 
 
 def _home(deps: Deps) -> Callable[..., Awaitable[None]]:
@@ -210,11 +222,11 @@ def _rerun(deps: Deps) -> Callable[..., Awaitable[None]]:
         try:
             cmd = parse(action.get("value", ""))
         except UsageError as exc:
-            await respond(response_type="ephemeral", replace_original=False, **_usage(exc, "/mx"))
+            await _reply(deps, respond, where, _usage(exc, "/mx"))
             return
         refusal = _admit(deps, where)
         if refusal:
-            await respond(response_type="ephemeral", replace_original=False, text=refusal)
+            await _reply(deps, respond, where, blocks.render_text(refusal))
             return
         await run_report(deps, client, cmd, where)
 
@@ -236,11 +248,13 @@ def _details(deps: Deps) -> Callable[..., Awaitable[None]]:
         stored = await deps.store.get_report(int(value), team_id=where.team) if known else None
         if stored is None:
             text = "That report is no longer available; press Re-run for a fresh one."
-            await respond(response_type="ephemeral", replace_original=False, text=text)
+            await _reply(deps, respond, where, blocks.render_text(text))
             return
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
+        thread = _thread_of(body)
         for part in blocks.render_details(stored.report):
+            if thread is None:  # an ephemeral message has no thread: answer the user alone
+                await _reply(deps, respond, where, part)
+                continue
             try:
                 await client.chat_postMessage(
                     channel=where.channel,
@@ -251,7 +265,7 @@ def _details(deps: Deps) -> Callable[..., Awaitable[None]]:
                 )
             except SlackApiError as exc:
                 _api_error(deps, "chat.postMessage", exc, where)
-                await respond(response_type="ephemeral", replace_original=False, **part)
+                await _reply(deps, respond, where, part)
 
     return on_details
 
@@ -261,19 +275,16 @@ def _watch(deps: Deps) -> Callable[..., Awaitable[None]]:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        if deps.watch_store is None:
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text="Watch-lists are not enabled on this mxbot.",
-            )
-            return
         where = _where_from_action(body)
+        if deps.watch_store is None:
+            text = "Watch-lists are not enabled on this mxbot."
+            await _reply(deps, respond, where, blocks.render_text(text))
+            return
         try:
             cmd = watch_commands.watch_command_for(action.get("value", ""))
         except TargetError as exc:
             text = f"That cannot be watched: {blocks.escape(str(exc))}."
-            await respond(response_type="ephemeral", replace_original=False, text=text)
+            await _reply(deps, respond, where, blocks.render_text(text))
             return
         message = await watch_commands.execute(
             cmd,
@@ -282,7 +293,7 @@ def _watch(deps: Deps) -> Callable[..., Awaitable[None]]:
             channel_id=where.channel,
             user_id=where.user,
         )
-        await respond(response_type="ephemeral", replace_original=False, **message)
+        await _reply(deps, respond, where, message)
 
     return on_watch
 
@@ -304,6 +315,22 @@ def _watch_help(deps: Deps) -> str:
 
 def _help(deps: Deps, prefix: str) -> Message:
     return blocks.render_help(prefix, _catalogue(), _watch_help(deps))
+
+
+def _ignored_mention(event: dict[str, Any], bot_user: str) -> str:
+    """Why a mention gets no answer ("" when it gets one).
+
+    Bots (other apps, or this one) are not answered, so two bots cannot keep each other busy.
+    Editing a message that mentions the bot makes Slack send `app_mention` again, with a new event
+    id and an `edited` field: the original already ran (or was answered with usage), so not twice.
+    """
+    if event.get("bot_id") or event.get("subtype") == "bot_message":
+        return "posted by a bot"
+    if bot_user and event.get("user") == bot_user:
+        return "posted by this bot"
+    if event.get("edited"):
+        return "an edit of a message already answered"
+    return ""
 
 
 def _without_mention(text: str, bot_user: str) -> str:
@@ -534,9 +561,45 @@ def _where_from_action(body: dict[str, Any]) -> Where:
         team=(body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", ""),
         channel=channel,
         user=(body.get("user") or {}).get("id", ""),
-        thread_ts=message.get("thread_ts"),
+        thread_ts=message.get("thread_ts") or (body.get("container") or {}).get("thread_ts"),
         response_url=body.get("response_url"),
     )
+
+
+def _thread_of(body: dict[str, Any]) -> str | None:
+    """The thread a clicked message belongs to (or starts); None for an ephemeral message."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    if container.get("is_ephemeral") or not (message or container.get("message_ts")):
+        return None
+    thread = (
+        message.get("thread_ts")
+        or container.get("thread_ts")
+        or message.get("ts")
+        or container.get("message_ts")
+    )
+    return str(thread) if thread else None
+
+
+async def _reply(deps: Deps, respond: AsyncRespond, where: Where, message: Message) -> bool:
+    """An ephemeral answer through the request's response_url; a failure is logged, not raised."""
+    try:
+        response = await respond(response_type="ephemeral", replace_original=False, **message)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # ValueError: no response_url
+        code = type(exc).__name__
+    else:
+        if response.status_code == 200:
+            return True
+        code = str(response.status_code)
+    deps.metrics.slack_error("response_url", code)
+    log.warning(
+        "response_url answered %s (team %s, channel %s, user %s)",
+        code,
+        where.team,
+        where.channel,
+        where.user,
+    )
+    return False
 
 
 async def _ephemeral(deps: Deps, client: AsyncWebClient, where: Where, message: Message) -> None:

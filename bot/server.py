@@ -7,11 +7,17 @@ HTTP routes: `POST /slack/events` (events, commands, interactivity), `GET /slack
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -24,18 +30,18 @@ def build_web_app(app: AsyncApp, *, metrics: Metrics, store: Store) -> web.Appli
     """The aiohttp application serving `app` plus health and metrics endpoints."""
 
     async def events(request: web.Request) -> web.Response:
-        response = await app.async_dispatch(await to_bolt_request(request))
+        response = await app.async_dispatch(await bolt_request(request))
         return await to_aiohttp_response(response)
 
     async def oauth(request: web.Request) -> web.Response:
         flow = app.oauth_flow
         if flow is None:
             raise web.HTTPNotFound(text="This app is installed with a single bot token.")
-        bolt_request = await to_bolt_request(request)
+        bolt = await bolt_request(request)
         if request.path == flow.install_path:
-            response = await flow.handle_installation(bolt_request)
+            response = await flow.handle_installation(bolt)
         else:
-            response = await flow.handle_callback(bolt_request)
+            response = await flow.handle_callback(bolt)
         return await to_aiohttp_response(response)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -68,6 +74,59 @@ async def start_http(web_app: web.Application, host: str, port: int) -> tuple[we
     sockets = getattr(server, "sockets", None) or []
     bound = sockets[0].getsockname()[1] if sockets else port
     return runner, int(bound)
+
+
+async def bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """Bolt's view of an HTTP request, refusing what Bolt would choke on (500) or misread.
+
+    Bodies over aiohttp's `client_max_size` (1 MiB) get 413 from `request.text()`. A garbled
+    timestamp header gets 401 (Bolt's verifier would raise on it). A body that is not a JSON object
+    or a form (with at most a JSON-object `payload`) gets 400. Bolt's own parser reads any form
+    containing the letters "payload" (say, `/mx payloadcms.com`) as an empty body: the body is
+    parsed here instead, and handed to Bolt with a context built from it.
+    """
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if timestamp and not timestamp.isdigit():
+        raise web.HTTPUnauthorized(text="bad request timestamp")
+    try:
+        raw = await request.text()  # 413 over the size limit
+        return make_bolt_request(raw, request.content_type, request.query_string, request.headers)
+    except ValueError:  # UnicodeDecodeError included
+        raise web.HTTPBadRequest(text="malformed request body") from None
+
+
+def make_bolt_request(
+    raw: str, content_type: str, query: str, headers: Mapping[str, str]
+) -> AsyncBoltRequest:
+    """The request for Bolt; `ValueError` when the body is not something Slack sends."""
+    body = parse_body(raw, content_type)
+    try:
+        bolt = AsyncBoltRequest(body=raw, query=query, headers=dict(headers))
+    except (ValueError, RecursionError, AttributeError, TypeError, KeyError, IndexError) as exc:
+        # Bolt reads ids out of the body before any signature check, assuming Slack's shapes.
+        raise ValueError(f"Bolt cannot read this body: {type(exc).__name__}") from None
+    if bolt.body != body:
+        bolt.body = body
+        bolt.context = build_async_context(AsyncBoltContext(), body)
+    return bolt
+
+
+def parse_body(raw: str, content_type: str) -> dict[str, Any]:
+    """A JSON object (Events API), or a form whose `payload`, if any, is a JSON object."""
+    if not raw:
+        return {}
+    body: Any
+    try:
+        if content_type == "application/json" or raw.startswith("{"):
+            body = json.loads(raw)
+        else:
+            form = dict(parse_qsl(raw, keep_blank_values=True))
+            body = json.loads(form["payload"]) if "payload" in form else form
+    except RecursionError:  # deeply nested JSON
+        raise ValueError("the request body nests too deeply") from None
+    if not isinstance(body, dict):
+        raise ValueError("the request body is not an object")
+    return body
 
 
 def socket_handler(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:

@@ -35,6 +35,7 @@ class SlackApi:
         self.rate_limited: Counter[str] = Counter()  # method -> how many 429s to answer first
         self.oauth_response: dict[str, Any] = {}
         self.answers: dict[str, dict[str, Any]] = {}  # method -> canned answer (e.g. Socket Mode)
+        self.expired: set[str] = set()  # response_url names that answer 404, as expired ones do
         self._cond = asyncio.Condition()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -118,6 +119,8 @@ class SlackApi:
     async def _response(self, request: web.Request) -> web.Response:
         params = await _params(request)
         await self._record(Call("response_url", params, request.path, dict(request.headers)))
+        if request.match_info["name"] in self.expired:
+            return web.Response(status=404, text="expired_url")
         return web.Response(text="ok")
 
 

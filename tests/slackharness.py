@@ -7,6 +7,7 @@ Test modules wrap `harness_factory` in a fixture; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -117,10 +118,11 @@ class Harness:
         if sign:
             sent["X-Slack-Request-Timestamp"] = ts
             sent["X-Slack-Signature"] = signature(secret or self.secret, ts, body)
+        data = body.encode()
         started = time.perf_counter()
-        async with self.http.post(
-            f"{self.url}/slack/events", data=body.encode(), headers=sent
-        ) as r:
+        # aiohttp wants large bodies as a file-like object (a ResourceWarning otherwise)
+        sent_data = io.BytesIO(data) if len(data) > 64 * 1024 else data
+        async with self.http.post(f"{self.url}/slack/events", data=sent_data, headers=sent) as r:
             text = await r.text()
             return r.status, text, time.perf_counter() - started
 
@@ -132,8 +134,10 @@ class Harness:
         user: str = "U1",
         channel: str = "C1",
         response_url: str | None = None,
+        fields: dict[str, str] | None = None,
         **kw: Any,
     ) -> tuple[int, str, float]:
+        """A signed slash command; `fields` adds or replaces form fields (channel_name, …)."""
         form = {
             "token": "legacy",
             "team_id": team,
@@ -147,6 +151,7 @@ class Harness:
             "api_app_id": "A1",
             "trigger_id": "1.2.3",
             "response_url": response_url or self.api.response_url("cmd"),
+            **(fields or {}),
         }
         return await self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
 
@@ -188,6 +193,10 @@ class Harness:
                 }
             ],
         }
+        return await self.interact(payload, **kw)
+
+    async def interact(self, payload: dict[str, Any], **kw: Any) -> tuple[int, str, float]:
+        """Any interactivity payload, form-encoded as Slack sends it."""
         return await self.post(
             urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw
         )
