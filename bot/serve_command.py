@@ -15,7 +15,7 @@ from bot import digest_command
 from bot.app import build_app
 from bot.engine_binding import bind_engine
 from bot.metrics import Metrics
-from bot.server import build_web_app, socket_handler, start_http
+from bot.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.settings import AppSettings
 from bot.store import Store
 from bot.watch_store import WatchStore
@@ -84,7 +84,12 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
         raise SettingsError("SLACK_BOT_TOKEN is required")
     store, app, metrics = _build(config)
     handler = socket_handler(app, config.app_token.reveal())
-    await handler.connect_async()  # type: ignore[no-untyped-call]
+    try:
+        await connect_socket(handler, config.app_token.reveal())
+    except BaseException:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        store.close()
+        raise
     log.info("mxbot connected over Socket Mode")
     digests = _digests(config, store, app, metrics)
     try:

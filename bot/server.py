@@ -18,10 +18,12 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
 
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.store import Store
+from checks.settings import SettingsError
 
 EVENTS_PATH = "/slack/events"
 
@@ -132,6 +134,24 @@ def parse_body(raw: str, content_type: str) -> dict[str, Any]:
 def socket_handler(app: AsyncApp, app_token: str) -> AsyncSocketModeHandler:
     """Socket Mode over the app-level token; uses the app's Web API client (and its base URL)."""
     return AsyncSocketModeHandler(app, app_token, web_client=app.client)
+
+
+async def connect_socket(handler: AsyncSocketModeHandler, app_token: str) -> None:
+    """Open the Socket Mode connection; `SettingsError` when Slack refuses the app token.
+
+    slack-sdk would retry a refused token forever (a traceback every 10 s): the first websocket
+    URL is asked for here, so a wrong token ends `mxbot socket` with a message instead.
+    """
+    try:
+        response = await handler.client.web_client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        code = exc.response.get("error") or exc.response.status_code
+        raise SettingsError(
+            f"Slack refused SLACK_APP_TOKEN for Socket Mode ({code}): give the app-level token "
+            "(xapp-…) with the connections:write scope"
+        ) from None
+    handler.client.wss_uri = str(response["url"])
+    await handler.connect_async()  # type: ignore[no-untyped-call]
 
 
 def _ping(store: Store) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,11 +54,16 @@ def _mxbot() -> list[str]:
     return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
 
 
-@pytest.fixture
-async def socket_app(dns_server: DnsTestServer, tmp_path: Path) -> AsyncIterator[Running]:
+@asynccontextmanager
+async def mxbot_socket(
+    dns_server: DnsTestServer, tmp_path: Path, *, refuse: str = ""
+) -> AsyncIterator[Running]:
+    """`mxbot socket` against fresh stand-ins; `refuse` makes apps.connections.open fail so."""
     dns_server.load_zone(ZONE, "example.test")
     api = await SlackApi().start()
     link = await SocketModeServer(api).start()
+    if refuse:
+        api.errors["apps.connections.open"] = refuse
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -77,15 +83,20 @@ async def socket_app(dns_server: DnsTestServer, tmp_path: Path) -> AsyncIterator
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    running = Running(api, link, process)
     try:
-        yield running
+        yield Running(api, link, process)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
         await link.stop()
         await api.stop()
+
+
+@pytest.fixture
+async def socket_app(dns_server: DnsTestServer, tmp_path: Path) -> AsyncIterator[Running]:
+    async with mxbot_socket(dns_server, tmp_path) as running:
+        yield running
 
 
 def buttons(call: Call) -> dict[str, str]:
@@ -176,3 +187,21 @@ async def test_mxbot_socket_answers_commands_mentions_and_buttons_then_closes_cl
     assert await link.wait_closed(2) == [1000, 1000]  # close frames, never a dropped connection
     assert "Traceback" not in err
     assert "ERROR" not in err
+    assert "Unclosed" not in err
+
+
+async def test_a_refused_app_token_ends_mxbot_socket_with_a_clear_message(
+    dns_server: DnsTestServer, tmp_path: Path
+) -> None:
+    async with mxbot_socket(dns_server, tmp_path, refuse="invalid_auth") as running:
+        async with asyncio.timeout(20):
+            _, err_bytes = await running.process.communicate()
+        err = err_bytes.decode(errors="replace")
+
+        assert running.process.returncode == 2, err
+        assert "SLACK_APP_TOKEN" in err
+        assert "invalid_auth" in err
+        assert "xapp-test" not in err
+        assert "Traceback" not in err
+        assert "Unclosed" not in err
+        assert running.link.connections == 0
