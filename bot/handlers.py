@@ -323,6 +323,7 @@ def _ignored_mention(event: dict[str, Any], bot_user: str) -> str:
     Bots (other apps, or this one) are not answered, so two bots cannot keep each other busy.
     Editing a message that mentions the bot makes Slack send `app_mention` again, with a new event
     id and an `edited` field: the original already ran (or was answered with usage), so not twice.
+    (An edit that adds the mention to an old message is not answered either: post it anew.)
     """
     if event.get("bot_id") or event.get("subtype") == "bot_message":
         return "posted by a bot"
