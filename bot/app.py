@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine_binding import Plan, RunChecks, registry_plan
 from bot.handlers import Deps, register
+from bot.inflight import InFlight
 from bot.limits import RateLimiter, ReportGate
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
@@ -45,6 +46,7 @@ def build_app(
     metrics: Metrics | None = None,
     plan: Plan = registry_plan,
     watch_store: WatchStore | None = None,
+    in_flight: InFlight | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -84,6 +86,7 @@ def build_app(
         channel_limit=RateLimiter(settings.channel_reports_per_minute),
         gate=gate,
         watch_store=watch_store,
+        in_flight=in_flight if in_flight is not None else InFlight(),
     )
     register(app, deps)
     return app

@@ -28,6 +28,7 @@ from bot import blocks, watch_commands
 from bot.blocks import Message
 from bot.commands import Command, UsageError, parse
 from bot.engine_binding import Plan, RunChecks
+from bot.inflight import InFlight
 from bot.limits import RateLimiter, ReportGate
 from bot.metrics import Metrics
 from bot.settings import AppSettings
@@ -59,7 +60,7 @@ class Deps:
     channel_limit: RateLimiter
     gate: ReportGate
     watch_store: WatchStore | None = None  # watch-lists and digests, when the app keeps them
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    in_flight: InFlight = field(default_factory=InFlight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,8 +356,15 @@ async def run_report(deps: Deps, client: AsyncWebClient, cmd: Command, where: Wh
     if not await message.post(blocks.render_progress(target, [], planned, queued=ahead)):
         return
     try:
-        async with deps.gate.slot():
-            report = await _collect(deps, cmd, planned, message, queued=ahead > 0)
+        with deps.in_flight.track():
+            async with deps.gate.slot():
+                report = await _collect(deps, cmd, planned, message, queued=ahead > 0)
+    except asyncio.CancelledError:  # shutting down (a deploy): say so rather than hang
+        notice = f"mxbot restarted before checking {blocks.escape(target.name)} finished; press Re-run or try again."
+        with suppress(Exception):
+            async with asyncio.timeout(3):
+                await message.update(blocks.render_text(notice), final=True)
+        raise
     except Exception:  # a bug must not leave "Checking…" up forever; logged, never shown
         log.exception(
             "report on %s failed (team %s, channel %s)", target.name, where.team, where.channel

@@ -14,6 +14,7 @@ from typing import Any
 from bot import digest_command
 from bot.app import build_app
 from bot.engine_binding import bind_engine
+from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.settings import AppSettings
@@ -22,6 +23,10 @@ from bot.watch_store import WatchStore
 from checks.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
+
+
+# A deploy sends SIGTERM; Heroku-style platforms allow ~30 s before SIGKILL.
+SHUTDOWN_GRACE = 10.0
 
 
 def add_parsers(subparsers: Any, parent: argparse.ArgumentParser | None = None) -> None:
@@ -58,7 +63,7 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
             "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth)"
         )
     port = getattr(args, "port", None) or config.port
-    store, app, metrics = _build(config)
+    store, app, metrics, in_flight = _build(config)
     runner, bound = await start_http(
         build_web_app(app, metrics=metrics, store=store), args.host, port
     )
@@ -68,6 +73,7 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
         await _until_signalled()
     finally:
         await _stop(digests)
+        await in_flight.drain(SHUTDOWN_GRACE)
         await runner.cleanup()
         store.close()
     return 0
@@ -82,7 +88,7 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
         )
     if not (config.bot_token or config.multi_workspace):
         raise SettingsError("SLACK_BOT_TOKEN is required")
-    store, app, metrics = _build(config)
+    store, app, metrics, in_flight = _build(config)
     handler = socket_handler(app, config.app_token.reveal())
     try:
         await connect_socket(handler, config.app_token.reveal())
@@ -96,25 +102,28 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
         await _until_signalled()
     finally:
         await _stop(digests)
+        await in_flight.drain(SHUTDOWN_GRACE)
         await handler.close_async()  # type: ignore[no-untyped-call]
         store.close()
     return 0
 
 
-def _build(config: AppSettings) -> tuple[Store, Any, Metrics]:
+def _build(config: AppSettings) -> tuple[Store, Any, Metrics, InFlight]:
     store = Store(config.database_url, client_id=config.client_id)
     store.create_all()
     watch_store = WatchStore(store.engine)
     watch_store.create_all()
     metrics = Metrics()
+    in_flight = InFlight()
     app = build_app(
         config,
         engine=bind_engine(config.engine),
         store=store,
         metrics=metrics,
         watch_store=watch_store,
+        in_flight=in_flight,
     )
-    return store, app, metrics
+    return store, app, metrics, in_flight
 
 
 def _digests(config: AppSettings, store: Store, app: Any, metrics: Metrics) -> asyncio.Task[None]:

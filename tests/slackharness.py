@@ -22,6 +22,7 @@ import aiohttp
 from bot.app import build_app
 from bot.commands import Command
 from bot.engine_binding import RunChecks
+from bot.inflight import InFlight
 from bot.metrics import Metrics
 from bot.server import build_web_app, start_http
 from bot.settings import AppSettings, Secret
@@ -101,6 +102,7 @@ class Harness:
     store: CountingStore
     http: aiohttp.ClientSession
     metrics: Metrics
+    in_flight: InFlight = field(default_factory=InFlight)
     secret: str = SECRET
 
     async def post(
@@ -225,6 +227,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         store = CountingStore(f"sqlite:///{tmp_path}/mxbot.db", client_id=config.client_id)
         store.create_all()
         metrics = Metrics()
+        in_flight = InFlight()
         watch_store = None
         if watch:
             watch_store = WatchStore(store.engine)
@@ -236,6 +239,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             metrics=metrics,
             plan=plan or canned.plan,
             watch_store=watch_store,
+            in_flight=in_flight,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
@@ -248,7 +252,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             store.close()
 
         cleanups.append(cleanup)
-        return Harness(slack_api, f"http://127.0.0.1:{port}", store, http, metrics)
+        return Harness(slack_api, f"http://127.0.0.1:{port}", store, http, metrics, in_flight)
 
     try:
         yield make

@@ -541,3 +541,19 @@ async def test_help_lists_the_watch_commands_when_watch_lists_are_on(
 
     assert "/mx watch" in body
     assert "/mx unwatch" in body
+
+
+async def test_a_shutdown_finishes_or_closes_reports_in_flight(make_harness: MakeHarness) -> None:
+    engine = Canned(hold=True)  # never released: the report is still running at shutdown
+    h = await make_harness(run=engine, plan=engine.plan)
+    await h.command("example.com")
+    await h.api.wait_for("chat.update")
+    assert len(h.in_flight) == 1
+
+    cut_short = await h.in_flight.drain(0.1)
+    await h.api.wait_until(
+        lambda: "restarted" in json.dumps(h.api.calls_to("chat.update")[-1].params)
+    )
+
+    assert cut_short == 1
+    assert len(h.in_flight) == 0
