@@ -7,6 +7,8 @@ the store. Nothing happens at import time and nothing here touches the network.
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -56,6 +58,7 @@ def build_app(
         plan: which checks a command will run, for the ⏳ rows of the progress message.
     """
     metrics = metrics or Metrics()
+    _quiet_token_warning()
     if settings.multi_workspace:
         client = client or make_client(settings)
         app = AsyncApp(
@@ -90,3 +93,17 @@ def build_app(
     )
     register(app, deps)
     return app
+
+
+class _TokenUnusedFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused when we pass our own
+    client (built with the same token and SLACK_API_URL): true, expected, and noise at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "token` will be unused" not in record.getMessage()
+
+
+def _quiet_token_warning() -> None:
+    logger = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _TokenUnusedFilter) for f in logger.filters):
+        logger.addFilter(_TokenUnusedFilter())
