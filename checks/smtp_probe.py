@@ -1073,8 +1073,10 @@ def _why(exc: BaseException) -> str:
         return _why(exc.__cause__)  # aiosmtplib wraps the socket or TLS error that says more
     if isinstance(exc, ssl.SSLError) and exc.reason:
         return exc.reason.lower().replace("_", " ")
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(text)[:200]
+    text = getattr(exc, "strerror", None) or str(exc)
+    if not text and isinstance(exc, ConnectionResetError):  # asyncio's EOF mid-handshake
+        return "the server closed the connection"
+    return str(text or type(exc).__name__)[:200]
 
 
 def _ms(started: float, until: float | None = None) -> int:
