@@ -304,8 +304,9 @@ smtpd_tls_loglevel = 1
         shutil.chown(data, "postfix")
         done = self._postfix("start")
         if done.returncode != 0:
+            logs = f"{done.stdout}{done.stderr}\n{self.log_text()[-3000:]}"
             self.stop()
-            raise RuntimeError(f"postfix start failed:\n{done.stderr}\n{self.log_text()[-3000:]}")
+            raise RuntimeError(f"postfix start failed:\n{logs}")
         endpoints = [(s.host, s.port) for s in self.services.values()]
         wait_listening(endpoints, lambda: self.master_pid() is not None, "postfix")
         return self
