@@ -5,7 +5,8 @@ directory of its own (config, queue, data, logs, certificates) and binds only th
 named below, so a system instance left running by the package cannot interfere except on the
 standard ports 25 and 443, which are used only when free (for the one CLI run).
 
-- `PostfixLab`: one Postfix (`postfix -c DIR start` / `stop`), several smtpd services in master.cf,
+- `PostfixLab`: one Postfix (`postfix -c DIR start`; stopped as `postfix stop` does, by SIGTERM to
+  the pid in master.pid, minus the script's one-second sleeps), several smtpd services in master.cf,
   each with its own `syslog_name` so its log lines can be told apart: `good` (STARTTLS with a
   certificate from the test CA), `notls` (no STARTTLS), `expired` (STARTTLS with an expired
   certificate), and `std` (the good one again on 127.0.0.31:25) when that port is free. Logging goes
@@ -124,11 +125,11 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def processes_where(predicate_dir: Path) -> list[int]:
-    """Pids whose working directory is inside `predicate_dir` (every Postfix daemon chdirs to
+def processes_where(directory: Path) -> list[int]:
+    """Live pids whose working directory is inside `directory` (every Postfix daemon chdirs to
     its queue directory, so this finds the master and all its children)."""
     found = []
-    root = str(predicate_dir)
+    root = str(directory)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
