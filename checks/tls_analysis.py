@@ -16,6 +16,7 @@ import enum
 import hashlib
 import ipaddress
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
@@ -143,13 +145,16 @@ class TrustStore:
 
     @classmethod
     def load(cls, ca_file: str | None = None) -> TrustStore:
+        """The system roots, plus the CAs in `ca_file` (a private CA is added, not substituted:
+        the same report may meet public and private certificates)."""
+        extra: list[x509.Certificate] = []
         if ca_file:
             with open(ca_file, "rb") as fh:
-                return cls(x509.load_pem_x509_certificates(fh.read()))
+                extra = x509.load_pem_x509_certificates(fh.read())
         # The default context loads the system bundle (cafile); capath directories load lazily and
         # are not listed, which is why Debian's single bundle file is what we rely on.
         ders = ssl.create_default_context().get_ca_certs(binary_form=True)
-        return cls([c for c in (_load_der(d) for d in ders) if c is not None])
+        return cls([*extra, *(c for c in (_load_der(d) for d in ders) if c is not None)])
 
     @property
     def store(self) -> Store | None:
@@ -644,7 +649,11 @@ def _same_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> bo
 
 
 def _load_der(der: bytes) -> x509.Certificate | None:
-    try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError:
-        return None
+    # Some long-lived roots (Go Daddy, Starfield, SECOM, …) have serial number 0, which RFC 5280
+    # forbids and cryptography warns about; they still anchor real chains, so keep them quietly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            return x509.load_der_x509_certificate(der)
+        except ValueError:
+            return None

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.utils import CryptographyDeprecationWarning
 
 from checks import dane, mta_sts, smtp, tls
 from checks.context import Context
@@ -224,14 +222,9 @@ async def test_postfix_banner_is_checked_against_the_ptr(
 async def test_without_the_test_ca_the_same_postfix_certificate_is_not_trusted(
     dns_server: DnsTestServer, settings: Settings, test_ca: TestCa, postfix: PostfixLab
 ) -> None:
-    with warnings.catch_warnings():
-        # Loading the system store warns about Debian roots with serial number 0 (Go Daddy,
-        # Starfield, SECOM...), and the suite turns warnings into errors: a known issue of
-        # checks/tls_analysis.py `_load_der`, reported to the lead, not what this test is about.
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        report, lines, _ = await probe_postfix(
-            dns_server, settings, test_ca, postfix, "good", trust_test_ca=False
-        )
+    report, lines, _ = await probe_postfix(
+        dns_server, settings, test_ca, postfix, "good", trust_test_ca=False
+    )
 
     assert codes(report, "smtp") == {("smtp.ok", Status.PASS)}
     # Postfix sends the leaf alone; its issuer (the test CA) is in no system store.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import trustme
@@ -255,3 +256,17 @@ def test_tlsa_parser_fails_only_with_its_own_error(text: str) -> None:
     except dane.TlsaSyntaxError:
         return
     assert 0 <= record.usage <= 255
+
+
+def test_the_system_trust_store_loads_without_warnings_and_a_ca_file_adds_to_it(
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    system = TrustStore.load(None)  # filterwarnings=error: roots with serial 0 must not warn
+    both = TrustStore.load(str(ca_file))
+
+    assert len(both.certificates) == len(system.certificates) + 1
+    assert both.knows_subject(x509.load_pem_x509_certificate(ca.cert_pem.bytes()).subject)
