@@ -97,7 +97,7 @@ def _judge(r: _Confirmed) -> list[Finding]:
                 Status.FAIL,
                 f"{r.address} ({r.host}) has no PTR record; many receivers reject mail from "
                 "addresses without reverse DNS.",
-                fix=f"{who} to set its PTR to {r.host}.",
+                fix=f"{who} to set its PTR to {_suggested(r)}.",
             )
         ]
     names = r.ptr.targets()
@@ -118,7 +118,7 @@ def _judge(r: _Confirmed) -> list[Finding]:
                 f"{r.address} has PTR {', '.join(names)}, but that name does not resolve back to "
                 f"{r.address} (no forward-confirmed reverse DNS).",
                 fix=f"Either add {r.address} to the A/AAAA records of {names[0]}, or {who[0].lower()}{who[1:]} "
-                f"to set the PTR to a name that resolves to it, such as {r.host}.",
+                f"to set the PTR to a name that resolves to it, such as {_suggested(r)}.",
                 evidence=names,
             )
         ]
@@ -141,7 +141,16 @@ def _judge(r: _Confirmed) -> list[Finding]:
                 Status.WARN,
                 f"The PTR of {r.address} is {name}, which looks generic (built from the address); "
                 "receivers often treat such senders as residential and junk their mail.",
-                fix=f"{who} to set a PTR naming the mail server, such as {r.host}.",
+                fix=f"{who} to set a PTR naming the mail server, such as {_suggested(r)}.",
             )
         )
     return findings
+
+
+def _suggested(r: _Confirmed) -> str:
+    """The name to ask for: the MX host name, or a placeholder when the target was an address."""
+    return (
+        "the mail server's host name (one whose A/AAAA record points back here)"
+        if r.host == r.address
+        else r.host
+    )
