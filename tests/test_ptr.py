@@ -84,3 +84,13 @@ async def test_one_lookup_per_address_even_when_two_hosts_share_it(
 
     assert codes(findings) == {("ptr.ok", Status.PASS)}
     assert dns_server.count("25.2.0.192.in-addr.arpa", "PTR") == 1
+
+
+async def test_an_address_target_without_ptr_asks_for_a_host_name(context_for: MakeContext) -> None:
+    ctx = await context_for("", domain="203.0.113.9")
+
+    findings = await ptr.run(ctx)
+
+    assert codes(findings) == {("ptr.missing", Status.FAIL)}
+    assert "host name" in findings[0].fix
+    assert "PTR to 203.0.113.9" not in findings[0].fix
