@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from checks.context import Context, HostAddresses, is_ip_literal
 from checks.dns import Answer
 from checks.model import DOMAIN, Finding, Record, Status
-from checks.smtp_probe import Failure, ProbeResult, probe_for, where
+from checks.probe_result import Failure, ProbeResult
+from checks.smtp_probe import probe_for, where
 from checks.tls_analysis import load_chain, name_matches, signed_chain
 
 ID: Final = "dane"

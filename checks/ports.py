@@ -16,7 +16,8 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
-from checks.smtp_probe import Failure, ProbeResult, Protocol, SmtpProber, where
+from checks.probe_result import Failure, ProbeResult, Protocol
+from checks.smtp_probe import SmtpProber, where
 from checks.tls_analysis import findings as tls_findings
 
 ID: Final = "ports"

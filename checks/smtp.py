@@ -14,7 +14,8 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
-from checks.smtp_probe import Failure, ProbeResult, mail_endpoints, probe_for, where
+from checks.probe_result import Failure, ProbeResult
+from checks.smtp_probe import mail_endpoints, probe_for, where
 
 ID: Final = "smtp"
 TITLE: Final = "SMTP (port 25)"

@@ -12,7 +12,8 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
-from checks.smtp_probe import ProbeResult, SmtpProber, mail_endpoints, probe_for
+from checks.probe_result import ProbeResult
+from checks.smtp_probe import SmtpProber, mail_endpoints, probe_for
 from checks.tls_analysis import TlsAnalysis, findings
 
 ID: Final = "tls"

@@ -2,7 +2,7 @@
 sender or a mail client would think of what the server presented.
 
 Everything here is a pure function of DER bytes, a trust store and a clock, so it is tested without
-a network. The probe (`checks.smtp_probe`) captures the chain with verification off (a server with
+a network. The probe (`checks.tls_capture`) captures the chain with verification off (a server with
 a bad certificate must still be described), and this module decides, in this order: does the chain
 lead to a trusted root (judged apart from the name and the dates, so that each problem is named on
 its own), does the leaf name the host, is it within its dates, and are the key, protocol and cipher

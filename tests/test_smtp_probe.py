@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from checks.probe_result import Failure, Protocol
 from checks.settings import Settings
-from checks.smtp_probe import Failure, Protocol, SmtpProber
+from checks.smtp_probe import SmtpProber
 from tests.conftest import LOOPBACK_ONLY
 from tests.mailservers import (
     Handler,
