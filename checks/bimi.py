@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from checks import dmarc
+from checks import dmarc_discovery
 from checks.context import Context
 from checks.dns import Answer
 from checks.model import DOMAIN, Finding, Record, Status
@@ -80,7 +80,7 @@ async def run(ctx: Context) -> list[Finding]:
     name = f"{_SELECTOR}._bimi.{ctx.domain}"
     answer = await ctx.dns.txt(name)
     if not answer.failed and not _records(answer):
-        org = await dmarc.org_domain(ctx, ctx.domain)
+        org = await dmarc_discovery.org_domain(ctx, ctx.domain)
         if org != ctx.domain:  # the draft's fallback to the organisational domain
             fallback = await ctx.dns.txt(f"{_SELECTOR}._bimi.{org}")
             if fallback.failed or _records(fallback):
@@ -229,7 +229,7 @@ def _locations(name: str, record: BimiRecord) -> list[Finding]:
 
 
 async def _dmarc_ready(ctx: Context) -> list[Finding]:
-    pol = await dmarc.policy(ctx)
+    pol = await dmarc_discovery.policy(ctx)
     if pol is not None and pol.enforcing:
         return []
     why = _not_enforcing(pol) or "the policy is not quarantine or reject"
@@ -246,7 +246,7 @@ async def _dmarc_ready(ctx: Context) -> list[Finding]:
     ]
 
 
-def _not_enforcing(pol: dmarc.DmarcPolicy | None) -> str:
+def _not_enforcing(pol: dmarc_discovery.DmarcPolicy | None) -> str:
     """Why the policy does not count as enforcement for BIMI; "" when it does."""
     if pol is None or pol.record.policy is None:
         return "there is no usable DMARC record"

@@ -1,381 +1,45 @@
 """DMARC (RFC 9989, reports RFC 9990): which policy record covers <domain>, and does it stop spoofing?
 
-Policy discovery is the DNS tree walk of RFC 9989 4.10 (no public-suffix list): `_dmarc.<domain>`,
-then up the labels, at most eight lookups. The same walk decides the organisational domain (psd=n,
-psd=y, or the record with the fewest labels), which in turn decides whether a report address is
-external and needs the `<domain>._report._dmarc.<destination>` authorisation record (RFC 9990 3).
+Discovery (the RFC 9989 4.10 tree walk and the organisational domain) is `checks.dmarc_discovery`;
+the record parser is `checks.dmarc_record`. An external report address needs the
+`<domain>._report._dmarc.<destination>` authorisation record (RFC 9990 3).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Final
 
 from checks.context import Context
-from checks.dns import Answer, Outcome
+from checks.dmarc_discovery import Discovery, DmarcPolicy, Level, discovery, org_domain
+from checks.dmarc_record import (
+    POLICIES,
+    DmarcRecord,
+    DmarcSyntaxError,
+    ReportUri,
+    is_dmarc,
+    parse,
+)
+from checks.dns import Answer
 from checks.model import DOMAIN, Finding, Record, Status
+
+__all__ = [
+    "ID",
+    "SCOPE",
+    "TITLE",
+    "DmarcRecord",
+    "DmarcSyntaxError",
+    "parse",
+    "run",
+]
 
 ID: Final = "dmarc"
 TITLE: Final = "DMARC"
 SCOPE: Final = DOMAIN
 
-_POLICIES: Final = ("none", "quarantine", "reject")  # weakest first: the index is the strength
-_MAX_WALK_LABELS = 7  # RFC 9989 4.10 step 5: long names jump straight to their last 7 labels
-# RFC 9989 4.10 step 2: only records that *start* with the version tag count (DMARC1 is
-# case-sensitive in the ABNF, %s"DMARC1"); anything else at _dmarc is discarded.
-_VERSION = re.compile(r"[ \t]*v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)", re.IGNORECASE)
-_EXACT_VERSION = re.compile(r"[ \t]*[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
-_LOOKS_LIKE_DMARC = re.compile(r"\s*v\s*=\s*dmarc", re.IGNORECASE)
-_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_DIGITS = re.compile(r"[0-9]+")
-_SIZE = re.compile(r"[0-9]+[kmgtKMGT]?")  # RFC 7489 "!10m" size limit on a report URI
-_HOST = re.compile(
-    r"(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
-)
-_FO_VALUES: Final = frozenset({"0", "1", "d", "s"})
-_KNOWN: Final = frozenset(
-    {"v", "p", "sp", "np", "adkim", "aspf", "fo", "psd", "t", "rua", "ruf", "pct", "rf", "ri"}
-)
-_REMOVED: Final = frozenset(
-    {"pct", "rf", "ri"}
-)  # RFC 9989 Appendix C: gone, still seen in the wild
-
-
-class DmarcSyntaxError(ValueError):
-    """The text is not a DMARC record receivers would use; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportUri:
-    """One `rua`/`ruf` entry. `domain` is the destination host of a mailto: URI, else ""."""
-
-    uri: str
-    scheme: str
-    address: str = ""
-    domain: str = ""
-    size: str = ""  # RFC 7489 size limit ("10m"), kept for display only
-
-
-@dataclass(frozen=True, slots=True)
-class TagProblem:
-    tag: str
-    value: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class DmarcRecord:
-    """A parsed record. Bad tag values become `problems` and defaults, as receivers treat them."""
-
-    text: str
-    tags: Mapping[str, str]  # first occurrence of each tag, names lower-cased
-    p: str | None  # None: missing or invalid (see `policy`)
-    sp: str | None = None
-    np: str | None = None
-    adkim: str = "r"
-    aspf: str = "r"
-    fo: tuple[str, ...] = ("0",)
-    psd: str = "u"
-    testing: bool = False
-    rua: tuple[ReportUri, ...] = ()
-    ruf: tuple[ReportUri, ...] = ()
-    pct: int | None = None
-    unknown: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    problems: tuple[TagProblem, ...] = ()
-    invalid_policy_tags: tuple[str, ...] = ()  # p, sp or np present with a bad value
-
-    @property
-    def policy_valid(self) -> bool:
-        """p present and valid, and sp/np (when present) valid too."""
-        return self.p is not None and not self.invalid_policy_tags
-
-    @property
-    def policy(self) -> str | None:
-        """p as receivers apply it (RFC 9989 4.7, as RFC 7489 6.6.3): a missing or bad p, sp or
-        np turns the whole record into p=none when it has a usable rua, else into no policy."""
-        if self.policy_valid:
-            return self.p
-        return "none" if any(u.scheme == "mailto" and u.domain for u in self.rua) else None
-
-    @property
-    def subdomain_policy(self) -> str | None:
-        return (self.sp or self.p) if self.policy_valid else self.policy
-
-    @property
-    def nonexistent_policy(self) -> str | None:
-        return (self.np or self.sp or self.p) if self.policy_valid else self.policy
-
-
-@dataclass(frozen=True, slots=True)
-class DmarcPolicy:
-    """The policy that covers a domain, as a receiver would find it; shared with the BIMI check."""
-
-    domain: str  # the domain asked about
-    source: str  # the domain whose _dmarc record was used
-    record: DmarcRecord
-    org_domain: str
-    applied: str | None  # p, sp or np as it applies to `domain`; None: no DMARC processing
-    from_psd: bool = False  # the record is a public-suffix-domain record (psd=y) above the domain
-
-    @property
-    def enforcing(self) -> bool:
-        """quarantine/reject for the domain and its subdomains, not in test mode, pct 100 (RFC 7489)."""
-        strong = ("quarantine", "reject")
-        r = self.record
-        return (
-            self.applied in strong
-            and r.policy in strong
-            and r.subdomain_policy in strong
-            and not r.testing
-            and (r.pct is None or r.pct >= 100)
-        )
-
-
-def parse(text: str) -> DmarcRecord:
-    """Parse one DMARC TXT record (strings already joined). Pure and total: only DmarcSyntaxError."""
-    if not _EXACT_VERSION.match(text):
-        if _VERSION.match(text):
-            raise DmarcSyntaxError("the version must be written v=DMARC1, in capitals")
-        raise DmarcSyntaxError("the record must begin with v=DMARC1")
-    tags: dict[str, str] = {}
-    problems: list[TagProblem] = []
-    order: list[str] = []
-    for part in text.split(";")[1:]:
-        if not part.strip():
-            continue
-        name, sep, value = part.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not _TAG_NAME.fullmatch(name):
-            problems.append(TagProblem(name or part.strip(), value, "is not a tag=value pair"))
-            continue
-        key = name.lower()
-        if key in tags:
-            problems.append(TagProblem(key, value, "appears twice; receivers use the first"))
-            continue
-        tags[key] = value
-        order.append(key)
-    return _build(text, tags, order, problems)
-
-
-def _build(
-    text: str, tags: dict[str, str], order: list[str], problems: list[TagProblem]
-) -> DmarcRecord:
-    invalid: list[str] = []
-
-    def policy(tag: str) -> str | None:
-        if tag not in tags:
-            return None
-        value = tags[tag].lower()
-        if value in _POLICIES:
-            return value
-        problems.append(TagProblem(tag, tags[tag], "must be none, quarantine or reject"))
-        invalid.append(tag)
-        return None
-
-    def choice(tag: str, allowed: tuple[str, ...], default: str) -> str:
-        value = tags.get(tag, default).lower()
-        if value in allowed:
-            return value
-        problems.append(TagProblem(tag, tags[tag], f"must be {' or '.join(allowed)}"))
-        return default
-
-    if "v" in tags:
-        problems.append(TagProblem("v", tags["v"], "appears twice; only the first tag may be v"))
-    p = policy("p")
-    if "p" not in tags:
-        problems.append(TagProblem("p", "", "is missing"))
-    return DmarcRecord(
-        text=text,
-        tags=tags,
-        p=p,
-        sp=policy("sp"),
-        np=policy("np"),
-        adkim=choice("adkim", ("r", "s"), "r"),
-        aspf=choice("aspf", ("r", "s"), "r"),
-        fo=_fo(tags, problems),
-        psd=choice("psd", ("y", "n", "u"), "u"),
-        testing=choice("t", ("y", "n"), "n") == "y",
-        rua=_uris(tags, "rua", problems),
-        ruf=_uris(tags, "ruf", problems),
-        pct=_pct(tags, problems),
-        unknown=tuple(t for t in order if t not in _KNOWN),
-        removed=tuple(t for t in order if t in _REMOVED),
-        problems=tuple(problems),
-        invalid_policy_tags=tuple(invalid),
-    )
-
-
-def _fo(tags: Mapping[str, str], problems: list[TagProblem]) -> tuple[str, ...]:
-    if "fo" not in tags:
-        return ("0",)
-    options = tuple(o.strip().lower() for o in tags["fo"].split(":"))
-    if not options or any(o not in _FO_VALUES for o in options):
-        problems.append(TagProblem("fo", tags["fo"], "must be 0, 1, d or s, separated by colons"))
-        return tuple(o for o in options if o in _FO_VALUES) or ("0",)
-    return options
-
-
-def _pct(tags: Mapping[str, str], problems: list[TagProblem]) -> int | None:
-    if "pct" not in tags:
-        return None
-    value = tags["pct"]
-    if not _DIGITS.fullmatch(value) or int(value) > 100:
-        problems.append(TagProblem("pct", value, "must be a whole number from 0 to 100"))
-        return None
-    return int(value)
-
-
-def _uris(tags: Mapping[str, str], tag: str, problems: list[TagProblem]) -> tuple[ReportUri, ...]:
-    if tag not in tags:
-        return ()
-    out: list[ReportUri] = []
-    for raw in tags[tag].split(","):
-        raw = raw.strip()
-        uri, problem = _uri(raw)
-        if problem:
-            problems.append(TagProblem(tag, raw, problem))
-        if uri is not None:
-            out.append(uri)
-    return tuple(out)
-
-
-def _uri(raw: str) -> tuple[ReportUri | None, str]:
-    """One report URI; a mailto: with a plausible destination host, or a reason it is unusable."""
-    if not raw:
-        return None, "has an empty URI (a stray comma?)"
-    uri, size = raw, ""
-    head, bang, tail = raw.rpartition("!")
-    if bang and _SIZE.fullmatch(tail):
-        uri, size = head, tail
-    scheme, colon, rest = uri.partition(":")
-    if not colon or not scheme:
-        return None, "is not a URI (write mailto:address@example.com)"
-    scheme = scheme.lower()
-    if scheme != "mailto":
-        # RFC 9990 2: mailto is the only delivery method receivers use
-        return ReportUri(
-            uri, scheme, size=size
-        ), "uses a URI scheme other than mailto:, which receivers do not send to"
-    address = rest.split("?", 1)[0]
-    local, at, host = address.rpartition("@")
-    host = host.rstrip(".").lower()
-    if not at or not local or not _HOST.fullmatch(host):
-        return ReportUri(uri, scheme, address, size=size), "is not a usable mailto: address"
-    return ReportUri(uri, scheme, address, host, size), ""
-
-
-# ---- discovery ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Level:
-    """One step of the tree walk: the TXT answer at _dmarc.<name> and the DMARC record in it."""
-
-    name: str
-    answer: Answer
-    candidates: tuple[str, ...]  # TXT strings that look like DMARC records (shown as evidence)
-    versioned: tuple[str, ...]  # those that start with v=DMARC1 exactly (what receivers count)
-    record: DmarcRecord | None  # exactly one versioned record, parsed
-
-    @property
-    def query(self) -> str:
-        return f"_dmarc.{self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Discovery:
-    domain: str
-    levels: tuple[_Level, ...]
-    found: _Level | None  # the level whose record receivers use
-    failed: _Level | None  # a lookup that failed before a record was found
-    org_domain: str
-    nonexistent: bool = False
-    policy: DmarcPolicy | None = field(default=None)
-
-
-def walk_names(domain: str) -> tuple[str, ...]:
-    """The names RFC 9989 4.10 queries for `domain`, in order: at most 8, the TLD last."""
-    labels = domain.rstrip(".").split(".")
-    names = [".".join(labels)]
-    count = len(labels) - 1 if len(labels) <= _MAX_WALK_LABELS else _MAX_WALK_LABELS
-    names.extend(".".join(labels[-k:]) for k in range(count, 0, -1))
-    return tuple(names)
-
-
-async def policy(ctx: Context) -> DmarcPolicy | None:
-    """The DMARC policy covering the target, memoised per report (None: none usable)."""
-    discovery = await ctx.once("dmarc", lambda: _discover(ctx))
-    return discovery.policy
-
-
-async def _walk(ctx: Context, domain: str) -> tuple[_Level, ...]:
-    names = walk_names(domain)
-    answers = await asyncio.gather(*(ctx.dns.txt(f"_dmarc.{n}") for n in names))
-    return tuple(_level(n, a) for n, a in zip(names, answers, strict=True))
-
-
-def _level(name: str, answer: Answer) -> _Level:
-    texts = answer.texts() if answer.ok else ()
-    candidates = tuple(t for t in texts if _LOOKS_LIKE_DMARC.match(t))
-    versioned = tuple(t for t in texts if _EXACT_VERSION.match(t))
-    record = parse(versioned[0]) if len(versioned) == 1 else None
-    return _Level(name, answer, candidates, versioned, record)
-
-
-def _org_domain(domain: str, levels: tuple[_Level, ...]) -> str:
-    """RFC 9989 4.10.1: psd=n marks it, psd=y marks the domain one label below, else fewest labels."""
-    labels = domain.split(".")
-    with_record = [lvl for lvl in levels if lvl.record is not None]
-    for index, lvl in enumerate(levels):
-        if lvl.record is None:
-            continue
-        if lvl.record.psd == "n":
-            return lvl.name
-        if lvl.record.psd == "y" and index > 0:
-            return ".".join(labels[-(lvl.name.count(".") + 2) :])
-    return with_record[-1].name if with_record else domain
-
-
-async def org_domain(ctx: Context, domain: str) -> str:
-    return _org_domain(domain, await _walk(ctx, domain))
-
-
-async def _discover(ctx: Context) -> _Discovery:
-    domain = ctx.domain
-    levels = await _walk(ctx, domain)
-    found = failed = None
-    for lvl in levels:
-        if lvl.answer.failed:
-            failed = lvl
-            break
-        if lvl.record is not None:
-            found = lvl
-            break
-    org = _org_domain(domain, levels)
-    if found is None or found.record is None:
-        return _Discovery(domain, levels, None, failed, org)
-    record = found.record
-    nonexistent = False
-    if found.name == domain:
-        applied = record.policy
-    else:
-        mx = await ctx.mx()
-        nonexistent = mx.answer.outcome is Outcome.NXDOMAIN
-        applied = record.nonexistent_policy if nonexistent else record.subdomain_policy
-    from_psd = record.psd == "y" and found.name != domain
-    pol = DmarcPolicy(domain, found.name, record, org, applied, from_psd)
-    return _Discovery(domain, levels, found, None, org, nonexistent, pol)
-
-
-# ---- the check ---------------------------------------------------------------------------------
-
 
 async def run(ctx: Context) -> list[Finding]:
-    d = await ctx.once("dmarc", lambda: _discover(ctx))
+    d = await discovery(ctx)
     own = d.levels[0]
     findings = _own_level(d, own)
     if d.failed is not None:
@@ -395,7 +59,7 @@ async def run(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _own_level(d: _Discovery, own: _Level) -> list[Finding]:
+def _own_level(d: Discovery, own: Level) -> list[Finding]:
     """Records at _dmarc.<domain> that receivers discard: several, or not starting with v=DMARC1."""
     if own.versioned and len(own.versioned) > 1:
         return [
@@ -436,7 +100,7 @@ def _salvage(text: str) -> DmarcRecord | None:
     return parse("v=DMARC1;" + rest) if sep else None
 
 
-def _then(d: _Discovery) -> str:
+def _then(d: Discovery) -> str:
     if d.found is not None and d.found is not d.levels[0]:
         return f" and use the policy at {d.found.query} instead"
     if d.failed is None:
@@ -444,7 +108,7 @@ def _then(d: _Discovery) -> str:
     return ""
 
 
-def _lookup_failed(level: _Level) -> Finding:
+def _lookup_failed(level: Level) -> Finding:
     return Finding(
         "dmarc.lookup_failed",
         Status.ERROR,
@@ -454,7 +118,7 @@ def _lookup_failed(level: _Level) -> Finding:
     )
 
 
-def _missing(d: _Discovery) -> Finding:
+def _missing(d: Discovery) -> Finding:
     asked = ", ".join(lvl.query for lvl in d.levels)
     return Finding(
         "dmarc.missing",
@@ -467,7 +131,7 @@ def _missing(d: _Discovery) -> Finding:
     )
 
 
-def _psd_only(d: _Discovery, pol: DmarcPolicy) -> Finding:
+def _psd_only(d: Discovery, pol: DmarcPolicy) -> Finding:
     return Finding(
         "dmarc.psd_policy",
         Status.WARN,
@@ -480,7 +144,7 @@ def _psd_only(d: _Discovery, pol: DmarcPolicy) -> Finding:
     )
 
 
-def _inherited(d: _Discovery, pol: DmarcPolicy) -> Finding:
+def _inherited(d: Discovery, pol: DmarcPolicy) -> Finding:
     tag = "np" if d.nonexistent else "sp"
     return Finding(
         "dmarc.inherited",
@@ -496,7 +160,7 @@ def _show(policy: str | None) -> str:
     return f"p={policy}" if policy else "no policy at all"
 
 
-def _judge(level: _Level, pol: DmarcPolicy, d: _Discovery) -> list[Finding]:
+def _judge(level: Level, pol: DmarcPolicy, d: Discovery) -> list[Finding]:
     r = pol.record
     ev = (r.text,)
     out = [*_tag_findings(level, r), *_policy_findings(level, pol, d)]
@@ -515,7 +179,7 @@ def _judge(level: _Level, pol: DmarcPolicy, d: _Discovery) -> list[Finding]:
     return out
 
 
-def _tag_findings(level: _Level, r: DmarcRecord) -> list[Finding]:
+def _tag_findings(level: Level, r: DmarcRecord) -> list[Finding]:
     out: list[Finding] = []
     ev = (r.text,)
     for prob in r.problems:
@@ -568,7 +232,7 @@ def _tag_findings(level: _Level, r: DmarcRecord) -> list[Finding]:
     return out
 
 
-def _removed(level: _Level, r: DmarcRecord, tag: str) -> Finding:
+def _removed(level: Level, r: DmarcRecord, tag: str) -> Finding:
     value = r.tags[tag]
     if tag == "pct":
         lower = {"reject": "quarantine", "quarantine": "none"}.get(r.policy or "", "none")
@@ -605,10 +269,10 @@ def _removed(level: _Level, r: DmarcRecord, tag: str) -> Finding:
 
 
 def _weaker(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and _POLICIES.index(a) < _POLICIES.index(b)
+    return a is not None and b is not None and POLICIES.index(a) < POLICIES.index(b)
 
 
-def _policy_findings(level: _Level, pol: DmarcPolicy, d: _Discovery) -> list[Finding]:
+def _policy_findings(level: Level, pol: DmarcPolicy, d: Discovery) -> list[Finding]:
     r = pol.record
     ev = (r.text,)
     out: list[Finding] = []
@@ -684,7 +348,7 @@ def _policy_findings(level: _Level, pol: DmarcPolicy, d: _Discovery) -> list[Fin
     return out
 
 
-def _ok(level: _Level, pol: DmarcPolicy) -> Finding:
+def _ok(level: Level, pol: DmarcPolicy) -> Finding:
     r = pol.record
     extra = f", sp={r.sp}" if r.sp else ""
     return Finding(
@@ -703,7 +367,7 @@ def _effect(policy: str | None) -> str:
 # ---- report destinations (RFC 9990 3) -----------------------------------------------------------
 
 
-async def _report_auth(ctx: Context, level: _Level, pol: DmarcPolicy) -> list[Finding]:
+async def _report_auth(ctx: Context, level: Level, pol: DmarcPolicy) -> list[Finding]:
     uris = [(tag, u) for tag, us in (("rua", pol.record.rua), ("ruf", pol.record.ruf)) for u in us]
     uris = [(tag, u) for tag, u in uris if u.domain]
     if not uris:
@@ -731,7 +395,7 @@ def _auth_name(policy_domain: str, host: str) -> str:
     return f"{policy_domain}._report._dmarc.{host}"
 
 
-def _auth_finding(level: _Level, tag: str, uri: ReportUri, answer: Answer) -> Finding | None:
+def _auth_finding(level: Level, tag: str, uri: ReportUri, answer: Answer) -> Finding | None:
     name = _auth_name(level.name, uri.domain)
     if answer.failed:
         return Finding(
@@ -740,7 +404,7 @@ def _auth_finding(level: _Level, tag: str, uri: ReportUri, answer: Answer) -> Fi
             f"Could not look up {name} to see whether {uri.domain} accepts DMARC reports for "
             f"{level.name}: {answer.describe()}.",
         )
-    if answer.ok and any(_EXACT_VERSION.match(t) for t in answer.texts()):
+    if answer.ok and any(is_dmarc(t) for t in answer.texts()):
         return None
     kind = "aggregate" if tag == "rua" else "failure"
     return Finding(

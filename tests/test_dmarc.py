@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks import dmarc
+from checks import dmarc, dmarc_discovery
 from checks.model import Finding, Status
 from tests.conftest import MakeContext
 from tests.dnsserver import DnsTestServer
@@ -241,14 +241,14 @@ async def test_failure_higher_up_the_walk_is_an_error(
 
 
 def test_walk_names_follow_rfc9989_shortcut() -> None:
-    assert dmarc.walk_names("a.b.example.com") == (
+    assert dmarc_discovery.walk_names("a.b.example.com") == (
         "a.b.example.com",
         "b.example.com",
         "example.com",
         "com",
     )
     deep = "l10.l9.l8.l7.l6.l5.l4.l3.l2.l1"
-    assert dmarc.walk_names(deep) == (
+    assert dmarc_discovery.walk_names(deep) == (
         deep,
         "l7.l6.l5.l4.l3.l2.l1",
         "l6.l5.l4.l3.l2.l1",
@@ -269,7 +269,7 @@ async def test_deep_subdomain_inherits_the_org_record_in_at_most_8_lookups(
     )
 
     findings = await dmarc.run(ctx)
-    pol = await dmarc.policy(ctx)
+    pol = await dmarc_discovery.policy(ctx)
 
     assert codes(findings) == [("dmarc.inherited", Status.INFO), ("dmarc.ok", Status.PASS)]
     assert pol is not None
@@ -302,7 +302,7 @@ async def test_nonexistent_subdomain_gets_np(context_for: MakeContext) -> None:
     z = zone('_dmarc 300 IN TXT "v=DMARC1; p=reject; np=reject; rua=mailto:d@example.test"')
     ctx = await context_for(z, "ghost.example.test", origin="example.test")
 
-    pol = await dmarc.policy(ctx)
+    pol = await dmarc_discovery.policy(ctx)
 
     assert pol is not None
     assert pol.applied == "reject"
@@ -317,7 +317,7 @@ async def test_psd_record_covers_a_domain_without_its_own(
     ctx = await context_for(zone(), "example.test", origin="example.test")
 
     findings = await dmarc.run(ctx)
-    pol = await dmarc.policy(ctx)
+    pol = await dmarc_discovery.policy(ctx)
 
     assert codes(findings) == [("dmarc.psd_policy", Status.WARN)]
     assert pol is not None
@@ -334,7 +334,7 @@ async def test_psd_y_decides_the_org_domain_of_a_deep_name(
         zone(GOOD, "x.y 300 IN A 192.0.2.1"), "x.y.example.test", origin="example.test"
     )
 
-    pol = await dmarc.policy(ctx)
+    pol = await dmarc_discovery.policy(ctx)
 
     assert pol is not None
     assert pol.source == "example.test"
@@ -345,7 +345,7 @@ async def test_psd_n_marks_the_org_domain(context_for: MakeContext) -> None:
     z = zone(GOOD, '_dmarc.y 300 IN TXT "v=DMARC1; p=reject; psd=n"', "x.y 300 IN A 192.0.2.1")
     ctx = await context_for(z, "x.y.example.test", origin="example.test")
 
-    pol = await dmarc.policy(ctx)
+    pol = await dmarc_discovery.policy(ctx)
 
     assert pol is not None
     assert pol.source == "y.example.test"
