@@ -21,7 +21,8 @@ Design choices:
   `checks.netpolicy.refusal` is asked before every connection.
 - Politeness: one connection at a time per address (an asyncio.Lock), and results are cached per
   (address, port, name, protocol) for `cache_seconds` across reports, so repeated reports and
-  digests do not hammer anyone's MX.
+  digests do not hammer anyone's MX. A connect failure (timeout, refused, unreachable) is also
+  kept for the address and port under any name: nothing was said, so the name changes nothing.
 - Bounds: every step has `settings.timeout`; the whole probe has `probe_budget` (default
   `4 * timeout`, capped by the check budget); replies are limited in lines and bytes.
 """
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from checks.context import Context
 
 _CACHE_MAX = 4096
+# Failures before a single byte was exchanged: the same whatever host name we probe as.
+_UNREACHED = frozenset({Failure.CONNECT_TIMEOUT, Failure.CONNECTION_REFUSED, Failure.UNREACHABLE})
 DEFAULT_CACHE_SECONDS: Final = 60.0
 
 
@@ -131,11 +134,12 @@ class SmtpProber:
                 base, failure=Failure.REFUSED_BY_POLICY, detail=refused, failed_step="policy"
             )
         key = (address, port, host.lower(), protocol)
-        hit = self._fresh(key)
+        hit = self._fresh(key) or self._fresh_unreached(key)
         if hit is not None:
             return hit
         async with self._lock(address):
-            hit = self._fresh(key)  # another report may have probed while we waited
+            # another report (or another MX name for this address) may have probed while we waited
+            hit = self._fresh(key) or self._fresh_unreached(key)
             if hit is not None:
                 return hit
             result = await self._probe(base, self._ports.get(port, port))
@@ -152,6 +156,16 @@ class SmtpProber:
             return None
         return replace(hit, cached=True)
 
+    def _fresh_unreached(self, key: tuple[str, int, str, Protocol]) -> ProbeResult | None:
+        """A fresh connect failure of this address and port, probed under any host name.
+
+        Nothing was said on such a connection, so the name (only ever the TLS server name) made no
+        difference: three MX names on one firewalled address cost one connect timeout, not three.
+        """
+        address, port, host, protocol = key
+        hit = self._fresh((address, port, "", protocol))
+        return None if hit is None else replace(hit, host=host)
+
     def _remember(self, key: tuple[str, int, str, Protocol], result: ProbeResult) -> None:
         if self.cache_seconds <= 0:
             return
@@ -162,6 +176,8 @@ class SmtpProber:
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
         self._cache[key] = result
+        if result.failure in _UNREACHED:
+            self._cache[(key[0], key[1], "", key[3])] = result
 
     def _lock(self, address: str) -> _AddressLock:
         return _AddressLock(self._locks, address)
@@ -193,13 +209,14 @@ class SmtpProber:
     async def _connect(self, run: ProbeRun, real_port: int) -> socket.socket:
         """A TCP connection to the vetted address literal, timed on its own."""
         address = run.result.address
+        limit = run.budget()  # a step timeout, or less when the probe budget is smaller
         family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         started = time.monotonic()
         self.connections += 1
         try:
-            async with asyncio.timeout(self.step_timeout):
+            async with asyncio.timeout(limit):
                 # An IP literal: asyncio does not resolve it, so the policy-checked address is the
                 # one we reach.
                 await asyncio.get_running_loop().sock_connect(sock, (address, real_port))

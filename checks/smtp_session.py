@@ -28,7 +28,12 @@ from dataclasses import replace
 from typing import NoReturn
 
 import aiosmtplib
-from aiosmtplib import SMTPException, SMTPResponse, SMTPResponseException
+from aiosmtplib import (
+    SMTPException,
+    SMTPResponse,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+)
 
 from checks.probe_result import Failure, Reply
 from checks.probe_run import (
@@ -43,6 +48,7 @@ from checks.probe_run import (
 from checks.tls_capture import capture_context, server_name, tls_session
 
 _MALFORMED = "Malformed SMTP response line: "  # aiosmtplib's wording (protocol.py)
+_LOST = "Connection lost"  # aiosmtplib's wording when the transport is gone (protocol.py)
 # What one aiosmtplib call can raise besides a reply: TimeoutError and ssl.SSLError are OSErrors.
 _IO_ERRORS = (SMTPException, OSError, EOFError)
 
@@ -75,6 +81,7 @@ class SmtpSession:
             sock=sock,
         )
         self.transport: asyncio.BaseTransport | None = None
+        self.open_before_starttls = False
         self.handed_over = False  # from `connect()` on, aiosmtplib's transport owns the socket
 
     async def converse(self) -> None:
@@ -172,6 +179,9 @@ class SmtpSession:
     async def _starttls(self) -> None:
         run, clock = self.run, self.clock
         started = time.monotonic()
+        # Open now, with no await before STARTTLS is written: a later "Connection lost" then means
+        # the connection went after the command was sent (see `_lost_after_reply`).
+        self.open_before_starttls = _is_open(self.smtp.transport)
         try:
             async with asyncio.timeout(run.budget()) as limit:
                 # The 220 came and the handshake begins: it gets a step timeout of its own.
@@ -200,6 +210,12 @@ class SmtpSession:
 
     def _starttls_failed(self, exc: BaseException, started: float) -> ProbeAbort:
         clock = self.clock
+        if clock.started is None and self.open_before_starttls and _lost_after_reply(exc):
+            # A 220, then a hang-up before the ClientHello could be answered: TLS cannot work.
+            self.run.result = replace(self.run.result, starttls=Reply("220", ()))
+            self.run.record("starttls", started, True, "220")
+            detail = "the server closed the connection after its 220, before the TLS handshake"
+            return self.run.fail("tls", time.monotonic(), Failure.TLS_FAILED, detail)
         if clock.started is None:  # no 220: the STARTTLS command itself failed
             if type(exc) is SMTPException:  # aiosmtplib read the EHLO reply differently from us
                 return self.run.fail(
@@ -328,6 +344,20 @@ def _failure_of(exc: BaseException, step: str, ms: int) -> tuple[Failure, str]:
     if isinstance(exc, TimeoutError):
         return Failure.TIMEOUT, f"no reply to {step} within {ms / 1000:g} s"
     return Failure.CLOSED, f"connection lost ({why(exc)})"
+
+
+def _is_open(transport: asyncio.BaseTransport | None) -> bool:
+    return transport is not None and not transport.is_closing()
+
+
+def _lost_after_reply(exc: BaseException) -> bool:
+    """aiosmtplib's STARTTLS read a 220, then found the connection gone (protocol.py `start_tls`).
+
+    Its other disconnects while STARTTLS waits differ: a FIN before the reply is "Unexpected EOF
+    received", a reset before it is "Connection lost" caused by the socket error, and a connection
+    already closing when the command is written is ruled out by `open_before_starttls`.
+    """
+    return isinstance(exc, SMTPServerDisconnected) and str(exc) == _LOST and exc.__cause__ is None
 
 
 def _malformed(message: str) -> str:
