@@ -20,7 +20,7 @@ from checks.dmarc_record import (
     is_dmarc,
     parse,
 )
-from checks.dns import Answer
+from checks.dns import Answer, Outcome
 from checks.model import DOMAIN, Finding, Record, Status
 
 __all__ = [
@@ -53,7 +53,10 @@ async def run(ctx: Context) -> list[Finding]:
     if d.found is not own:
         findings.append(_inherited(d, d.policy))
     findings.extend(_judge(d.found, d.policy, d))
-    findings.extend(await _report_auth(ctx, d.found, d.policy))
+    auth, delivery = await asyncio.gather(
+        _report_auth(ctx, d.found, d.policy), _report_delivery(ctx, d.found, d.policy)
+    )
+    findings.extend([*auth, *delivery])
     if not any(f.status.severity >= Status.WARN.severity for f in findings):
         findings.append(_ok(d.found, d.policy))
     return findings
@@ -95,9 +98,10 @@ def _own_level(d: Discovery, own: Level) -> list[Finding]:
 
 
 def _salvage(text: str) -> DmarcRecord | None:
-    """The tags of a record with a broken version tag, read as if it began with v=DMARC1."""
-    _, sep, rest = text.partition(";")
-    return parse("v=DMARC1;" + rest) if sep else None
+    """The tags of a record with a broken or misplaced version tag, read as if it began with
+    v=DMARC1 (so the suggested record keeps the policy the owner wrote, e.g. "p=reject; v=DMARC1")."""
+    tags = [t for t in text.split(";") if t.partition("=")[0].strip().lower() != "v" and t.strip()]
+    return parse("; ".join(["v=DMARC1", *(t.strip() for t in tags)]))
 
 
 def _then(d: Discovery) -> str:
@@ -183,6 +187,10 @@ def _tag_findings(level: Level, r: DmarcRecord) -> list[Finding]:
     out: list[Finding] = []
     ev = (r.text,)
     for prob in r.problems:
+        if prob.tag == "p" and "p" not in r.tags and r.policy == "none":
+            # RFC 9989 4.7: p is RECOMMENDED, not required; a record without it (and with a rua
+            # address, 4.10) is read as p=none, which the policy_none finding already explains.
+            continue
         if prob.tag in r.invalid_policy_tags or (prob.tag == "p" and r.p is None):
             consequence = (
                 "receivers treat the whole record as p=none (it has a rua address)"
@@ -278,11 +286,12 @@ def _policy_findings(level: Level, pol: DmarcPolicy, d: Discovery) -> list[Findi
     out: list[Finding] = []
     name = level.name
     if pol.applied == "none":
-        where = (
-            f"{level.query} {'says' if r.p == 'none' else 'is read as'} p=none"
-            if level.name == d.domain
-            else f"the policy inherited from {level.query} is none for {d.domain}"
-        )
+        if level.name != d.domain:
+            where = f"the policy inherited from {level.query} is none for {d.domain}"
+        elif "p" not in r.tags:
+            where = f"{level.query} has no p tag, which receivers read as p=none (RFC 9989 4.7)"
+        else:
+            where = f"{level.query} {'says' if r.p == 'none' else 'is read as'} p=none"
         out.append(
             Finding(
                 "dmarc.policy_none",
@@ -389,6 +398,47 @@ async def _report_auth(ctx: Context, level: Level, pol: DmarcPolicy) -> list[Fin
         if finding is not None:
             out.append(finding)
     return out
+
+
+async def _report_delivery(ctx: Context, level: Level, pol: DmarcPolicy) -> list[Finding]:
+    """Report addresses at domains that cannot receive mail (RFC 9990 sends reports by mail)."""
+    uris = [(tag, u) for tag, us in (("rua", pol.record.rua), ("ruf", pol.record.ruf)) for u in us]
+    hosts = list(dict.fromkeys(u.domain for _, u in uris if u.scheme == "mailto" and u.domain))
+    reasons = await asyncio.gather(*(_undeliverable(ctx, h) for h in hosts))
+    out: list[Finding] = []
+    for host, reason in zip(hosts, reasons, strict=True):
+        if reason is None:
+            continue
+        tags = sorted({tag for tag, u in uris if u.domain == host}, key=("rua", "ruf").index)
+        out.append(
+            Finding(
+                "dmarc.report_undeliverable",
+                Status.WARN,
+                f"{' and '.join(tags)} in {level.query} send reports to {host}, which {reason}, "
+                "so the reports receivers send by mail (RFC 9990) are never delivered.",
+                fix=f"Use a report address at a domain that receives mail, or give {host} "
+                "an MX record.",
+                evidence=(pol.record.text,),
+            )
+        )
+    return out
+
+
+async def _undeliverable(ctx: Context, host: str) -> str | None:
+    """Why `host` cannot receive mail, or None if it can (or we could not tell)."""
+    mx = await ctx.dns.query(host, "MX")
+    if mx.outcome is Outcome.NXDOMAIN:
+        return "does not exist (NXDOMAIN)"
+    if mx.failed:
+        return None
+    if mx.ok:
+        if all(t in ("", ".") for t in mx.targets()):
+            return "publishes a null MX (RFC 7505): it accepts no mail"
+        return None
+    a, aaaa = await ctx.dns.addresses(host)  # no MX: the address is the implicit MX (RFC 5321 5.1)
+    if a.failed or aaaa.failed or a.ok or aaaa.ok:
+        return None
+    return "has neither an MX record nor an address"
 
 
 def _auth_name(policy_domain: str, host: str) -> str:

@@ -18,6 +18,7 @@ POLICIES: Final = ("none", "quarantine", "reject")  # weakest first: the index i
 _VERSION = re.compile(r"[ \t]*v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)", re.IGNORECASE)
 _EXACT_VERSION = re.compile(r"[ \t]*[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 _LOOKS_LIKE_DMARC = re.compile(r"\s*v\s*=\s*dmarc", re.IGNORECASE)
+_HAS_VERSION_TAG = re.compile(r"(?:^|;)[ \t]*v[ \t]*=[ \t]*DMARC1[ \t]*(?:;|$)", re.IGNORECASE)
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
 _SIZE = re.compile(r"[0-9]+[kmgtKMGT]?")  # RFC 7489 "!10m" size limit on a report URI
@@ -239,4 +240,4 @@ def is_dmarc(text: str) -> bool:
 
 def looks_like_dmarc(text: str) -> bool:
     """Was the TXT string meant as a DMARC record, however badly written (shown as evidence)?"""
-    return _LOOKS_LIKE_DMARC.match(text) is not None
+    return _LOOKS_LIKE_DMARC.match(text) is not None or _HAS_VERSION_TAG.search(text) is not None

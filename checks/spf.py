@@ -23,7 +23,15 @@ from checks.spf_eval import (
     SpfResult,
     check_host,
 )
-from checks.spf_parse import Mechanism, Modifier, SpfRecord, SpfSyntaxError, is_spf, parse
+from checks.spf_parse import (
+    Mechanism,
+    Modifier,
+    SpfRecord,
+    SpfSyntaxError,
+    is_spf,
+    parse,
+    uses_validated_name,
+)
 
 __all__ = [
     "ID",
@@ -240,19 +248,29 @@ def _lint(domain: str, record: SpfRecord, tree: _Node, answer: Answer) -> list[F
         *_tree_findings(domain, tree, fixed),
         *_size_findings(domain, answer),
     ]
-    if any(m.name == "ptr" for m in record.mechanisms):
+    uses = [m.text for m in record.mechanisms if m.name == "ptr" or _uses_p(m.domain_spec)]
+    if any(
+        t.name == "redirect" and _uses_p(t.value) for t in record.terms if isinstance(t, Modifier)
+    ):
+        uses.append(f"redirect={record.redirect}")
+    if uses:
         findings.append(
             Finding(
                 "spf.ptr_deprecated",
                 Status.WARN,
-                f"{domain}'s SPF record uses ptr, which RFC 7208 5.5 says not to use: it is slow, "
-                "costs several lookups per message, and many receivers skip or distrust it.",
-                fix="Replace ptr with ip4:/ip6: ranges (or a:host names) for your sending servers.",
+                f"{domain}'s SPF record uses {', '.join(uses)}: RFC 7208 5.5 and 7.3 say not to "
+                "use ptr or the %{p} macro: they are slow, cost several lookups per message, and "
+                "many receivers skip or distrust them.",
+                fix="Replace them with ip4:/ip6: ranges (or a:host names) for your sending servers.",
                 evidence=(record.text,),
             )
         )
     record_value = fixed.record(domain)
     return [_with_record(f, record_value) if f.code in fixed.codes else f for f in findings]
+
+
+def _uses_p(spec: str | None) -> bool:
+    return spec is not None and uses_validated_name(spec)
 
 
 def _with_record(finding: Finding, record: Record | None) -> Finding:
@@ -398,8 +416,27 @@ def _tree_findings(domain: str, tree: _Node, fixed: _Repair) -> list[Finding]:
                 evidence=tuple(tree.lines()),
             )
         )
+    voids = [f"{n.domain}: {v}" for n in tree.walk() for v in n.voids]
+    if tree.voids:  # the record's own dead terms can be dropped; an include's are not ours
+        fixed.drop("spf.void_lookups", set(tree.voids))
+        fixed.codes.add("spf.too_many_void_lookups")
+    if 0 < tree.void_total <= MAX_VOID_LOOKUPS:
+        # Allowed, but dead: such a term never matches, and each one uses up the budget of two
+        # void lookups that a receiver allows the whole evaluation (RFC 7208 4.6.4).
+        findings.append(
+            Finding(
+                "spf.void_lookups",
+                Status.WARN,
+                f"{domain}'s SPF tree has {len(voids)} term{'s' * (len(voids) != 1)} whose "
+                "lookup finds nothing (a name that does not exist or has no records): "
+                f"{', '.join(voids)}. Such terms never match, and receivers allow only "
+                f"{MAX_VOID_LOOKUPS} of them per evaluation (RFC 7208 4.6.4); one more, in your "
+                "record or a provider's include, makes every message permerror.",
+                fix="Remove the terms naming hosts or domains that no longer exist.",
+                evidence=tuple(voids),
+            )
+        )
     if tree.void_total > MAX_VOID_LOOKUPS:
-        voids = [f"{n.domain}: {v}" for n in tree.walk() for v in n.voids]
         findings.append(
             Finding(
                 "spf.too_many_void_lookups",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import dns.name
+import dns.rdatatype
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -153,6 +154,33 @@ async def test_bad_p_with_rua_is_treated_as_none(context_for: MakeContext) -> No
         ("dmarc.policy_none", Status.WARN),
     ]
     assert "p=none" in findings[0].message
+
+
+async def test_missing_p_with_rua_is_read_as_none_not_invalid(context_for: MakeContext) -> None:
+    # RFC 9989 4.7: p is RECOMMENDED; a record without it is treated as p=none (and 4.10 agrees
+    # when there is a rua address). That is a monitoring-only policy, not a broken record.
+    findings = await check(
+        context_for, zone('_dmarc 300 IN TXT "v=DMARC1; rua=mailto:d@example.test"')
+    )
+
+    assert codes(findings) == [("dmarc.policy_none", Status.WARN)]
+    assert "has no p tag, which receivers read as p=none" in findings[0].message
+    assert findings[0].record is not None
+    assert "p=quarantine" in findings[0].record.value
+
+
+async def test_version_tag_not_first_is_invalid_and_the_fix_keeps_the_policy(
+    context_for: MakeContext,
+) -> None:
+    findings = await check(
+        context_for,
+        zone('_dmarc 300 IN TXT "p=reject; v=DMARC1; rua=mailto:d@example.test"'),
+    )
+
+    assert codes(findings) == [("dmarc.invalid", Status.FAIL)]
+    assert "must begin with v=DMARC1" in findings[0].message
+    assert findings[0].record is not None
+    assert findings[0].record.value == '"v=DMARC1; p=reject; rua=mailto:d@example.test"'
 
 
 async def test_bad_tag_values_warn_and_name_the_tag(context_for: MakeContext) -> None:
@@ -376,6 +404,13 @@ async def test_multiple_records_at_subdomain_fall_back_to_the_org_record(
 EXTERNAL = '_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:agg@reports.example; ruf=mailto:f@reports.example"'
 
 
+@pytest.fixture(autouse=True)
+def reports_example_receives_mail(dns_server: DnsTestServer) -> None:
+    """The external report destination these tests use takes mail (its MX is the subject of
+    the report_undeliverable tests, which change it)."""
+    dns_server.add("reports.example", "MX", "10 mx.example.test.")
+
+
 async def test_external_rua_without_authorisation_fails_with_the_record_to_publish(
     context_for: MakeContext,
 ) -> None:
@@ -423,7 +458,10 @@ async def test_authorisation_that_is_not_dmarc1_does_not_count(
 async def test_reports_within_the_same_org_domain_need_no_authorisation(
     context_for: MakeContext, dns_server: DnsTestServer
 ) -> None:
-    z = zone('_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@reports.example.test"')
+    z = zone(
+        '_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@reports.example.test"',
+        "reports 300 IN MX 10 mx.example.test.",
+    )
 
     findings = await check(context_for, z)
 
@@ -441,6 +479,48 @@ async def test_authorisation_lookup_failure_is_an_error(
     findings = await check(context_for, zone(EXTERNAL))
 
     assert ("dmarc.report_auth_lookup_failed", Status.ERROR) in codes(findings)
+
+
+async def test_report_address_at_a_domain_that_does_not_exist_warns(
+    context_for: MakeContext,
+) -> None:
+    z = zone('_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@gone.example.test"')
+
+    findings = await check(context_for, z)
+
+    assert codes(findings) == [("dmarc.report_undeliverable", Status.WARN)]
+    assert "gone.example.test" in findings[0].message
+    assert "NXDOMAIN" in findings[0].message
+
+
+async def test_report_address_at_a_null_mx_domain_warns(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    # replace the fixture's MX (add() would merge with it)
+    dns_server.records.pop((dns.name.from_text("reports.example"), dns.rdatatype.MX))
+    dns_server.add("reports.example", "MX", "0 .")
+    dns_server.add("example.test._report._dmarc.reports.example", "TXT", '"v=DMARC1"')
+
+    findings = await check(context_for, zone(EXTERNAL))
+
+    assert codes(findings) == [("dmarc.report_undeliverable", Status.WARN)]
+    assert findings[0].message.startswith("rua and ruf in _dmarc.example.test")
+    assert "null MX" in findings[0].message
+
+
+async def test_report_address_needs_an_mx_or_an_address(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    z = zone(
+        '_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@a.example.test,mailto:d@b.example.test"',
+        'a 300 IN TXT "exists, but takes no mail"',
+        "b 300 IN A 192.0.2.20",  # an address is the implicit MX (RFC 5321 5.1)
+    )
+
+    findings = await check(context_for, z)
+
+    assert codes(findings) == [("dmarc.report_undeliverable", Status.WARN)]
+    assert "a.example.test, which has neither an MX record nor an address" in findings[0].message
 
 
 # ---- the parser --------------------------------------------------------------------------------

@@ -126,6 +126,36 @@ async def test_more_than_two_void_lookups_fails(context_for: MakeContext) -> Non
     assert ("spf.too_many_void_lookups", Status.FAIL) in codes(findings)
 
 
+async def test_one_or_two_void_lookups_warn_and_the_record_drops_them(
+    context_for: MakeContext,
+) -> None:
+    # RFC 7208 4.6.4 allows two, but such terms never match and use up the receiver's budget:
+    # one more void lookup anywhere in the tree and every message gets permerror.
+    zone = '@ TXT "v=spf1 a:gone1.example.test mx:mail.example.test mx -all"'
+
+    findings = await lint(context_for, zone)
+
+    assert codes(findings) == [("spf.void_lookups", Status.WARN)]
+    assert findings[0].evidence == (
+        "example.test: a:gone1.example.test",
+        "example.test: mx:mail.example.test",
+    )
+    assert findings[0].record is not None
+    assert findings[0].record.value == '"v=spf1 mx -all"'
+
+
+async def test_more_than_two_void_lookups_also_offers_the_record_without_them(
+    context_for: MakeContext,
+) -> None:
+    zone = '@ TXT "v=spf1 a:gone1.example.test a:gone2.example.test mx:gone3.example.test -all"'
+
+    findings = await lint(context_for, zone)
+
+    assert codes(findings) == [("spf.too_many_void_lookups", Status.FAIL)]
+    assert findings[0].record is not None
+    assert findings[0].record.value == '"v=spf1 -all"'
+
+
 @pytest.mark.parametrize(
     ("ending", "code", "status"),
     [
@@ -157,6 +187,15 @@ async def test_ptr_is_deprecated(context_for: MakeContext) -> None:
     findings = await lint(context_for, '@ TXT "v=spf1 ptr -all"')
 
     assert codes(findings) == [("spf.ptr_deprecated", Status.WARN)]
+
+
+async def test_the_validated_name_macro_is_deprecated_like_ptr(context_for: MakeContext) -> None:
+    # RFC 7208 7.3: %{p} needs the same reverse lookups as ptr and is discouraged for the same
+    # reasons.
+    findings = await lint(context_for, '@ TXT "v=spf1 mx exists:%{p}.%{d} -all"')
+
+    assert codes(findings) == [("spf.ptr_deprecated", Status.WARN)]
+    assert "exists:%{p}.%{d}" in findings[0].message
 
 
 async def test_include_of_a_name_without_spf_fails_and_the_record_drops_it(
