@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trustme
 from aiosmtpd.smtp import SMTP
 from cryptography import x509
@@ -392,9 +393,11 @@ class Blackhole:
             if sock is None:  # no SYN-ACK: the queue is full and SYNs are dropped
                 return
             self._fillers.append(sock)
-        raise RuntimeError(
+        self._close()
+        pytest.skip(
             f"{self.host} port {self.port}: {self._MAX_FILL} connections to a backlog-0 listener "
-            "were all accepted by the kernel; it does not drop SYNs on a full accept queue"
+            "were all accepted by the kernel; it does not drop SYNs on a full accept queue, so a "
+            "connect timeout cannot be staged on loopback here"
         )
 
     async def _attempt(self) -> socket.socket | None:
