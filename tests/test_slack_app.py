@@ -28,6 +28,7 @@ from checks.settings import Settings
 from tests.dnsserver import DnsTestServer
 from tests.slackharness import (
     CANNED,
+    SECRET,
     Canned,
     MakeHarness,
     blocks_text,
@@ -557,3 +558,19 @@ async def test_a_shutdown_finishes_or_closes_reports_in_flight(make_harness: Mak
 
     assert cut_short == 1
     assert len(h.in_flight) == 0
+
+
+async def test_tokens_and_the_signing_secret_never_reach_the_logs(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")  # the most talkative setting, slack_sdk's request logging included
+    h = await make_harness()
+    h.api.errors["chat.postMessage"] = "invalid_auth"  # an API error path logs context too
+
+    await h.command("example.com")
+    await h.api.wait_for("response_url")
+    await h.post("token=x&text=forged", "application/x-www-form-urlencoded", secret="wrong")
+
+    assert caplog.text  # something was logged, so the absence below means something
+    assert "xoxb-test-token" not in caplog.text
+    assert SECRET not in caplog.text
