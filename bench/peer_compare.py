@@ -60,6 +60,13 @@ JUDGED: dict[tuple[str, str], str] = {
     "2.3), so V=SPF1 MX -ALL is valid (pyspf agrees and passes it)",
     ("spf-unknown-mod.lab", "spf"): "both fine: unknown modifiers MUST be ignored (RFC 7208 6); "
     "the peer mentions it as a warning, mxbot stays quiet",
+    ("spf-redirect-plusall.lab", "spf"): "mxbot: the redirect target ends in +all, so every "
+    "host passes (RFC 7208 6.1, 5.1); the peer does not look",
+    ("spf-empty.lab", "spf"): "mxbot: v=spf1 alone gives neutral to every host (RFC 7208 4.7); "
+    "a lint choice the peer does not make",
+    ("spf-dynamic-include.lab", "spf"): "mxbot: include:%{d}.… expands to a name without SPF for "
+    "every message, so every evaluation is permerror (RFC 7208 7.3, 5.2; pyspf agrees on every "
+    "address); the peer does not expand %{d}",
     # ---- SPF: pyspf ----
     ("spf-void2.lab", "ip:2001:db8::26"): "mxbot: RFC 7208 4.6.4 counts void *terms*; the mx "
     "term's MX lookup was not void. pyspf also counts the empty AAAA lookup of an A-only MX host "
@@ -83,6 +90,9 @@ JUDGED: dict[tuple[str, str], str] = {
     "(info), the peer warns for RFC 7489 receivers",
     ("dmarc-pct0.lab", "dmarc"): "expected: RFC 9989 removed pct (Appendix C), as dmarc-pct50.lab",
     ("dmarc-ri.lab", "dmarc"): "expected: RFC 9989 removed ri (Appendix C); info versus warn",
+    ("dmarc-only-v.lab", "dmarc"): "RFC 9989 ambiguity, as dmarc-nop.lab",
+    ("dmarc-size.lab", "dmarc"): "both fine: receivers ignore the RFC 7489 !size suffix "
+    "(RFC 9990); the peer mentions it as a warning, mxbot stays quiet",
     ("dmarc-unknown-tag.lab", "dmarc"): "both fine: unknown tags MUST be ignored (RFC 9989 4.7); "
     "info versus warn",
     ("dmarc-rua-nomailto.lab", "dmarc"): "mxbot: syntax errors outside v are discarded in "

@@ -24,12 +24,16 @@ from checks.spf_eval import (
     check_host,
 )
 from checks.spf_parse import (
+    Macro,
+    MacroValues,
     Mechanism,
     Modifier,
     SpfRecord,
     SpfSyntaxError,
+    expand_domain,
     is_spf,
     parse,
+    tokens,
     uses_validated_name,
 )
 
@@ -52,6 +56,7 @@ SCOPE: Final = DOMAIN
 _UDP_LIMIT = 512  # RFC 1035 4.2.1: larger answers need EDNS or TCP
 _MAX_NODES = 60  # records fetched while walking includes, so a hostile tree cannot run away
 _TRACE_LINES = 40
+_ANY_IP = ipaddress.ip_address("192.0.2.1")  # macro values need one; %{d} never reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,15 +215,22 @@ class _Walk:
         )
 
     async def child(self, term: str, spec: str, path: tuple[str, ...]) -> _Node:
-        if "%" in spec:  # depends on the message: cannot be followed without one
-            return _Node(spec, term, len(path), problem="dynamic", own=0)
+        if "%" in spec:
+            target = _static_target(spec, path[-1])
+            if target is None:  # depends on the message: cannot be followed without one
+                return _Node(spec, term, len(path), problem="dynamic", own=0)
+            return await self.node(target, term, path)
         return await self.node(spec.rstrip("."), term, path)
 
     async def void(self, mech: Mechanism, domain: str) -> str:
         """'void' when the term's lookup finds nothing, 'mx' when an MX set exceeds 10 names."""
-        if mech.name not in ("a", "mx", "exists") or "%" in (mech.domain_spec or ""):
+        if mech.name not in ("a", "mx", "exists"):
             return ""
-        target = (mech.domain_spec or domain).rstrip(".")
+        spec = mech.domain_spec or domain
+        found = _static_target(spec, domain) if "%" in spec else spec.rstrip(".")
+        if found is None:
+            return ""
+        target = found
         if mech.name == "mx":
             answer = await self.dns.query(target, "MX")
             if answer.ok and len(answer.rdata) > MAX_NAMES:
@@ -228,6 +240,19 @@ class _Walk:
             return "void" if _void(await self.dns.query(target, "A")) else ""
         a, aaaa = await self.dns.addresses(target)
         return "void" if _void(a) and _void(aaaa) else ""
+
+
+def _static_target(spec: str, domain: str) -> str | None:
+    """The target of a domain-spec whose only macro is %{d} (the domain whose record it is, known
+    without a message, RFC 7208 7.3), or None when it depends on the message."""
+    try:
+        parts = tokens(spec)
+    except SpfSyntaxError:  # pragma: no cover -- parse() validated the spec already
+        return None
+    if any(isinstance(t, Macro) and t.letter != "d" for t in parts):
+        return None
+    values = MacroValues(sender="", local="", sender_domain="", domain=domain, ip=_ANY_IP, helo="")
+    return expand_domain(spec, values)
 
 
 def _void(answer: Answer) -> bool:

@@ -215,6 +215,31 @@ def _spf_domains() -> dict[str, str]:
         d,
         f'@ TXT "v=spf1 mx -all exp=why.{d}"\nwhy TXT "%{{i}} is not one of %{{d}}\'s servers"\n',
     )
+    d = "spf-dynamic-include.lab"  # include target built from a macro: cannot be followed ahead
+    z[d] = _spf(d, '@ TXT "v=spf1 include:%{d}.spf-dynamic-include.lab mx -all"\n')
+    d = "spf-cidr.lab"  # dual CIDR lengths on a and mx
+    z[d] = _spf(d, '@ TXT "v=spf1 a:mx1.spf-cidr.lab/24//64 mx/28 -all"\n')
+    d = "spf-cidr6-bad.lab"
+    z[d] = _spf(d, '@ TXT "v=spf1 a//129 -all"\n')
+    d = "spf-exp-c.lab"  # %{c} is allowed only in explanation text, not in a domain-spec
+    z[d] = _spf(d, '@ TXT "v=spf1 exists:%{c}.spf-exp-c.lab -all"\n')
+    d = "spf-redirect-plusall.lab"  # redirect to a record ending in +all
+    z[d] = _spf(d, f'@ TXT "v=spf1 redirect=open.{d}"\nopen TXT "v=spf1 +all"\n')
+    d = "spf-loop-case.lab"  # a loop spelled in another case
+    z[d] = _spf(
+        d, f'@ TXT "v=spf1 include:a.{d} -all"\na TXT "v=spf1 include:SPF-LOOP-CASE.lab -all"\n'
+    )
+    d = "spf-deep.lab"  # a chain of 9 includes: deep, within 10 lookups
+    z[d] = _spf(
+        d,
+        f'@ TXT "v=spf1 include:c1.{d} -all"\n'
+        + "".join(f'c{i} TXT "v=spf1 include:c{i + 1}.{d} -all"\n' for i in range(1, 9))
+        + 'c9 TXT "v=spf1 ip4:198.51.100.0/24 -all"\n',
+    )
+    d = "spf-nonascii.lab"
+    z[d] = _spf(d, '@ TXT "v=spf1 mx \\195\\169 -all"\n')
+    d = "spf-empty.lab"  # v=spf1 and nothing else: neutral for everyone
+    z[d] = _spf(d, '@ TXT "v=spf1"\n')
     d = "spf-servfail-include.lab"  # include of a zone that answers SERVFAIL: temperror
     z[d] = _spf(d, '@ TXT "v=spf1 mx include:_spf.servfail.lab -all"\n')
     return z
@@ -307,6 +332,29 @@ def _dmarc_domains() -> dict[str, str]:
     z[d] = _dmarc(f'"v=DMARC1; p=reject; pct=150; {rua(d)}"')
     d = "dmarc-nullmx-rua.lab"  # rua at a domain that publishes a null MX
     z[d] = _dmarc(f'"v=DMARC1; p=reject; rua=mailto:dmarc@noreply.{d}"', "noreply MX 0 .\n")
+    d = "dmarc-psd-n.lab"
+    z[d] = _dmarc(f'"v=DMARC1; p=reject; psd=n; {rua(d)}"')
+    d = "dmarc-upper-values.lab"  # values are case-insensitive ABNF strings
+    z[d] = _dmarc(f'"v=DMARC1; p=REJECT; adkim=S; {rua(d)}"')
+    d = "dmarc-only-v.lab"  # v=DMARC1 alone: no p, no rua
+    z[d] = _dmarc('"v=DMARC1;"')
+    d = "dmarc-size.lab"  # the RFC 7489 "!10m" size suffix, ignored by RFC 9990
+    z[d] = _dmarc(f'"v=DMARC1; p=reject; rua=mailto:dmarc@{d}!10m"')
+    d = "dmarc-cname.lab"  # the record behind a CNAME
+    z[d] = (
+        SOA
+        + GOOD_MAIL
+        + '@ TXT "v=spf1 mx -all"\n_dmarc CNAME policy\n'
+        + (f'policy TXT "v=DMARC1; p=reject; {rua(d)}"\n')
+    )
+    d = "dmarc-sub-sp.lab"  # sp in a subdomain's own record is ignored (RFC 9989 4.7 sp)
+    z["mail." + d] = (
+        SOA
+        + GOOD_MAIL
+        + '@ TXT "v=spf1 mx -all"\n'
+        + (f'_dmarc TXT "v=DMARC1; p=reject; sp=none; rua=mailto:dmarc@{d}"\n')
+    )
+    z[d] = _dmarc(f'"v=DMARC1; p=reject; {rua(d)}"')
     d = "dmarc-psd.lab"  # psd=y on an ordinary domain
     z[d] = _dmarc(f'"v=DMARC1; p=reject; psd=y; {rua(d)}"')
     return z

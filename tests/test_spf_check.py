@@ -367,3 +367,26 @@ async def test_mxbot_spf_rejects_bad_input_with_status_2(
     settings: Settings, argv: tuple[str, ...]
 ) -> None:
     assert await spf_command.run(_args(*argv), settings, io.StringIO()) == 2
+
+
+async def test_an_include_built_from_the_domain_macro_is_followed(context_for: MakeContext) -> None:
+    # %{d} is the domain whose record it is: known without a message (RFC 7208 7.3), so the lint
+    # can see that every evaluation reaches a name with no SPF record (permerror, 5.2).
+    findings = await lint(
+        context_for, '@ TXT "v=spf1 mx include:_spf.%{d} exists:%{d2r}.gone.example.test -all"'
+    )
+
+    assert codes(findings) == [
+        ("spf.void_lookups", Status.WARN),
+        ("spf.include_no_spf", Status.FAIL),
+    ]
+    assert "_spf.example.test" in findings[1].message
+    assert findings[0].evidence == ("example.test: exists:%{d2r}.gone.example.test",)
+
+
+async def test_an_include_that_depends_on_the_message_is_not_followed(
+    context_for: MakeContext,
+) -> None:
+    findings = await lint(context_for, '@ TXT "v=spf1 mx include:%{i}._spf.%{d} -all"')
+
+    assert codes(findings) == [("spf.ok", Status.PASS)]
