@@ -95,14 +95,14 @@ def render(
     status = report.status
     name = display_name(report)
     blocks: list[dict[str, Any]] = [
-        _header(f"{EMOJI[status]} {name}"),
-        _section(f"*{escape(name)}*: *{VERDICT[status]}*  ({_counts(report.results)})"),
+        header_block(f"{EMOJI[status]} {name}"),
+        section_block(f"*{escape(name)}*: *{VERDICT[status]}*  ({_counts(report.results)})"),
         {"type": "divider"},
     ]
     pieces = [_check_piece(r) for r in report.results]
     room = MAX_BLOCKS - len(blocks) - 2  # context + actions
-    blocks.extend(_section(text) for text in _pack(pieces, room))
-    blocks.append(_context(_context_line(report, when)))
+    blocks.extend(section_block(text) for text in _pack(pieces, room))
+    blocks.append(context_block(_context_line(report, when)))
     watch = report.domain if watchable and not _is_address(report.domain) else ""
     blocks.append(_actions(command, report_id, watch))
     return {"text": _fallback(report, name), "blocks": blocks}
@@ -123,14 +123,14 @@ def render_progress(
     """
     name = display_name(target)
     title = f"{RUNNING} Checking {name}…"
-    blocks: list[dict[str, Any]] = [_header(title)]
+    blocks: list[dict[str, Any]] = [header_block(title)]
     lines = [_line(r) for r in done] + [f"{RUNNING} *{escape(t)}*: running…" for _, t in pending]
     if queued:
         lines = [
             f"{RUNNING} Queued: {queued} report{'s' if queued != 1 else ''} ahead of this one."
         ]
-    blocks.extend(_section(text) for text in _pack(lines, MAX_BLOCKS - 2))
-    blocks.append(_context(f"{len(done)} of {len(done) + len(pending)} checks done"))
+    blocks.extend(section_block(text) for text in _pack(lines, MAX_BLOCKS - 2))
+    blocks.append(context_block(f"{len(done)} of {len(done) + len(pending)} checks done"))
     return {"text": clip(f"Checking {escape(name)}…", MAX_FALLBACK), "blocks": blocks}
 
 
@@ -148,7 +148,9 @@ def render_details(report: Report) -> list[Message]:
     for start in range(0, len(chunks), per_message):
         part = chunks[start : start + per_message]
         index = start // per_message + 1
-        blocks = [_context(f"Details for *{name}*, part {index}")] + [_section(t) for t in part]
+        blocks = [context_block(f"Details for *{name}*, part {index}")] + [
+            section_block(t) for t in part
+        ]
         messages.append(
             {"text": clip(f"Details for {name} (part {index})", MAX_FALLBACK), "blocks": blocks}
         )
@@ -159,7 +161,7 @@ def render_details(report: Report) -> list[Message]:
 
 def render_text(text: str) -> Message:
     """A plain notice (usage, rate limit, error) as a message; `text` must already be escaped."""
-    return {"text": clip(text, MAX_FALLBACK), "blocks": [_section(text)]}
+    return {"text": clip(text, MAX_FALLBACK), "blocks": [section_block(text)]}
 
 
 # ---- pieces -------------------------------------------------------------------------------------
@@ -220,7 +222,8 @@ def _pack(pieces: Sequence[str], room: int) -> list[str]:
     return packed
 
 
-def _header(text: str) -> dict[str, Any]:
+def header_block(text: str) -> dict[str, Any]:
+    """A header block; `text` is escaped here and clipped to Slack's 150 characters."""
     # plain_text is never parsed for mentions; escaping still keeps "<!" out of every message.
     return {
         "type": "header",
@@ -228,11 +231,13 @@ def _header(text: str) -> dict[str, Any]:
     }
 
 
-def _section(text: str) -> dict[str, Any]:
+def section_block(text: str) -> dict[str, Any]:
+    """A mrkdwn section; `text` must already be escaped. Clipped to Slack's limit."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
 
 
-def _context(text: str) -> dict[str, Any]:
+def context_block(text: str) -> dict[str, Any]:
+    """A mrkdwn context line; `text` must already be escaped. Clipped to Slack's limit."""
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT)}]}
 
 
@@ -331,7 +336,7 @@ def render_help(prefix: str, checks: Sequence[tuple[str, str]], extra: str = "")
         usage = f"{usage}\n{extra}"
     names = ", ".join(f"`{escape(cid)}` ({escape(title)})" for cid, title in checks)
     text = f"*I check why mail to or from a domain fails, and say how to fix it.*\n{usage}"
-    blocks = [_section(text), _context(clip(f"Checks: {names}", MAX_CONTEXT))]
+    blocks = [section_block(text), context_block(clip(f"Checks: {names}", MAX_CONTEXT))]
     return {"text": clip(f"Usage: {prefix} example.com", MAX_FALLBACK), "blocks": blocks}
 
 
@@ -344,15 +349,15 @@ def render_home(
 ) -> dict[str, Any]:
     """The App Home tab: what the bot does, the workspace's latest reports, then `tail` blocks."""
     blocks: list[dict[str, Any]] = [
-        _header("mxbot: mail diagnostics"),
+        header_block("mxbot: mail diagnostics"),
         *render_help("/mx", checks, help_extra)["blocks"],
     ]
-    blocks += [{"type": "divider"}, _section("*Latest reports in this workspace*")]
+    blocks += [{"type": "divider"}, section_block("*Latest reports in this workspace*")]
     if not recent:
-        blocks.append(_context("None yet: type `/mx example.com` in any channel."))
+        blocks.append(context_block("None yet: type `/mx example.com` in any channel."))
     for line in recent[:20]:
         stamp = line.when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         text = f"{EMOJI[line.status]} *{escape(line.name)}*: {VERDICT[line.status]} · `/mx {escape(line.command)}` · {stamp}"
-        blocks.append(_section(text))
+        blocks.append(section_block(text))
     blocks.extend(tail)
     return {"type": "home", "blocks": blocks[:100]}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bot.blocks import EMOJI, clip, escape
+from bot.blocks import EMOJI, clip, context_block, escape, header_block, section_block
 from bot.watch_store import DomainSnapshot, FindingState, Snapshot
 from checks.model import Report, Status
 
@@ -133,8 +133,8 @@ def render_digest(
     lead = headline(current, changes, since)
     worst = Status.worst(f.status for d in changes.domains for f in d.broken)
     blocks: list[dict[str, Any]] = [
-        _header(f"{EMOJI[worst]} Mail digest"),
-        _section(f"*{escape(lead)}*"),
+        header_block(f"{EMOJI[worst]} Mail digest"),
+        section_block(f"*{escape(lead)}*"),
     ]
     groups = [_broken_pieces(changes, names)]
     if since is not None:
@@ -142,8 +142,8 @@ def render_digest(
     groups.append(_good_pieces(changes, names))
     sections = [text for group in groups for text in _pack(group)]
     room = MAX_BLOCKS - len(blocks) - 1  # the context line
-    blocks.extend(_section(text) for text in _fit(sections, room))
-    blocks.append(_context(_context_line(len(current), when, schedule)))
+    blocks.extend(section_block(text) for text in _fit(sections, room))
+    blocks.append(context_block(_context_line(len(current), when, schedule)))
     return {"text": _fallback(lead, changes, names), "blocks": blocks}
 
 
@@ -252,21 +252,6 @@ def _fit(sections: list[str], room: int) -> list[str]:
     left = len(sections) - room + 1
     more = f"_…{left} more sections not shown: run `/mx` on a domain for its full report._"
     return [*sections[: room - 1], more]
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {
-        "type": "header",
-        "text": {"type": "plain_text", "text": clip(escape(text), MAX_HEADER), "emoji": True},
-    }
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT)}]}
 
 
 def _context_line(total: int, when: datetime, schedule: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from bot.blocks import clip, escape
+from bot.blocks import clip, context_block, escape, render_text, section_block
 from bot.commands import UsageError
 from bot.watch_store import (
     AddOutcome,
@@ -184,16 +184,16 @@ def render_home_watches(watches: Mapping[str, Sequence[str]]) -> list[dict[str, 
     """App Home blocks for a workspace's watch-lists (`WatchStore.team_watches`), at most 20."""
     blocks: list[dict[str, Any]] = [
         {"type": "divider"},
-        _section("*Watch-lists in this workspace*"),
+        section_block("*Watch-lists in this workspace*"),
     ]
     if not watches:
-        blocks.append(_context(f"None yet: type `/mx {escape(USAGE_WATCH)}` in a channel."))
+        blocks.append(context_block(f"None yet: type `/mx {escape(USAGE_WATCH)}` in a channel."))
         return blocks
     for channel, domains in list(watches.items())[:20]:
         # A channel link (<#C…>) notifies no one; only ids Slack could have issued get one.
         where = f"<#{channel}>" if _CHANNEL_ID.match(channel) else escape(channel)
         names = ", ".join(escape(_display(d)) for d in domains)
-        blocks.append(_section(f"{where}: {len(domains)} watched · {names}"))
+        blocks.append(section_block(f"{where}: {len(domains)} watched · {names}"))
     return blocks
 
 
@@ -282,7 +282,7 @@ async def _list(store: WatchStore, team_id: str, channel_id: str) -> Message:
         head += f"\nDigest: {_schedule_line(schedule)}."
     names = [f"• {escape(_display(w.domain))}" for w in watches]
     sections = [head, *_pack(names)]
-    blocks = [_section(s) for s in sections[:49]]
+    blocks = [section_block(s) for s in sections[:49]]
     fallback = f"This channel watches {len(watches)} domains: " + ", ".join(
         _display(w.domain) for w in watches
     )
@@ -316,14 +316,6 @@ def _pack(lines: list[str]) -> list[str]:
     return packed
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, 2000)}]}
-
-
 def _text(mrkdwn: str) -> Message:
     """A one-section message; `mrkdwn` is already escaped."""
-    return {"text": clip(mrkdwn, MAX_SECTION), "blocks": [_section(mrkdwn)]}
+    return render_text(mrkdwn)
