@@ -83,9 +83,10 @@ async def _zone_of(ctx: Context, name: str) -> str | None:
     labels = name.rstrip(".").split(".")
     for i in range(len(labels)):
         candidate = ".".join(labels[i:])
-        answer = await ctx.dns.query(candidate, "SOA")
+        # asked with DO set, the same query _assess makes, so the apex's SOA is fetched once
+        answer = await ctx.dns.query(candidate, "SOA", dnssec=True)
         if answer.failed:
-            answer = await ctx.dns.query(candidate, "SOA", cd=True)
+            answer = await ctx.dns.query(candidate, "SOA", dnssec=True, cd=True)
         if answer.ok and not answer.cnames:
             return candidate
     return None

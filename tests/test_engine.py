@@ -148,3 +148,28 @@ def test_every_registered_check_has_a_unique_id_title_and_scope() -> None:
     assert len(ids) == len(set(ids))
     assert all(c.TITLE and c.SCOPE for c in registry.CHECKS)
     assert set(ids) >= registry.OPT_IN
+
+
+async def test_every_check_together_still_asks_each_question_once(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    zone = """@ 300 IN SOA ns1 host 1 7200 3600 1209600 300
+@ MX 10 mx1
+@ MX 20 mx2
+mx1 A 192.0.2.1
+mx2 A 192.0.2.2
+mx2 AAAA 2001:db8::2
+@ TXT "v=spf1 mx include:_spf.example.test -all"
+_spf TXT "v=spf1 ip4:198.51.100.0/24 -all"
+_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@example.test"
+_mta-sts TXT "v=STSv1; id=1"
+_smtp._tls TXT "v=TLSRPTv1; rua=mailto:t@example.test"
+default._bimi TXT "v=BIMI1; l=https://example.test/logo.svg"
+"""
+    dns_server.add("1.2.0.192.in-addr.arpa", "PTR", "mx1.example.test.")
+    ctx = await context_for(zone)
+
+    report = await engine.run_report(registry.select(None, is_address=False), ctx)
+
+    assert {r.id for r in report.results} == {c.ID for c in registry.select(None, is_address=False)}
+    assert {q: n for q, n in dns_server.queries.items() if n > 1} == {}
