@@ -20,7 +20,17 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import DateTime, Engine, String, Text, create_engine, delete, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    delete,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -30,6 +40,7 @@ log = logging.getLogger(__name__)
 
 EVENT_MEMORY = timedelta(hours=2)  # Slack retries within minutes; keep ids well beyond that
 STATE_EXPIRY_SECONDS = 600
+_SCHEMA_LOCK = 0x6D78626F  # PostgreSQL advisory lock key for schema creation ("mxbo")
 
 
 class Base(DeclarativeBase):
@@ -87,10 +98,10 @@ class Store:
         self.state_store: AsyncOAuthStateStore = AsyncStates(self._states)
 
     def create_all(self) -> None:
-        """Create missing tables (idempotent)."""
-        Base.metadata.create_all(self.engine)
-        self._installations.create_tables()  # type: ignore[no-untyped-call]
-        self._states.create_tables()  # type: ignore[no-untyped-call]
+        """Create missing tables (idempotent; safe when several instances start at once)."""
+        create_tables(
+            self.engine, Base.metadata, self._installations.metadata, self._states.metadata
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -157,6 +168,20 @@ class Store:
         )
         with Session(self.engine) as session:
             return [_stored(row) for row in session.scalars(query)]
+
+
+def create_tables(engine: Engine, *metadata: MetaData) -> None:
+    """Create the missing tables of `metadata`, in one transaction.
+
+    Instances that start together on a new PostgreSQL database would otherwise all see no table
+    and all CREATE it, and all but one fail (duplicate `pg_type` row). There they take turns
+    under a transaction-scoped advisory lock, and each looks for the tables once it holds it.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        for tables in metadata:
+            tables.create_all(connection)
 
 
 def _stored(row: ReportRow) -> StoredReport:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,10 +39,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bot.store import create_tables
 from checks.model import Status
 
 MAX_WATCHES: Final = 50  # domains per channel; a digest of more would not fit one message
 DEFAULT_LEASE: Final = timedelta(minutes=15)  # longer than any digest run takes
+_CHANNEL_LOCK: Final = 0x6D78  # PostgreSQL advisory-lock namespace: one channel's watch-list
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -202,8 +205,8 @@ class WatchStore:
         self.max_watches = max_watches
 
     def create_all(self) -> None:
-        """Create missing tables (idempotent)."""
-        WatchBase.metadata.create_all(self.engine)
+        """Create missing tables (idempotent; safe when several instances start at once)."""
+        create_tables(self.engine, WatchBase.metadata)
 
     def close(self) -> None:
         if self._owns_engine:
@@ -283,6 +286,7 @@ class WatchStore:
         self, team_id: str, channel_id: str, domain: str, user_id: str, now: datetime
     ) -> AddOutcome:
         with Session(self.engine) as session:
+            self._lock_channel(session, team_id, channel_id)
             existing = session.scalar(
                 select(WatchRow.id)
                 .where(*_channel(WatchRow, team_id, channel_id))
@@ -309,6 +313,13 @@ class WatchStore:
             except IntegrityError:  # the same domain added at the same moment elsewhere
                 return AddOutcome.ALREADY
         return AddOutcome.ADDED
+
+    def _lock_channel(self, session: Session, team_id: str, channel_id: str) -> None:
+        """On PostgreSQL, adds to one channel take turns until commit: otherwise two instances
+        both count 49 domains and both add one, and the channel ends up over the limit."""
+        if self.engine.dialect.name == "postgresql":
+            key = zlib.crc32(f"{team_id}/{channel_id}".encode()) - 2**31  # into int4's range
+            session.execute(select(func.pg_advisory_xact_lock(_CHANNEL_LOCK, key)))
 
     def _remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
         with Session(self.engine) as session:
