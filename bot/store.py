@@ -89,7 +89,9 @@ class Store:
     """Report history, event dedupe and Slack installations over one SQLAlchemy engine."""
 
     def __init__(self, url: str, *, client_id: str = "") -> None:
-        self.engine: Engine = create_engine(url)
+        # Pre-ping: a pooled connection the server dropped (restart, failover, idle timeout) is
+        # replaced on checkout instead of failing the next event, report or digest.
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
         self._installations = SQLAlchemyInstallationStore(client_id=client_id, engine=self.engine)
         self._states = SQLAlchemyOAuthStateStore(
             expiration_seconds=STATE_EXPIRY_SECONDS, engine=self.engine

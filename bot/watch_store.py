@@ -200,8 +200,11 @@ class WatchStore:
     """
 
     def __init__(self, engine: Engine | str, *, max_watches: int = MAX_WATCHES) -> None:
-        self.engine: Engine = create_engine(engine) if isinstance(engine, str) else engine
         self._owns_engine = isinstance(engine, str)
+        # Pre-ping, as `bot.store` does: a connection the server dropped is replaced, not used.
+        self.engine: Engine = (
+            create_engine(engine, pool_pre_ping=True) if isinstance(engine, str) else engine
+        )
         self.max_watches = max_watches
 
     def create_all(self) -> None:

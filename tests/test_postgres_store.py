@@ -14,9 +14,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from slack_sdk.oauth.installation_store import Installation
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from bot.scheduler import make_runner, run_due, single_team
@@ -229,6 +230,33 @@ def test_two_instances_racing_on_the_same_events_claim_each_once(pg_url: str) ->
     assert left == set(ids)  # the expired ones were pruned, no claim lost
     for instance in (setup, *instances.values()):
         instance.close()
+
+
+async def test_connections_the_server_dropped_are_replaced_not_failed(
+    pg_url: str, postgres_cluster: PostgresCluster
+) -> None:
+    db = Store(pg_url)
+    db.create_all()
+    watches = WatchStore(pg_url)
+    watches.create_all()
+    assert await db.claim_event("Ev1")
+    assert await watches.watches(TEAM, CHANNEL) == []
+    # What a server restart, a failover or an idle-connection reaper does to the pools.
+    with psycopg.connect(postgres_cluster.dsn(), autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+            (make_url(pg_url).database,),
+        ).fetchone()
+
+    claimed = await db.claim_event("Ev2")  # raised AdminShutdown before pre-ping
+    added = await watches.add_watch(TEAM, CHANNEL, "a.example", user_id=USER, now=NOW)
+
+    assert dropped is not None
+    assert dropped[0] == 2
+    assert claimed
+    assert added is AddOutcome.ADDED
+    db.close()
+    watches.close()
 
 
 async def test_an_oauth_installation_round_trips(store: Store) -> None:
