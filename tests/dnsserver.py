@@ -52,13 +52,13 @@ class Behaviour:
 
 
 class DnsTestServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.records: dict[Key, dns.rrset.RRset] = {}
         self.names: set[dns.name.Name] = set()
         self.behaviour = Behaviour()
         self.queries: collections.Counter[tuple[str, str]] = collections.Counter()
         self.tcp_queries = 0
-        self.host = "127.0.0.1"
+        self.host = host  # 127.0.0.1, or ::1 for IPv6
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -120,7 +120,7 @@ class DnsTestServer:
     # ---- lifecycle ----------------------------------------------------------------------------
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self) -> DnsTestServer:
         self._thread.start()
@@ -146,10 +146,11 @@ class DnsTestServer:
 
     async def _serve(self) -> None:
         for _ in range(20):  # UDP and TCP on the same free port
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            udp = socket.socket(family, socket.SOCK_DGRAM)
             udp.bind((self.host, 0))
             port = udp.getsockname()[1]
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp = socket.socket(family, socket.SOCK_STREAM)
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 tcp.bind((self.host, port))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import dns.name
+import pytest
 
 from checks.dns import DnsClient, Outcome
-from checks.settings import Nameserver, Settings
+from checks.settings import Nameserver, Settings, parse_nameserver
 from tests.dnsserver import DnsTestServer
 
 ZONE = """
@@ -167,3 +169,22 @@ async def test_a_server_without_edns_is_asked_again_without_it(
 
     assert answer.texts() == ("v=spf1 -all",)
     assert dns_server.count("example.test", "TXT") == 2  # once with EDNS (FORMERR), once without
+
+
+async def test_an_ipv6_resolver_given_as_bracketed_host_and_port_is_used(
+    settings: Settings,
+) -> None:
+    try:
+        server = DnsTestServer("::1").start()
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    try:
+        server.load_zone(ZONE, "example.test")
+        resolver = parse_nameserver(server.address)  # "[::1]:port", as on the command line
+
+        answer = await DnsClient(replace(settings, resolvers=(resolver,))).txt("example.test")
+    finally:
+        server.stop()
+
+    assert answer.texts() == ("v=spf1 -all",)
+    assert answer.server == server.address
