@@ -323,7 +323,19 @@ def _policy_findings(level: Level, pol: DmarcPolicy, d: Discovery) -> list[Findi
                 evidence=ev,
             )
         )
-    if r.sp and _weaker(r.sp, r.policy):
+    if r.sp and name != d.org_domain:
+        out.append(
+            Finding(
+                "dmarc.sp_ignored",
+                Status.INFO,
+                f"{level.query} sets sp={r.sp}, but receivers read sp only in the organisational "
+                f"domain's record (_dmarc.{d.org_domain}); here it has no effect, and names below "
+                f"{name} that find this record get p={r.policy} (RFC 9989 4.7, 4.10).",
+                fix=f"Remove sp= here; set it in _dmarc.{d.org_domain} if that is what you meant.",
+                evidence=ev,
+            )
+        )
+    elif r.sp and _weaker(r.sp, r.policy):
         np_note = (
             " and from names that do not exist (np is not set, so sp applies to them too)"
             if r.np is None

@@ -615,3 +615,21 @@ def test_duplicate_tag_is_a_tag_warning_not_a_policy_error() -> None:
 
     assert r.policy_valid
     assert r.policy == "reject"
+
+
+async def test_sp_in_a_subdomain_record_is_noted_as_ignored_not_warned_about(
+    context_for: MakeContext,
+) -> None:
+    findings = await check(
+        context_for,
+        zone(
+            '_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@example.test"',
+            '_dmarc.mail 300 IN TXT "v=DMARC1; p=reject; sp=none; rua=mailto:d@example.test"',
+            "mail 300 IN A 192.0.2.1",
+        ),
+        "mail.example.test",
+    )
+
+    found = {(f.code, f.status) for f in findings}
+    assert ("dmarc.sp_ignored", Status.INFO) in found
+    assert ("dmarc.subdomain_policy_weaker", Status.WARN) not in found
