@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -151,6 +151,12 @@ def _base64(value: str) -> bytes:
 # ---- the check ---------------------------------------------------------------------------------
 
 
+# A selector no one publishes: if it answers, a wildcard covers _domainkey.
+_CANARY: Final = "mxbot-no-such-selector"
+# DKIM key records must carry p= (RFC 6376 3.6.1) and may start with v=DKIM1.
+_DKIM_LIKE = re.compile(r"(^|;)\s*p\s*=|^\s*v\s*=\s*DKIM1\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True, slots=True)
 class _Probe:
     selector: str
@@ -192,7 +198,39 @@ async def run(ctx: Context) -> list[Finding]:
                 fix="If you send mail, publish the DKIM key your provider gives you.",
             )
         ]
-    return _summarise(await _probe(ctx, tuple(s for s, _ in COMMON_SELECTORS)))
+    canary, probes = await asyncio.gather(
+        ctx.dns.txt(f"{_CANARY}.{parent_name}"),
+        _probe(ctx, tuple(s for s, _ in COMMON_SELECTORS)),
+    )
+    kept = [_unless_noise(p, canary) for p in probes]
+    notes = [_wildcard(canary)] if canary.ok else []
+    return notes + _summarise(kept)
+
+
+def _unless_noise(p: _Probe, canary: Answer) -> _Probe:
+    """A guessed selector whose answer is a wildcard's (the same as a name nobody uses) or not a
+    DKIM record at all (a zone-wide `* TXT "v=spf1 …"`) found nothing: say so, don't judge it."""
+    if not p.answer.ok:
+        return p
+    texts = p.answer.texts()
+    wildcard = canary.ok and set(texts) == set(canary.texts())
+    if wildcard or not any(_DKIM_LIKE.search(t) for t in texts):
+        return _Probe(p.selector, replace(p.answer, outcome=Outcome.NODATA, rdata=()))
+    return p
+
+
+def _wildcard(canary: Answer) -> Finding:
+    shown = "; ".join(canary.texts())[:120]
+    return Finding(
+        "dkim.wildcard",
+        Status.INFO,
+        f"{canary.name} answers although no one publishes that selector: a wildcard TXT record "
+        f'covers every name there ("{shown}"). Selectors answering exactly the same were not '
+        "counted as DKIM keys.",
+        fix="If the wildcard is not meant to cover _domainkey, narrow it; explicit selector "
+        "records are unaffected.",
+        evidence=canary.texts(),
+    )
 
 
 async def _probe(ctx: Context, selectors: tuple[str, ...]) -> list[_Probe]:

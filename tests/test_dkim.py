@@ -242,7 +242,7 @@ async def test_probing_finds_common_selectors_concurrently(
 
     assert codes(findings) == [("dkim.ok", Status.PASS)] * 2
     probed = {n for n, t in dns_server.names_queried() if n.endswith("._domainkey.example.test")}
-    assert len(probed) == len(dkim.COMMON_SELECTORS)
+    assert len(probed) == len(dkim.COMMON_SELECTORS) + 1  # and one made-up name: a wildcard?
 
 
 async def test_finding_no_selector_is_only_information(context_for: MakeContext) -> None:
@@ -349,3 +349,37 @@ def test_parse_raises_only_its_own_error(text: str) -> None:
 def test_parse_survives_tag_soup(parts: list[str]) -> None:
     with contextlib.suppress(dkim.DkimSyntaxError):
         dkim.parse("".join(parts))
+
+
+async def test_a_zone_wide_wildcard_txt_is_not_mistaken_for_dkim_keys(
+    context_for: MakeContext,
+) -> None:
+    ctx = await context_for(
+        '@ 300 IN MX 10 mx\nmx 300 IN A 192.0.2.1\n* 300 IN TXT "v=spf1 -all"\n'
+    )
+
+    findings = await dkim.run(ctx)
+
+    assert [(f.code, f.status) for f in findings] == [
+        ("dkim.wildcard", Status.INFO),
+        ("dkim.none_found", Status.INFO),
+    ]
+
+
+async def test_a_wildcard_dkim_key_is_noted_and_not_counted_per_selector(
+    context_for: MakeContext,
+) -> None:
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    record = f"v=DKIM1; k=ed25519; p={base64.b64encode(key).decode()}"
+    ctx = await context_for(
+        f'@ 300 IN MX 10 mx\nmx 300 IN A 192.0.2.1\n*._domainkey 300 IN TXT "{record}"\n'
+    )
+
+    findings = await dkim.run(ctx)
+
+    assert ("dkim.wildcard", Status.INFO) in [(f.code, f.status) for f in findings]
+    assert not [f for f in findings if f.code == "dkim.ok"]
