@@ -23,7 +23,7 @@ SCOPE: Final = DOMAIN_AND_ADDRESS
 _MAX_PTR_NAMES = 10  # RFC 7208 4.6.4 uses the same bound for the same walk
 # Names that look machine-generated from the address: receivers score these as dynamic/residential.
 _GENERIC = re.compile(
-    r"(\d{1,3}[-.x]\d{1,3}[-.x]\d{1,3}[-.x]\d{1,3})|\b(dyn(amic)?|dhcp|dsl|pool|cable|ppp|broadband|host-?\d+|ip-?\d+)\b"
+    r"(\d{1,3}[-.x]\d{1,3}[-.x]\d{1,3}[-.x]\d{1,3})|\b(dyn(amic)?|dhcp|dsl|adsl|pool|cable|ppp|pppoe|broadband|dialup|residential)\b"
 )
 
 

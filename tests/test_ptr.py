@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from checks import ptr
 from checks.model import Status
 from tests.conftest import MakeContext
@@ -94,3 +96,21 @@ async def test_an_address_target_without_ptr_asks_for_a_host_name(context_for: M
     assert codes(findings) == {("ptr.missing", Status.FAIL)}
     assert "host name" in findings[0].fix
     assert "PTR to 203.0.113.9" not in findings[0].fix
+
+
+@pytest.mark.parametrize(
+    ("name", "generic"),
+    [
+        ("192-0-2-25.dyn.isp.test", True),
+        ("ip-192-0-2-25.ec2.internal", True),
+        ("25.2.0.192.static.isp.test", True),
+        ("dsl-pool.isp.test", True),
+        ("host1.example.test", False),
+        ("mail-01.example.test", False),
+        ("mx.example.test", False),
+    ],
+)
+def test_generic_ptr_names_are_recognised_without_flagging_ordinary_host_names(
+    name: str, generic: bool
+) -> None:
+    assert bool(ptr._GENERIC.search(name)) is generic
