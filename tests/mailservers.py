@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from checks.settings import Settings
+from tests.conftest import LOOPBACK_ONLY
+
 MX_NAMES = (
     "mx.example.test",
     "mx2.example.test",
@@ -456,3 +459,17 @@ def close_after_starttls(*, reset: bool, reply: bool = True) -> Handler:
             await writer.drain()
 
     return handler
+
+
+def prober_settings(pki: Pki, step_timeout: float, **changes: object) -> Settings:
+    """Settings for probing the loopback servers above: private addresses allowed, connections
+    pinned to loopback, the test CA trusted."""
+    base = Settings(
+        timeout=step_timeout,
+        check_budget=3.0,
+        report_budget=4.0,
+        allow_private=True,
+        connect_networks=LOOPBACK_ONLY,
+        ca_file=pki.ca_file,
+    )
+    return base.with_overrides(**changes)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -28,7 +26,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.realservers import free_port, processes_where
+from tests.realservers import free_port, processes_where, reap
 
 HOST = "127.0.0.1"
 USER = "postgres"  # the system user Debian's package creates, and the cluster's superuser
@@ -194,12 +192,7 @@ class PostgresCluster:
         deadline = time.monotonic() + _STOP_SECONDS
         while time.monotonic() < deadline and processes_where(self.dir):
             time.sleep(0.05)
-        leftovers = processes_where(self.dir)
-        for stray in leftovers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(stray, signal.SIGKILL)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return leftovers
+        return reap(self.dir)
 
     def log_text(self) -> str:
         try:

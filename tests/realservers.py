@@ -125,6 +125,16 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def reap(directory: Path) -> list[int]:
+    """Kill whatever still runs in `directory`, remove it, and return those pids (ideally none)."""
+    leftovers = processes_where(directory)
+    for stray in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stray, signal.SIGKILL)
+    shutil.rmtree(directory, ignore_errors=True)
+    return leftovers
+
+
 def processes_where(directory: Path) -> list[int]:
     """Live pids whose working directory is inside `directory` (every Postfix daemon chdirs to
     its queue directory, so this finds the master and all its children)."""
@@ -333,12 +343,7 @@ smtpd_tls_loglevel = 1
             self.master_pid() is not None or processes_where(self.dir)
         ):
             time.sleep(0.05)
-        leftovers = processes_where(self.dir)
-        for stray in leftovers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(stray, signal.SIGKILL)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return leftovers
+        return reap(self.dir)
 
     def log_text(self) -> str:
         try:

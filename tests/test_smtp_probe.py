@@ -17,7 +17,6 @@ from aiosmtpd.smtp import SMTP
 from checks.probe_result import Failure, Protocol
 from checks.settings import Settings
 from checks.smtp_probe import SmtpProber
-from tests.conftest import LOOPBACK_ONLY
 from tests.mailservers import (
     Handler,
     Loopback,
@@ -31,6 +30,7 @@ from tests.mailservers import (
     implicit_smtp,
     make_pki,
     pop3,
+    prober_settings,
     raw,
     tarpit,
 )
@@ -47,15 +47,7 @@ def pki() -> Iterator[Pki]:
 
 
 def settings_for(pki: Pki, **changes: object) -> Settings:
-    base = Settings(
-        timeout=TIMEOUT,
-        check_budget=3.0,
-        report_budget=4.0,
-        allow_private=True,
-        connect_networks=LOOPBACK_ONLY,
-        ca_file=pki.ca_file,
-    )
-    return base.with_overrides(**changes)
+    return prober_settings(pki, TIMEOUT, **changes)
 
 
 def prober(pki: Pki, port: int, **kwargs: object) -> SmtpProber:

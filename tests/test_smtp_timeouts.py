@@ -26,7 +26,6 @@ from checks.probe_result import Failure
 from checks.settings import Settings
 from checks.smtp_probe import SmtpProber
 from checks.target import normalise
-from tests.conftest import LOOPBACK_ONLY
 from tests.dnsserver import DnsTestServer
 from tests.mailservers import (
     Blackhole,
@@ -35,6 +34,9 @@ from tests.mailservers import (
     SmtpScript,
     close_after_starttls,
     make_pki,
+)
+from tests.mailservers import (
+    prober_settings as loopback_settings,
 )
 
 HOST = "mx.example.test"
@@ -59,15 +61,7 @@ def pki() -> Iterator[Pki]:
 
 
 def prober_settings(pki: Pki, **changes: object) -> Settings:
-    base = Settings(
-        timeout=TIMEOUT,
-        check_budget=3.0,
-        report_budget=4.0,
-        allow_private=True,
-        connect_networks=LOOPBACK_ONLY,
-        ca_file=pki.ca_file,
-    )
-    return base.with_overrides(**changes)
+    return loopback_settings(pki, TIMEOUT, **changes)
 
 
 def report_context(
