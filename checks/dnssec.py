@@ -20,6 +20,7 @@ import dns.rdata
 
 from checks.context import Context, MxSet, is_ip_literal
 from checks.dns import Answer
+from checks.dnssec_crypto import ZoneKeys, judge
 from checks.model import DOMAIN, Finding, Record, Status
 
 ID: Final = "dnssec"
@@ -49,6 +50,7 @@ class ZoneVerdict:
     ds_to_publish: str = ""  # no DS, or a wrong one: the DS record derived from the zone's KSK
     evidence: tuple[str, ...] = ()
     server: str = ""
+    keys: ZoneKeys | None = None  # the records the cryptography is judged from (signed zones)
 
 
 async def run(ctx: Context) -> list[Finding]:
@@ -69,10 +71,17 @@ async def run(ctx: Context) -> list[Finding]:
     )
     any_ad = any(v.state is ZoneState.VALIDATED for v in verdicts.values())
     findings = [_domain_finding(ctx.domain, verdicts[domain_apex], any_ad)]
+    findings += _crypto_findings(verdicts[domain_apex])
     for apex, hosts in mx_zones.items():
         if apex != domain_apex:
             findings.extend(_mx_finding(apex, hosts, verdicts[apex], any_ad))
+            findings += _crypto_findings(verdicts[apex])
     return findings
+
+
+def _crypto_findings(verdict: ZoneVerdict) -> list[Finding]:
+    """RFC 8624 / RFC 9276 judgements on a signed zone's algorithms, DS digests and NSEC3."""
+    return judge(verdict.keys) if verdict.keys is not None else []
 
 
 # ---- finding the zones ------------------------------------------------------------------------
@@ -109,38 +118,56 @@ async def _mx_zones(ctx: Context, mx: MxSet, domain_apex: str) -> dict[str, tupl
 
 
 async def _assess(ctx: Context, apex: str) -> ZoneVerdict:
-    soa, dnskey, ds = await asyncio.gather(
+    soa, dnskey, ds, nsec3param = await asyncio.gather(
         ctx.dns.query(apex, "SOA", dnssec=True),
         ctx.dns.query(apex, "DNSKEY", dnssec=True),
         ctx.dns.query(apex, "DS", dnssec=True),
+        ctx.dns.query(apex, "NSEC3PARAM", dnssec=True),
     )
     server = soa.server
     if soa.failed or dnskey.failed:
         return await _bogus_or_failed(ctx, apex, soa)
+    keys = _zone_keys(apex, dnskey, ds, nsec3param)
     if soa.authenticated or dnskey.authenticated:
-        return ZoneVerdict(apex, ZoneState.VALIDATED, evidence=_evidence(ds, dnskey), server=server)
-    keys = [k for k in dnskey.rdata if k.flags & _ZONE] if dnskey.ok else []  # type: ignore[attr-defined]
+        return ZoneVerdict(
+            apex, ZoneState.VALIDATED, evidence=_evidence(ds, dnskey), server=server, keys=keys
+        )
+    zone_keys = [k for k in dnskey.rdata if k.flags & _ZONE] if dnskey.ok else []  # type: ignore[attr-defined]
     has_ds = ds.ok and bool(ds.rdata)
-    if not keys and not has_ds:
+    if not zone_keys and not has_ds:
         return ZoneVerdict(apex, ZoneState.UNSIGNED, server=server)
     if not has_ds:
         return ZoneVerdict(
             apex,
             ZoneState.ISLAND,
-            ds_to_publish=_ds_for(apex, keys),
+            ds_to_publish=_ds_for(apex, zone_keys),
             evidence=_evidence(ds, dnskey),
             server=server,
+            keys=keys,
         )
     why, new_ds = _chain_problem(apex, ds, dnskey, (soa, dnskey))
     state = ZoneState.BROKEN if why else ZoneState.UNVALIDATED
-    return ZoneVerdict(apex, state, why, new_ds, _evidence(ds, dnskey), server)
+    return ZoneVerdict(apex, state, why, new_ds, _evidence(ds, dnskey), server, keys)
+
+
+def _zone_keys(apex: str, dnskey: Answer, ds: Answer, nsec3param: Answer) -> ZoneKeys | None:
+    """The records to judge the zone's cryptography from; None when the zone is not signed."""
+    if not (dnskey.ok and dnskey.rdata) and not (ds.ok and ds.rdata):
+        return None
+    return ZoneKeys(
+        apex,
+        dnskey.rdata if dnskey.ok else (),
+        ds.rdata if ds.ok else (),
+        nsec3param.rdata if nsec3param.ok else (),
+    )
 
 
 async def _bogus_or_failed(ctx: Context, apex: str, soa: Answer) -> ZoneVerdict:
-    soa_cd, dnskey_cd, ds_cd = await asyncio.gather(
+    soa_cd, dnskey_cd, ds_cd, nsec3param_cd = await asyncio.gather(
         ctx.dns.query(apex, "SOA", dnssec=True, cd=True),
         ctx.dns.query(apex, "DNSKEY", dnssec=True, cd=True),
         ctx.dns.query(apex, "DS", dnssec=True, cd=True),
+        ctx.dns.query(apex, "NSEC3PARAM", dnssec=True, cd=True),
     )
     if soa_cd.failed:
         return ZoneVerdict(
@@ -148,7 +175,9 @@ async def _bogus_or_failed(ctx: Context, apex: str, soa: Answer) -> ZoneVerdict:
         )
     why, new_ds = _chain_problem(apex, ds_cd, dnskey_cd, (soa_cd, dnskey_cd))
     why = why or "the signatures do not validate against the zone's keys"
-    return ZoneVerdict(apex, ZoneState.BOGUS, why, new_ds, _evidence(ds_cd, dnskey_cd), soa.server)
+    keys = _zone_keys(apex, dnskey_cd, ds_cd, nsec3param_cd)
+    evidence = _evidence(ds_cd, dnskey_cd)
+    return ZoneVerdict(apex, ZoneState.BOGUS, why, new_ds, evidence, soa.server, keys)
 
 
 def _chain_problem(
@@ -180,7 +209,8 @@ def _matching_ds(apex: str, ds: Answer, keys: list[dns.rdata.Rdata]) -> bool | N
             continue
         computable = True
         for key in keys:
-            if dns.dnssec.make_ds(owner, key, algorithm) == record:
+            # validating=True: the default policy refuses to *create* SHA-1 DS records
+            if dns.dnssec.make_ds(owner, key, algorithm, validating=True) == record:
                 return True
     return False if computable else None
 

@@ -9,6 +9,8 @@ Zones (all under the lab's own signed `test.`, whose key is Unbound's trust anch
 - `island.test`: signed, but no DS in the parent (validators treat it as unsigned).
 - `bogus.test`: signed, but the parent's DS matches none of its keys (bogus: SERVFAIL).
 - `expired.test`: signed, DS in the parent, signatures expired (bogus: SERVFAIL).
+- `legacy.test`: validates, but with yesterday's cryptography: algorithm 5 (RSASHA1), a 1024-bit
+  RSA key, only a SHA-1 DS in the parent, and an NSEC3PARAM with 10 iterations and a salt.
 
 Signing uses dnspython (`dns.dnssec.sign_zone`); NSD serves the signed files as they are.
 """
@@ -33,7 +35,7 @@ import dns.query
 import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
 import dns.zone
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ALGORITHM = dns.dnssectypes.Algorithm.ECDSAP256SHA256
 PARENT = "test."
@@ -44,7 +46,9 @@ SIGNED = (
     "island.test.",
     "bogus.test.",
     "expired.test.",
+    "legacy.test.",
 )
+LEGACY = "legacy.test."
 CHILDREN = (*SIGNED, "plain.test.")
 
 _SOA = "@ 300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ 300 IN NS ns.test.\n"
@@ -56,6 +60,8 @@ _CHILD_DATA = {
     "island.test.": "@ 300 IN MX 10 mail\nmail 300 IN A 192.0.2.27\n",
     "bogus.test.": "@ 300 IN MX 10 mail\nmail 300 IN A 192.0.2.28\n",
     "expired.test.": "@ 300 IN MX 10 mail\nmail 300 IN A 192.0.2.29\n",
+    # NSEC3PARAM only (dnspython signs with NSEC): positive answers, all this lab asks, still validate
+    LEGACY: "@ 300 IN MX 10 mail\nmail 300 IN A 192.0.2.30\n@ 300 IN NSEC3PARAM 1 0 10 AABBCCDD\n",
 }
 
 
@@ -71,13 +77,22 @@ def _binary(name: str) -> str:
 
 @dataclass
 class _Key:
-    private: ec.EllipticCurvePrivateKey
+    private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     dnskey: dns.rdtypes.ANY.DNSKEY.DNSKEY
 
 
 def _new_key(flags: int = 257) -> _Key:
     private = ec.generate_private_key(ec.SECP256R1())
     return _Key(private, dns.dnssec.make_dnskey(private.public_key(), ALGORITHM, flags=flags))
+
+
+def _legacy_key() -> _Key:
+    """RSASHA1 with a 1024-bit modulus: still validated, no longer recommended."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 -- the weak key is the point
+    dnskey = dns.dnssec.make_dnskey(
+        private.public_key(), dns.dnssectypes.Algorithm.RSASHA1, flags=257
+    )
+    return _Key(private, dnskey)
 
 
 def _free_port() -> int:
@@ -134,13 +149,17 @@ class DnssecLab:
             if child in ("island.test.", "plain.test."):
                 continue  # no chain of trust
             dnskey = (_new_key() if child == "bogus.test." else self.keys[child]).dnskey
-            ds = dns.dnssec.make_ds(dns.name.from_text(child), dnskey, "SHA256")
+            # the default policy refuses to create SHA-1 DS records: the legacy zone needs one
+            digest, policy = (
+                ("SHA1", dns.dnssec.allow_all_policy) if child == LEGACY else ("SHA256", None)
+            )
+            ds = dns.dnssec.make_ds(dns.name.from_text(child), dnskey, digest, policy=policy)
             lines.append(f"{label} 300 IN DS {ds.to_text()}\n")
         return "".join(lines)
 
     def write_zones(self) -> None:
         for origin in (PARENT, *SIGNED):
-            self.keys[origin] = _new_key()
+            self.keys[origin] = _legacy_key() if origin == LEGACY else _new_key()
         files = {PARENT: self._sign(PARENT, self._parent_text())}
         for child in CHILDREN:
             text = _SOA + _CHILD_DATA[child]
