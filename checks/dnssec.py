@@ -20,7 +20,7 @@ import dns.rdata
 
 from checks.context import Context, MxSet, is_ip_literal
 from checks.dns import Answer
-from checks.dnssec_crypto import ZoneKeys, judge
+from checks.dnssec_crypto import ZoneKeys, judge, only_deprecated_algorithms
 from checks.model import DOMAIN, Finding, Record, Status
 
 ID: Final = "dnssec"
@@ -330,12 +330,15 @@ def _bogus_fix(verdict: ZoneVerdict) -> str:
 def _unvalidated(
     verdict: ZoneVerdict, zone: str, any_ad: bool, code: str = "dnssec.not_validated"
 ) -> Finding:
-    why = (
-        "the chain of trust above it may be missing"
-        if any_ad
-        else f"the resolver mxbot uses ({verdict.server or 'configured'}) does not appear to "
-        "validate DNSSEC (it set the AD bit on no answer)"
-    )
+    if verdict.keys is not None and only_deprecated_algorithms(verdict.keys):
+        why = "validators do not implement its signing algorithm, so they treat it as unsigned"
+    elif any_ad:
+        why = "the chain of trust above it may be missing"
+    else:
+        why = (
+            f"the resolver mxbot uses ({verdict.server or 'configured'}) does not appear to "
+            "validate DNSSEC (it set the AD bit on no answer)"
+        )
     return Finding(
         code,
         Status.INFO,

@@ -34,7 +34,7 @@ _GOOD: Final = {
     15: "ED25519",
     16: "ED448",
 }
-_RSA: Final = frozenset({1, 5, 7, 8, 10})
+_RSA: Final = frozenset({5, 7, 8, 10})  # RSAMD5 (1) is judged by its algorithm alone
 _RSA_MIN_BITS: Final = 2048
 # RFC 8624 3.3 (DS digests): SHA-1 and GOST "MUST NOT" for delegation; SHA-256 MUST.
 _DIGEST_NAMES: Final = {0: "NULL", 1: "SHA-1", 2: "SHA-256", 3: "GOST R 34.11-94", 4: "SHA-384"}
@@ -89,6 +89,15 @@ def judge(zone: ZoneKeys) -> list[Finding]:
         *_ds_findings(zone, keys),
         *_nsec3_findings(zone.apex, zone.nsec3params),
     ]
+
+
+def only_deprecated_algorithms(zone: ZoneKeys) -> bool:
+    """Is every key algorithm in use one that validators no longer implement (RFC 8624 3.1)?"""
+    algorithms = {k.algorithm for k in zone.dnskeys if k.flags & _ZONE} or {  # type: ignore[attr-defined]
+        ds.algorithm  # type: ignore[attr-defined]
+        for ds in zone.ds
+    }
+    return bool(algorithms) and algorithms <= _DEPRECATED.keys()
 
 
 def algorithm_name(algorithm: int) -> str:

@@ -424,3 +424,21 @@ async def test_a_sha1_ds_that_matches_is_not_mistaken_for_a_broken_chain(
         ("dnssec.not_validated", Status.INFO),
         ("dnssec.ds_sha1", Status.WARN),
     ]
+
+
+async def test_a_zone_signed_with_a_dead_algorithm_is_not_blamed_on_the_resolver(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    key = _raw_key(1)
+    ctx = await context_for("$TTL 300\n@ SOA ns hm 1 2 3 4 5\n", "example.test")
+    dns_server.add("example.test", "DNSKEY", key.to_text())
+    dns_server.add("example.test", "DS", _ds(key, "SHA256").to_text())
+
+    findings = await dnssec.run(ctx)
+
+    assert codes(findings) == [
+        ("dnssec.not_validated", Status.INFO),
+        ("dnssec.algorithm_deprecated", Status.FAIL),
+    ]
+    assert "do not implement its signing algorithm" in findings[0].message
+    assert "algorithm 1 (RSAMD5)" in findings[1].message
