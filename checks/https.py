@@ -11,7 +11,6 @@ Expected failures are values (`FetchOutcome`), never exceptions, like DNS outcom
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import ssl
 import time
@@ -180,10 +179,7 @@ class HttpsFetcher:
                 body = await _read_body(reader, headers, max_bytes, self._step)
             return HttpsResponse(status, reason, headers, body)
         finally:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-                async with asyncio.timeout(self._step):
-                    await writer.wait_closed()
+            await _close(writer, min(self._step, _CLOSE_WAIT))
 
     async def _connect(
         self, address: str, host: str
@@ -340,3 +336,17 @@ async def _read_chunked(reader: asyncio.StreamReader, max_bytes: int) -> bytes:
         body += await reader.readexactly(size)
         if await reader.readexactly(2) != b"\r\n":
             raise ValueError("chunk not followed by CRLF")
+
+
+_CLOSE_WAIT = 0.5  # seconds for a polite TLS close before the connection is simply dropped
+
+
+async def _close(writer: asyncio.StreamWriter, wait: float) -> None:
+    """Close politely, but never wait on a peer that keeps sending (we stopped reading an
+    oversize body) or never answers the TLS close: drop the connection instead."""
+    writer.close()
+    try:
+        async with asyncio.timeout(wait):
+            await writer.wait_closed()
+    except (OSError, ssl.SSLError, TimeoutError):
+        writer.transport.abort()

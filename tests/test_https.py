@@ -97,8 +97,9 @@ async def test_a_redirect_is_returned_not_followed(
         Reply(body=b"x" * 70000),
         Reply(body=b"x" * 70000, chunked=True),
         Reply(body=b"x" * 70000, sized=False),
+        Reply(body=b"x" * 1_000_000),  # far more than the socket buffers: the sender blocks
     ],
-    ids=["sized", "chunked", "close-delimited"],
+    ids=["sized", "chunked", "close-delimited", "huge"],
 )
 async def test_an_oversized_body_is_refused(
     https: HttpsTestServer, fetcher: HttpsFetcher, client: DnsClient, reply: Reply
