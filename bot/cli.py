@@ -128,6 +128,18 @@ def _targets(raw: Sequence[str]) -> list[Target]:
     return targets
 
 
+def _sending_ip(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        target = normalise(raw)
+    except TargetError:
+        target = None
+    if target is None or not target.is_address:
+        raise UsageError("--ip takes an IPv4 or IPv6 address")
+    return target.name
+
+
 def _only(raw: str | None) -> list[str] | None:
     if not raw:
         return None
@@ -143,14 +155,7 @@ def _only(raw: str | None) -> list[str] | None:
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
     targets = _targets(args.targets)
     only = _only(args.only)
-    if args.ip:
-        try:
-            args.ip = normalise(args.ip).name if normalise(args.ip).is_address else None
-        except TargetError:
-            args.ip = None
-        if args.ip is None:
-            raise UsageError("--ip takes an IPv4 or IPv6 address")
-    options = Options(selectors=tuple(args.selector or ()), sending_ip=args.ip)
+    options = Options(selectors=tuple(args.selector or ()), sending_ip=_sending_ip(args.ip))
     services = build_services(settings)
     plans = [registry.select(only, is_address=t.is_address) for t in targets]
     live = sys.stderr.isatty() and not (args.json or args.blocks)

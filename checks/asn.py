@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from checks.context import Context, worth_looking_up
+from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
 
 ID: Final = "asn"
@@ -53,16 +53,9 @@ def origin_name(address: str) -> str:
 
 
 async def run(ctx: Context) -> list[Finding]:
-    if not ctx.target.is_address:
-        mx = await ctx.mx()
-        if not mx.receives_mail:
-            return [Finding("asn.skipped", Status.SKIP, mx.no_hosts_reason)]
-    pairs = await ctx.mail_addresses()
-    addresses = list(
-        dict.fromkeys(a for _, a in pairs if worth_looking_up(a, ctx.settings.allow_private))
-    )
+    addresses, why = await ctx.lookup_addresses()
     if not addresses:
-        return [Finding("asn.skipped", Status.SKIP, "No public mail addresses to look up.")]
+        return [Finding("asn.skipped", Status.SKIP, why)]
     return list(await asyncio.gather(*(_one(ctx, a) for a in addresses)))
 
 

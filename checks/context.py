@@ -103,6 +103,27 @@ class Context:
         hosts = await self.mx_addresses()
         return tuple((h.host, addr) for h in hosts for addr in h.addresses)
 
+    async def distinct_mail_addresses(self) -> tuple[tuple[str, str], ...]:
+        """`mail_addresses` with each address once, under the first host that names it."""
+        first: dict[str, tuple[str, str]] = {}
+        for host, address in await self.mail_addresses():
+            first.setdefault(address, (host, address))
+        return tuple(first.values())
+
+    async def lookup_addresses(self) -> tuple[tuple[str, ...], str]:
+        """Mail addresses worth asking third parties about (blocklists, ASN), and when there are
+        none, why: (addresses, reason)."""
+        if not self.target.is_address:
+            mx = await self.mx()
+            if not mx.receives_mail:
+                return (), mx.no_hosts_reason
+        addresses = tuple(
+            a
+            for _, a in await self.distinct_mail_addresses()
+            if worth_looking_up(a, self.settings.allow_private)
+        )
+        return addresses, "" if addresses else "No public mail addresses to look up."
+
     async def _mx(self) -> MxSet:
         answer = await self.dns.query(self.domain, "MX")
         if answer.outcome is Outcome.NODATA:

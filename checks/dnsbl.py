@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from checks.context import Context, worth_looking_up
+from checks.context import Context
 from checks.dns import Answer, Outcome
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
 
@@ -91,15 +91,8 @@ async def run(ctx: Context) -> list[Finding]:
 
 
 async def _addresses(ctx: Context) -> list[str] | Finding:
-    if not ctx.target.is_address:
-        mx = await ctx.mx()
-        if not mx.receives_mail:
-            return Finding("dnsbl.skipped", Status.SKIP, mx.no_hosts_reason)
-    pairs = await ctx.mail_addresses()
-    wanted = [a for _, a in pairs if worth_looking_up(a, ctx.settings.allow_private)]
-    if not wanted:
-        return Finding("dnsbl.skipped", Status.SKIP, "No public mail addresses to look up.")
-    return list(dict.fromkeys(wanted))
+    addresses, why = await ctx.lookup_addresses()
+    return list(addresses) if addresses else Finding("dnsbl.skipped", Status.SKIP, why)
 
 
 def query_name(address: str, zone: str) -> str:

@@ -41,11 +41,7 @@ async def run(ctx: Context) -> list[Finding]:
         mx = await ctx.mx()
         if not mx.receives_mail:
             return [Finding("ptr.skipped", Status.SKIP, mx.no_hosts_reason)]
-    pairs = list(
-        {
-            address: (host, address) for host, address in reversed(await ctx.mail_addresses())
-        }.values()
-    )[::-1]
+    pairs = await ctx.distinct_mail_addresses()
     if not pairs:
         return [Finding("ptr.skipped", Status.SKIP, "No mail host addresses to look up.")]
     results = await asyncio.gather(*(_confirm(ctx, host, address) for host, address in pairs))
