@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 DEFAULT_TIMEOUT = 3.0
@@ -87,7 +87,11 @@ class Settings:
     connect_networks: tuple[IPNetwork, ...] = ()
     ca_file: str | None = None
     dnsbl_zones: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    smtp_cache_seconds: float = (
+        60.0  # one address's probe result is reused across reports this long
+    )
+    helo_name: str = ""  # the name given in EHLO; empty: this host's name
+    probe_budget: float | None = None  # one SMTP probe, all steps; None: 4 steps, within the check
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the non-None values of `changes` applied (CLI flags win over env)."""
@@ -116,6 +120,7 @@ class Settings:
             dnsbl_zones=tuple(
                 z.strip() for z in env.get("MXBOT_DNSBL_ZONES", "").split(",") if z.strip()
             ),
+            helo_name=env.get("MXBOT_HELO_NAME", "").strip(),
         )
 
 

@@ -36,7 +36,7 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from aiosmtplib import SMTPException
 
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 _CACHE_MAX = 4096
 # Failures before a single byte was exchanged: the same whatever host name we probe as.
 _UNREACHED = frozenset({Failure.CONNECT_TIMEOUT, Failure.CONNECTION_REFUSED, Failure.UNREACHABLE})
-DEFAULT_CACHE_SECONDS: Final = 60.0
 
 
 class SmtpProber:
@@ -63,9 +62,8 @@ class SmtpProber:
     Args:
         port: where "port 25" really listens (tests); shorthand for `ports={25: port}`.
         ports: standard port -> port to connect to, for the client ports (tests).
-        cache_seconds: how long a result is reused across reports (default 60 s,
-            `settings.extra["smtp_cache_seconds"]`).
-        helo_name: the name we give in EHLO (`settings.extra["helo_name"]`).
+        cache_seconds: how long a result is reused across reports (`settings.smtp_cache_seconds`).
+        helo_name: the name we give in EHLO (`settings.helo_name`).
     """
 
     def __init__(
@@ -81,16 +79,15 @@ class SmtpProber:
         self._ports = dict(ports or {})
         if port is not None:
             self._ports[25] = port
-        extra = settings.extra
-        self.cache_seconds = float(
-            cache_seconds
-            if cache_seconds is not None
-            else extra.get("smtp_cache_seconds", DEFAULT_CACHE_SECONDS)
+        self.cache_seconds = (
+            cache_seconds if cache_seconds is not None else settings.smtp_cache_seconds
         )
-        self.helo_name = _checked_helo(helo_name or str(extra.get("helo_name") or _default_helo()))
+        self.helo_name = _checked_helo(helo_name or settings.helo_name or _default_helo())
         self.step_timeout = settings.timeout
-        self.probe_budget = float(
-            extra.get("probe_budget", min(4 * settings.timeout, settings.check_budget * 0.9))
+        self.probe_budget = (
+            settings.probe_budget
+            if settings.probe_budget is not None
+            else min(4 * settings.timeout, settings.check_budget * 0.9)
         )
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._cache: dict[tuple[str, int, str, Protocol], ProbeResult] = {}

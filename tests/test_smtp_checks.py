@@ -424,7 +424,7 @@ async def test_the_engine_cuts_a_probe_that_outlives_the_check_budget(
     async with Loopback(tarpit) as server:
         dns_server.load_zone(ZONE, "example.test")
         s = settings.with_overrides(
-            timeout=3.0, check_budget=0.5, report_budget=0.7, extra={"probe_budget": 10.0}
+            timeout=3.0, check_budget=0.5, report_budget=0.7, probe_budget=10.0
         )
         ctx = make_context(
             normalise("example.test"), s, services={"smtp": SmtpProber(s, port=server.port)}

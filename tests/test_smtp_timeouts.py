@@ -140,7 +140,7 @@ async def test_a_probe_budget_shorter_than_a_step_also_bounds_the_connect(pki: P
     # A 3 s step timeout but a 0.5 s probe budget: the connect, like every later step, must stop
     # at the budget, so the probe (not the engine's cut) says what it saw.
     async with Blackhole() as hole:
-        s = prober_settings(pki, timeout=3.0, extra={"probe_budget": 0.5})
+        s = prober_settings(pki, timeout=3.0, probe_budget=0.5)
         p = SmtpProber(s, port=hole.port, cache_seconds=0)
         started = time.monotonic()
 
