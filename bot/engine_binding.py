@@ -7,10 +7,11 @@ canned engine instead, or the real one pointed at the DNS test server.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.commands import Command
 from checks import registry
+from checks.context import Services
 from checks.engine import make_context, stream
 from checks.model import CheckResult
 from checks.registry import Check
@@ -41,7 +42,7 @@ def bind_engine(
     settings: Settings,
     *,
     select: Select = registry.select,
-    services: dict[str, Any] | None = None,
+    services: Services | None = None,
 ) -> RunChecks:
     """The real engine bound to `settings`, with process-wide services built once."""
     shared = build_services(settings) if services is None else services

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -23,6 +23,7 @@ from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.watch_store import DEFAULT_LEASE, DomainSnapshot, FindingState, Schedule, WatchStore
 from checks import registry
+from checks.context import Services
 from checks.engine import make_context, run_report
 from checks.model import Report, Status
 from checks.services import build_services
@@ -42,7 +43,7 @@ def make_runner(
     settings: Settings,
     *,
     checks: Sequence[str] | None = None,
-    services: dict[str, Any] | None = None,
+    services: Services | None = None,
 ) -> EngineRunner:
     """The real engine as a `(domain) -> Report` callable; services are built once and shared."""
     shared = build_services(settings) if services is None else services

@@ -304,7 +304,7 @@ def _fetch_target(url: str, port: int) -> tuple[str, str] | None:
 
 async def _fetched(ctx: Context, name: str, record: BimiRecord) -> list[Finding]:
     """Fetch l= (first location) and a= concurrently and judge what came back."""
-    fetcher = ctx.services.get("https")
+    fetcher = ctx.services.https
     urls = [u for u in (record.logos[:1] + ((record.evidence,) if record.evidence else ())) if u]
     if not isinstance(fetcher, HttpsFetcher):
         if not any(_https(u) for u in urls):

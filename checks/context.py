@@ -6,13 +6,27 @@ import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from checks.dns import Answer, DnsClient, Outcome
 from checks.settings import Settings
 from checks.target import Target
 
+if TYPE_CHECKING:  # the clients import this module (they serve checks); types only here
+    from checks.https import HttpsFetcher
+    from checks.smtp_probe import SmtpProber
+
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Process-wide network clients, built once (`checks.services.build_services`) and shared by
+    every report for their caches and per-address politeness. A missing client means the checks
+    that need it connect nowhere and say so."""
+
+    smtp: SmtpProber | None = None
+    https: HttpsFetcher | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +87,7 @@ class Context:
     settings: Settings
     dns: DnsClient
     options: Options = field(default_factory=Options)
-    services: dict[str, Any] = field(default_factory=dict)  # process-wide clients (SMTP, HTTP)
+    services: Services = field(default_factory=lambda: Services())  # process-wide clients
     _memo: dict[str, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
 
     @property

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from checks import registry
-from checks.context import Context, Options
+from checks.context import Context, Options, Services
 from checks.dns import DnsClient
 from checks.model import CheckResult, Finding, Report, Status
 from checks.registry import Check
@@ -28,7 +27,7 @@ def make_context(
     settings: Settings,
     *,
     options: Options | None = None,
-    services: Mapping[str, Any] | None = None,
+    services: Services | None = None,
 ) -> Context:
     """A fresh context (and DNS cache) for one report."""
     return Context(
@@ -36,7 +35,7 @@ def make_context(
         settings=settings,
         dns=DnsClient(settings),
         options=options or Options(),
-        services=dict(services or {}),
+        services=services or Services(),
     )
 
 

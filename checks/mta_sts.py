@@ -155,7 +155,7 @@ async def run(ctx: Context) -> list[Finding]:
     if mx.null:
         return [Finding("mta_sts.skipped", Status.SKIP, f"{ctx.domain} takes no mail (null MX).")]
     txt_name = f"_mta-sts.{ctx.domain}"
-    fetcher: HttpsFetcher = ctx.services.get("https") or HttpsFetcher(ctx.settings)
+    fetcher: HttpsFetcher = ctx.services.https or HttpsFetcher(ctx.settings)
     answer, fetched = await asyncio.gather(
         ctx.dns.txt(txt_name),
         fetcher.fetch(ctx.dns, f"mta-sts.{ctx.domain}", POLICY_PATH, max_bytes=MAX_POLICY_BYTES),

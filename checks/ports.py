@@ -57,7 +57,7 @@ class _Target:
 
 
 async def run(ctx: Context) -> list[Finding]:
-    prober = ctx.services.get("smtp")
+    prober = ctx.services.smtp
     if not isinstance(prober, SmtpProber):
         return [
             Finding("ports.not_configured", Status.SKIP, "No prober is configured for this run.")

@@ -242,9 +242,9 @@ def _connect_failure(run: ProbeRun, exc: OSError, started: float) -> ProbeAbort:
 async def probe_for(ctx: Context, host: str, address: str) -> ProbeResult | None:
     """The one port-25 probe of (host, address) in this report, shared by smtp, tls and dane.
 
-    None when no prober is configured (`ctx.services["smtp"]`): then nothing connects anywhere.
+    None when no prober is configured (`ctx.services.smtp`): then nothing connects anywhere.
     """
-    prober = ctx.services.get("smtp")
+    prober = ctx.services.smtp
     if not isinstance(prober, SmtpProber):
         return None
     return await ctx.once(f"smtp:{address}:{host}", lambda: prober.probe(host, address))

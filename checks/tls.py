@@ -25,7 +25,7 @@ async def run(ctx: Context) -> list[Finding]:
     pairs, why_not = await mail_endpoints(ctx)
     if not pairs:
         return [Finding("tls.skipped", Status.SKIP, why_not)]
-    prober = ctx.services.get("smtp")
+    prober = ctx.services.smtp
     probes = await asyncio.gather(*(probe_for(ctx, host, address) for host, address in pairs))
     results = [p for p in probes if p is not None and p.tls is not None]
     if not isinstance(prober, SmtpProber) or not results:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from checks import bimi
 from checks.bimi_logo import BIMI_EKU, EvidenceVerdict, SvgVerdict, check_evidence, check_svg
+from checks.context import Services
 from checks.https import HttpsFetcher
 from checks.model import Finding, Status
 from checks.settings import Settings
@@ -299,7 +300,7 @@ def run_fetched(context_for: MakeContext, settings: Settings, https: HttpsTestSe
         https.serve(HOST, logo or Reply(body=TINY_PS, content_type=SVG), LOGO)
         https.serve(HOST, vmc or Reply(body=make_vmc(), content_type=PEM), VMC)
         ctx = await context_for(BASE + zone, "example.test", origin="example.test")
-        ctx.services["https"] = fetcher
+        ctx.services = Services(https=fetcher)
         return await bimi.run(ctx)
 
     return check

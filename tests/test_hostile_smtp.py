@@ -6,6 +6,7 @@ import json
 
 from bot import blocks, jsonout, text
 from checks import smtp, tls
+from checks.context import Services
 from checks.engine import make_context, run_report
 from checks.settings import Settings
 from checks.smtp_probe import SmtpProber
@@ -32,7 +33,7 @@ async def test_a_hostile_banner_and_ehlo_come_out_inert(
         ctx = make_context(
             normalise("example.test"),
             settings,
-            services={"smtp": SmtpProber(settings, port=server.port, cache_seconds=0)},
+            services=Services(smtp=SmtpProber(settings, port=server.port, cache_seconds=0)),
         )
 
         report = await run_report([smtp, tls], ctx)
@@ -63,7 +64,7 @@ async def test_a_hostile_ehlo_name_is_inert_too(
         ctx = make_context(
             normalise("example.test"),
             settings,
-            services={"smtp": SmtpProber(settings, port=server.port, cache_seconds=0)},
+            services=Services(smtp=SmtpProber(settings, port=server.port, cache_seconds=0)),
         )
 
         report = await run_report([smtp], ctx)

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import mta_sts
+from checks.context import Services
 from checks.https import HttpsFetcher
 from checks.model import Finding, Status
 from checks.mta_sts import MtaStsPolicy, MtaStsSyntaxError, mx_matches, parse, parse_txt
@@ -161,7 +162,7 @@ def run_check(context_for: MakeContext, settings: Settings, https: HttpsTestServ
         extra: str = TXT, domain: str = "example.test", zone: str = ZONE
     ) -> list[Finding]:
         ctx = await context_for(zone.format(extra=extra), domain)
-        ctx.services["https"] = fetcher
+        ctx.services = Services(https=fetcher)
         return await mta_sts.run(ctx)
 
     return check

@@ -32,6 +32,7 @@ from bot.watch_store import (
     WatchStore,
     When,
 )
+from checks.context import Services
 from checks.model import CheckResult, Finding, Record, Report, Status
 from checks.settings import Settings
 from tests.dnsserver import DnsTestServer
@@ -539,7 +540,7 @@ async def test_two_bot_instances_post_each_due_digest_once(
         dns_server.load_zone(NO_DMARC if i % 2 else HEALTHY, domain)
         await watch(setup, f"C{i}", domain)
     one, two = WatchStore(pg_url), WatchStore(pg_url)
-    runner = make_runner(settings, checks=["mx", "spf", "dmarc"], services={})
+    runner = make_runner(settings, checks=["mx", "spf", "dmarc"], services=Services())
     clients = single_team(client_on(api))
     later = NOW + timedelta(hours=1)
 

@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from checks import dane, mta_sts, smtp, tls
-from checks.context import Context
+from checks.context import Context, Services
 from checks.engine import make_context, run_report
 from checks.https import HttpsFetcher
 from checks.model import Report, Status
@@ -139,7 +139,7 @@ async def probe_postfix(
     if not trust_test_ca:
         s = replace(s, ca_file=None)  # the system trust store alone
     prober = SmtpProber(s, port=svc.port, cache_seconds=0)
-    ctx: Context = make_context(normalise("example.test"), s, services={"smtp": prober})
+    ctx: Context = make_context(normalise("example.test"), s, services=Services(smtp=prober))
     mark = lab.log_mark()
 
     report = await run_report([smtp, tls, dane], ctx)
@@ -283,7 +283,9 @@ async def test_mta_sts_policies_served_by_nginx(
 ) -> None:
     dns_server.load_zone(sts_zone(domain), domain)
     s = real_settings(settings, test_ca)
-    ctx = make_context(normalise(domain), s, services={"https": HttpsFetcher(s, port=nginx.port)})
+    ctx = make_context(
+        normalise(domain), s, services=Services(https=HttpsFetcher(s, port=nginx.port))
+    )
     mark = nginx.access_mark()
 
     report = await run_report([mta_sts], ctx)

@@ -19,6 +19,7 @@ from bot.metrics import Metrics
 from bot.scheduler import ClientForTeam, EngineRunner, loop, make_runner, run_due, single_team
 from bot.settings import AppSettings, Secret
 from bot.watch_store import Cadence, WatchStore, When
+from checks.context import Services
 from checks.model import CheckResult, Finding, Report, Status
 from checks.settings import Settings
 from tests.dnsserver import DnsTestServer
@@ -79,7 +80,7 @@ async def test_digests_show_what_broke_and_what_was_fixed_against_real_dns(
     dns_server.load_zone(NO_DMARC, "a.test")
     dns_server.load_zone(HEALTHY, "b.test")
     schedule_id = await watch(store, "C1", "a.test", "b.test")
-    runner = make_runner(settings, checks=["mx", "spf", "dmarc"], services={})
+    runner = make_runner(settings, checks=["mx", "spf", "dmarc"], services=Services())
     clients = single_team(client_on(api))
     first_at = NOW + timedelta(minutes=30)
 

@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from checks import dane, ports, registry, smtp, tls
-from checks.context import Context
+from checks.context import Context, Services
 from checks.engine import make_context, run_report
 from checks.model import Finding, Status
 from checks.settings import Settings
@@ -60,7 +60,7 @@ def context(
     dns_server.add(PTR, "PTR", ptr)
     s = settings.with_overrides(ca_file=pki.ca_file, timeout=0.4, **changes)
     prober = SmtpProber(s, port=port, cache_seconds=0)
-    return make_context(normalise("example.test"), s, services={"smtp": prober})
+    return make_context(normalise("example.test"), s, services=Services(smtp=prober))
 
 
 def codes(findings: list[Finding]) -> set[tuple[str, Status]]:
@@ -250,7 +250,7 @@ async def test_the_report_budget_wins_over_a_slow_probe(
             timeout=3.0, check_budget=0.6, report_budget=0.8, ca_file=pki.ca_file
         )
         ctx = make_context(
-            normalise("example.test"), s, services={"smtp": SmtpProber(s, port=server.port)}
+            normalise("example.test"), s, services=Services(smtp=SmtpProber(s, port=server.port))
         )
         started = time.monotonic()
 
@@ -389,7 +389,7 @@ async def test_client_ports_from_srv_and_usual_names(
             110: closed,
             995: closed,
         }
-        ctx.services["smtp"] = SmtpProber(ctx.settings, ports=mapping, cache_seconds=0)
+        ctx.services = Services(smtp=SmtpProber(ctx.settings, ports=mapping, cache_seconds=0))
 
         found = await ports.run(ctx)
 
@@ -427,7 +427,7 @@ async def test_the_engine_cuts_a_probe_that_outlives_the_check_budget(
             timeout=3.0, check_budget=0.5, report_budget=0.7, probe_budget=10.0
         )
         ctx = make_context(
-            normalise("example.test"), s, services={"smtp": SmtpProber(s, port=server.port)}
+            normalise("example.test"), s, services=Services(smtp=SmtpProber(s, port=server.port))
         )
         started = time.monotonic()
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 import pytest
 
 from checks import dane, ports, smtp, tls
-from checks.context import Context
+from checks.context import Context, Services
 from checks.engine import make_context, run_report
 from checks.model import Finding, Status
 from checks.probe_result import Failure
@@ -78,7 +78,7 @@ def report_context(
     dns_server.load_zone(zone, "example.test")
     s = settings.with_overrides(**{"ca_file": pki.ca_file, "timeout": TIMEOUT, **changes})
     p = prober or SmtpProber(s, port=prober_port, cache_seconds=cache_seconds)
-    return make_context(normalise("example.test"), s, services={"smtp": p})
+    return make_context(normalise("example.test"), s, services=Services(smtp=p))
 
 
 def codes(findings: list[Finding] | tuple[Finding, ...]) -> set[tuple[str, Status]]:
@@ -263,7 +263,8 @@ async def test_a_dropping_mx_keeps_the_report_within_budget(
     assert codes(by_id["smtp"].findings) == {("smtp.connect_timeout", Status.ERROR)}
     assert codes(by_id["tls"].findings) == {("tls.not_checked", Status.SKIP)}
     assert ("dane.not_verified", Status.ERROR) in codes(by_id["dane"].findings)
-    assert ctx.services["smtp"].connections == 2  # smtp, tls and dane shared each probe
+    assert ctx.services.smtp is not None
+    assert ctx.services.smtp.connections == 2  # smtp, tls and dane shared each probe
     assert elapsed < TIMEOUT + SLACK  # the two addresses were probed side by side
     assert elapsed < 2.5
 
@@ -417,8 +418,8 @@ async def test_a_dropped_client_port_is_closed_and_bounded(
     zone = "@ 300 IN MX 10 mx.example.test.\nmx 300 IN A 127.0.0.1\nimap 300 IN A 127.0.0.1\n"
     async with Blackhole() as hole:
         ctx = report_context(dns_server, settings, pki, hole.port, zone)
-        ctx.services["smtp"] = SmtpProber(
-            ctx.settings, ports={993: hole.port, 143: hole.port}, cache_seconds=0
+        ctx.services = Services(
+            smtp=SmtpProber(ctx.settings, ports={993: hole.port, 143: hole.port}, cache_seconds=0)
         )
         started = time.monotonic()
 
