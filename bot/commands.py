@@ -159,11 +159,15 @@ def usage_lines(prefix: str = "/mx") -> list[str]:
     return [f"{prefix} {form} — {what}" for form, what in USAGES]
 
 
-def _tokens(text: str, bot_user: str) -> list[str]:
+def without_mention(text: str, bot_user: str) -> str:
+    """The text without the bot's own `<@U…>` mention (every user mention when the id is unknown)."""
     if bot_user:
-        text = re.sub(rf"<@{re.escape(bot_user)}(?:\|[^>]*)?>", " ", text)
-    else:
-        text = _MENTION.sub(" ", text)
+        return re.sub(rf"<@{re.escape(bot_user)}(?:\|[^>]*)?>", " ", text).strip()
+    return _MENTION.sub(" ", text).strip()
+
+
+def _tokens(text: str, bot_user: str) -> list[str]:
+    text = without_mention(text, bot_user)
     # Slack turns "a.com" into "<http://a.com|a.com>": keep each <…> together as one token, and
     # its escapes (&lt; &gt; &amp;) inside the token that carries them (the normaliser undoes them).
     parts = re.findall(r"<[^<>]*>|(?:&(?:lt|gt|amp);|[^\s,;])+", text.replace("\u00a0", " "))

@@ -26,7 +26,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import blocks, watch_commands
 from bot.blocks import Message
-from bot.commands import Command, UsageError, parse
+from bot.commands import Command, UsageError, parse, without_mention
 from bot.engine_binding import Plan, RunChecks
 from bot.inflight import InFlight
 from bot.limits import RateLimiter, ReportGate
@@ -156,7 +156,7 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
             user=event.get("user", ""),
             thread_ts=event.get("thread_ts") or event.get("ts"),
         )
-        text = _without_mention(event.get("text", ""), context.bot_user_id or "")
+        text = without_mention(event.get("text", ""), context.bot_user_id or "")
         watching = await _watch_reply(
             deps, text, team=where.team, channel=where.channel, user=where.user, prefix="@mxbot"
         )
@@ -333,14 +333,6 @@ def _ignored_mention(event: dict[str, Any], bot_user: str) -> str:
     if event.get("edited"):
         return "an edit of a message already answered"
     return ""
-
-
-def _without_mention(text: str, bot_user: str) -> str:
-    """The mention text without the bot's own leading `<@U…>`."""
-    text = text.strip()
-    if bot_user and text.startswith(f"<@{bot_user}>"):
-        return text[len(bot_user) + 3 :].strip()
-    return text
 
 
 # ---- the report flow ----------------------------------------------------------------------------
