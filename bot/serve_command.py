@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -68,14 +69,7 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
         build_web_app(app, metrics=metrics, store=store), args.host, port
     )
     log.info("mxbot listening on %s:%s (events at /slack/events)", args.host, bound)
-    digests = _digests(config, store, app, metrics)
-    try:
-        await _until_signalled()
-    finally:
-        await _stop(digests)
-        await in_flight.drain(SHUTDOWN_GRACE)
-        await runner.cleanup()
-        store.close()
+    await _serve_until_signalled(config, store, app, metrics, in_flight, close=runner.cleanup)
     return 0
 
 
@@ -97,14 +91,7 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
         store.close()
         raise
     log.info("mxbot connected over Socket Mode")
-    digests = _digests(config, store, app, metrics)
-    try:
-        await _until_signalled()
-    finally:
-        await _stop(digests)
-        await in_flight.drain(SHUTDOWN_GRACE)
-        await handler.close_async()  # type: ignore[no-untyped-call]
-        store.close()
+    await _serve_until_signalled(config, store, app, metrics, in_flight, close=handler.close_async)
     return 0
 
 
@@ -126,16 +113,29 @@ def _build(config: AppSettings) -> tuple[Store, Any, Metrics, InFlight]:
     return store, app, metrics, in_flight
 
 
-def _digests(config: AppSettings, store: Store, app: Any, metrics: Metrics) -> asyncio.Task[None]:
-    """Scheduled digests run beside the app; several instances share them through the database."""
+async def _serve_until_signalled(
+    config: AppSettings,
+    store: Store,
+    app: Any,
+    metrics: Metrics,
+    in_flight: InFlight,
+    *,
+    close: Callable[[], Awaitable[object]],
+) -> None:
+    """Digests beside the app until SIGINT/SIGTERM; then the same orderly shutdown in both modes:
+    stop digests, let reports in flight finish (or say so), close the transport, then the store.
+    Several instances share the digests through the database."""
     client = None if config.multi_workspace else app.client
-    return digest_command.start_scheduler(config, store, metrics=metrics, client=client)
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    digests = digest_command.start_scheduler(config, store, metrics=metrics, client=client)
+    try:
+        await _until_signalled()
+    finally:
+        digests.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await digests
+        await in_flight.drain(SHUTDOWN_GRACE)
+        await close()
+        store.close()
 
 
 async def _until_signalled() -> None:
