@@ -170,27 +170,19 @@ class _Job:
                 schedule.team_id,
                 schedule.channel_id,
             )
-            await self.store.finish(
-                schedule.id,
-                self.owner,
-                ran_at=now,
-                snapshot=None,
-                posted=False,
-                next_run_at=next_run,
-            )
+            await self._skip(schedule, now, next_run)
             return False
+
+    async def _skip(self, schedule: Schedule, now: datetime, next_run: datetime) -> None:
+        """Nothing posted this time: move the schedule on and release it."""
+        await self.store.finish(
+            schedule.id, self.owner, ran_at=now, snapshot=None, posted=False, next_run_at=next_run
+        )
 
     async def _digest(self, schedule: Schedule, now: datetime, next_run: datetime) -> bool:
         watches = await self.store.watches(schedule.team_id, schedule.channel_id)
         if not watches:
-            await self.store.finish(
-                schedule.id,
-                self.owner,
-                ran_at=now,
-                snapshot=None,
-                posted=False,
-                next_run_at=next_run,
-            )
+            await self._skip(schedule, now, next_run)
             return False
         snapshots = await asyncio.gather(*(self._check(w.domain) for w in watches))
         current = {s.domain: s for s in snapshots}
