@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context, MxSet
-from checks.https import FetchOutcome, FetchResult, HttpsFetcher
+from checks.https import FetchOutcome, FetchResult
 from checks.model import DOMAIN, Finding, Record, Status
 
 ID: Final = "mta_sts"
@@ -150,16 +150,22 @@ def _policy(
 # ---- the check --------------------------------------------------------------------------------
 
 
+async def _fetch_policy(ctx: Context) -> FetchResult:
+    """The policy file, fetched alongside the TXT lookup; with no HTTPS client, nothing connects."""
+    host = f"mta-sts.{ctx.domain}"
+    if ctx.services.https is None:
+        return FetchResult(
+            f"https://{host}{POLICY_PATH}", FetchOutcome.REFUSED, "no HTTPS client is configured"
+        )
+    return await ctx.services.https.fetch(ctx.dns, host, POLICY_PATH, max_bytes=MAX_POLICY_BYTES)
+
+
 async def run(ctx: Context) -> list[Finding]:
     mx = await ctx.mx()
     if mx.null:
         return [Finding("mta_sts.skipped", Status.SKIP, f"{ctx.domain} takes no mail (null MX).")]
     txt_name = f"_mta-sts.{ctx.domain}"
-    fetcher: HttpsFetcher = ctx.services.https or HttpsFetcher(ctx.settings)
-    answer, fetched = await asyncio.gather(
-        ctx.dns.txt(txt_name),
-        fetcher.fetch(ctx.dns, f"mta-sts.{ctx.domain}", POLICY_PATH, max_bytes=MAX_POLICY_BYTES),
-    )
+    answer, fetched = await asyncio.gather(ctx.dns.txt(txt_name), _fetch_policy(ctx))
     if answer.failed:
         return [
             Finding(

@@ -323,3 +323,15 @@ async def test_a_failing_txt_lookup_is_an_error_not_a_verdict(
     findings = await run_check()
 
     assert codes(findings) == [("mta_sts.lookup_failed", Status.ERROR)]
+
+
+async def test_without_an_https_client_the_policy_is_not_fetched_and_says_so(
+    context_for: MakeContext,
+) -> None:
+    ctx = await context_for(ZONE.format(extra=TXT))  # no services: nothing may connect
+
+    findings = await mta_sts.run(ctx)
+
+    checked = [f for f in findings if f.code == "mta_sts.policy_not_checked"]
+    assert [f.status for f in checked] == [Status.ERROR]
+    assert "no HTTPS client" in checked[0].message
