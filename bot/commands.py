@@ -154,11 +154,6 @@ def parse(text: str, *, known: Collection[str] | None = None, bot_user: str = ""
     return _build(words, chosen, ids)
 
 
-def usage_lines(prefix: str = "/mx") -> list[str]:
-    """One line per usage, e.g. "/mx spf example.com 203.0.113.7 — may this address send …"."""
-    return [f"{prefix} {form} — {what}" for form, what in USAGES]
-
-
 def without_mention(text: str, bot_user: str) -> str:
     """The text without the bot's own `<@U…>` mention (every user mention when the id is unknown)."""
     if bot_user:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from checks.model import CheckResult, Finding, Report, Status
+from checks.model import Finding, Report, Status
 
 _LABEL = {
     Status.SKIP: "SKIP",
@@ -108,9 +108,3 @@ def _one_line(text: str, width: int) -> str:
     width = max(width, 30)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def render_result(r: CheckResult, *, colour: bool = False) -> str:
-    """One streamed line, for progress output."""
-    headline = r.headline
-    return f"{_paint(_LABEL[r.status], r.status, colour)}  {r.title}: {clean(headline.message) if headline else ''}"

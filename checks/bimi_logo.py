@@ -29,7 +29,6 @@ BIMI_EKU: Final = ObjectIdentifier(
 )  # id-kp-BrandIndicatorforMessageIdentification
 
 _SVG_NS = "http://www.w3.org/2000/svg"
-_XLINK_NS = "http://www.w3.org/1999/xlink"
 # What may precede the root element: a BOM, whitespace, an XML declaration, comments and
 # processing instructions, and (so that the bomb is recognised as an SVG and reported) a DOCTYPE.
 _PROLOG = re.compile(

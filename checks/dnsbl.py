@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
@@ -47,14 +46,6 @@ _SPAMHAUS: Final = {
 # 127.255.255.x from Spamhaus: the query was refused (open/public resolver or over the free limit).
 _REFUSED = ipaddress.ip_network("127.255.255.0/24")
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    address: str
-    zone: str
-    codes: tuple[str, ...]
-    reason: str
 
 
 async def run(ctx: Context) -> list[Finding]:
