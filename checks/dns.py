@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import ipaddress
 import logging
 import time
@@ -364,8 +365,10 @@ def _with(
     )
 
 
+@functools.cache
 def _system_nameservers() -> tuple[Nameserver, ...]:
-    """The host's resolv.conf, read as a file (no lookup happens here)."""
+    """The host's resolv.conf, read as a file (no lookup happens here), once per process rather
+    than once per report."""
     try:
         resolver = dns.resolver.Resolver(configure=True)
     except (dns.resolver.NoResolverConfiguration, OSError):
