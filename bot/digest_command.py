@@ -23,6 +23,7 @@ from bot.scheduler import ClientForTeam, installed_teams, loop, make_runner, run
 from bot.settings import AppSettings
 from bot.store import Store
 from bot.watch_store import WatchStore
+from checks.context import Services
 from checks.settings import Settings, SettingsError
 
 EXIT_OK = 0
@@ -103,19 +104,23 @@ def start_scheduler(
     metrics: Metrics | None = None,
     interval: float = 60.0,
     client: Any = None,
+    watch_store: WatchStore | None = None,
+    services: Services | None = None,
 ) -> asyncio.Task[None]:
     """The digest loop as a background task beside the app (cancel it at shutdown).
 
-    Creates the watch tables in `store`'s database. `client` (one workspace only) reuses the
-    app's Web API client; by default one is made from the settings.
+    Creates the watch tables in `store`'s database unless `watch_store` is given. `client` (one
+    workspace only) reuses the app's Web API client; by default one is made from the settings.
+    `services` are the app's, so digests and reports share one prober (and its politeness).
     """
-    watch_store = WatchStore(store.engine)
-    watch_store.create_all()
+    if watch_store is None:
+        watch_store = WatchStore(store.engine)
+        watch_store.create_all()
     clients = single_team(client) if client is not None else clients_for(config, store)
     return asyncio.create_task(
         loop(
             store=watch_store,
-            engine_runner=make_runner(config.engine),
+            engine_runner=make_runner(config.engine, services=services),
             client_for_team=clients,
             owner=owner_id(),
             interval=interval,

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot import digest_command
@@ -21,6 +21,8 @@ from bot.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.settings import AppSettings
 from bot.store import Store
 from bot.watch_store import WatchStore
+from checks.context import Services
+from checks.services import build_services
 from checks.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -64,12 +66,12 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
             "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth)"
         )
     port = getattr(args, "port", None) or config.port
-    store, app, metrics, in_flight = _build(config)
+    parts = _build(config)
     runner, bound = await start_http(
-        build_web_app(app, metrics=metrics, store=store), args.host, port
+        build_web_app(parts.app, metrics=parts.metrics, store=parts.store), args.host, port
     )
     log.info("mxbot listening on %s:%s (events at /slack/events)", args.host, bound)
-    await _serve_until_signalled(config, store, app, metrics, in_flight, close=runner.cleanup)
+    await _serve_until_signalled(config, parts, close=runner.cleanup)
     return 0
 
 
@@ -82,51 +84,66 @@ async def run_socket(args: argparse.Namespace, settings: AppSettings | Settings)
         )
     if not (config.bot_token or config.multi_workspace):
         raise SettingsError("SLACK_BOT_TOKEN is required")
-    store, app, metrics, in_flight = _build(config)
-    handler = socket_handler(app, config.app_token.reveal())
+    parts = _build(config)
+    handler = socket_handler(parts.app, config.app_token.reveal())
     try:
         await connect_socket(handler, config.app_token.reveal())
     except BaseException:
         await handler.close_async()  # type: ignore[no-untyped-call]
-        store.close()
+        parts.store.close()
         raise
     log.info("mxbot connected over Socket Mode")
-    await _serve_until_signalled(config, store, app, metrics, in_flight, close=handler.close_async)
+    await _serve_until_signalled(config, parts, close=handler.close_async)
     return 0
 
 
-def _build(config: AppSettings) -> tuple[Store, Any, Metrics, InFlight]:
+@dataclass(frozen=True)
+class _Parts:
+    """What one bot process runs on, built once and shared by the app and the digests (one SMTP
+    prober, so one per-address lock and cache for /mx and digests alike)."""
+
+    store: Store
+    watch_store: WatchStore
+    services: Services
+    metrics: Metrics
+    in_flight: InFlight
+    app: Any
+
+
+def _build(config: AppSettings) -> _Parts:
     store = Store(config.database_url, client_id=config.client_id)
     store.create_all()
     watch_store = WatchStore(store.engine)
     watch_store.create_all()
+    services = build_services(config.engine)
     metrics = Metrics()
     in_flight = InFlight()
     app = build_app(
         config,
-        engine=bind_engine(config.engine),
+        engine=bind_engine(config.engine, services=services),
         store=store,
         metrics=metrics,
         watch_store=watch_store,
         in_flight=in_flight,
     )
-    return store, app, metrics, in_flight
+    return _Parts(store, watch_store, services, metrics, in_flight, app)
 
 
 async def _serve_until_signalled(
-    config: AppSettings,
-    store: Store,
-    app: Any,
-    metrics: Metrics,
-    in_flight: InFlight,
-    *,
-    close: Callable[[], Awaitable[object]],
+    config: AppSettings, parts: _Parts, *, close: Callable[[], Awaitable[object]]
 ) -> None:
     """Digests beside the app until SIGINT/SIGTERM; then the same orderly shutdown in both modes:
     stop digests, let reports in flight finish (or say so), close the transport, then the store.
     Several instances share the digests through the database."""
-    client = None if config.multi_workspace else app.client
-    digests = digest_command.start_scheduler(config, store, metrics=metrics, client=client)
+    store, in_flight = parts.store, parts.in_flight
+    digests = digest_command.start_scheduler(
+        config,
+        store,
+        metrics=parts.metrics,
+        client=None if config.multi_workspace else parts.app.client,
+        watch_store=parts.watch_store,
+        services=parts.services,
+    )
     try:
         await _until_signalled()
     finally:
