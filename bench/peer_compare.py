@@ -33,14 +33,14 @@ import dns.resolver
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checks import registry
-from checks.dns import DnsClient
 from checks.engine import make_context, run_report
 from checks.model import CheckResult, Status
+from checks.net.dns import DnsClient
 from checks.settings import Nameserver, Settings
-from checks.spf_eval import check_host
+from checks.spf.evaluate import check_host
 from checks.target import normalise
 from lab.zones import SPF_PROBE_IPS, domains, load
-from tests.dnsserver import DnsTestServer
+from tests.fakes.dnsserver import DnsTestServer
 
 # (domain, check or "ip:<address>") -> who is right, and why (RFC 7208, RFC 9989/9990).
 # "peer" marks the peer's error or a deliberate RFC 9989-versus-RFC 7489 difference.

@@ -25,12 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checks import registry
-from checks.dns import DnsClient
 from checks.engine import make_context, run_report
-from checks.services import build_services
+from checks.net.dns import DnsClient
+from checks.net.services import build_services
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
-from tests.dnsserver import DnsTestServer
+from tests.fakes.dnsserver import DnsTestServer
 
 # Addresses are documentation ranges and private connections are refused, so no connection is
 # attempted anywhere: this measures the DNS-bound part of a report, which dominates on a healthy MX.

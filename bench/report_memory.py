@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report_latency import ZONE, dkim_record
 from checks import registry
 from checks.engine import make_context, run_report
-from checks.services import build_services
+from checks.net.services import build_services
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
-from tests.dnsserver import DnsTestServer
+from tests.fakes.dnsserver import DnsTestServer
 
 
 def load(server: DnsTestServer, count: int) -> None:

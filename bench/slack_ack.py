@@ -24,14 +24,14 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_app
 from bot.commands import Command
 from bot.metrics import Metrics
-from bot.server import build_web_app, start_http
 from bot.settings import AppSettings, Secret
-from bot.store import Store
+from bot.slack.app import build_app
+from bot.slack.server import build_web_app, start_http
+from bot.store.db import Store
 from checks.model import CheckResult, Finding, Status
-from tests.slackapi import SlackApi, signature
+from tests.fakes.slackapi import SlackApi, signature
 
 SECRET = "bench-secret"
 RESULT = CheckResult("mx", "MX", (Finding("mx.ok", Status.PASS, "fine"),), 1)

@@ -10,6 +10,8 @@ Registration = Callable[[Any, argparse.ArgumentParser], None]
 
 
 def registrations() -> list[Registration]:
-    from bot import digest_command, serve_command, spf_command
+    from bot.cli import digest as digest_command
+    from bot.cli import serve as serve_command
+    from bot.cli import spf as spf_command
 
     return [spf_command.add_parser, serve_command.add_parsers, digest_command.add_parser]

@@ -8,20 +8,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from checks.dns import Answer, DnsClient, Outcome
+from checks.net.dns import Answer, DnsClient, Outcome
 from checks.settings import Settings
 from checks.target import Target
 
 if TYPE_CHECKING:  # the clients import this module (they serve checks); types only here
-    from checks.https import HttpsFetcher
-    from checks.smtp_probe import SmtpProber
+    from checks.net.https import HttpsFetcher
+    from checks.net.probe.prober import SmtpProber
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Process-wide network clients, built once (`checks.services.build_services`) and shared by
+    """Process-wide network clients, built once (`checks.net.services.build_services`) and shared by
     every report for their caches and per-address politeness. A missing client means the checks
     that need it connect nowhere and say so."""
 

@@ -19,11 +19,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from checks.context import Context, HostAddresses, is_ip_literal
-from checks.dns import Answer
 from checks.model import DOMAIN, Finding, Record, Status
-from checks.probe_result import Failure, ProbeResult
-from checks.smtp_probe import probe_for, where
-from checks.tls_analysis import load_chain, name_matches, signed_chain
+from checks.net.dns import Answer
+from checks.net.probe.prober import probe_for, where
+from checks.net.probe.result import Failure, ProbeResult
+from checks.tls.analysis import load_chain, name_matches, signed_chain
 
 ID: Final = "dane"
 TITLE: Final = "DANE (TLSA)"

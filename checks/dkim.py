@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from checks.context import Context
-from checks.dns import Answer, Outcome
 from checks.model import DOMAIN, Finding, Status
+from checks.net.dns import Answer, Outcome
 
 ID: Final = "dkim"
 TITLE: Final = "DKIM"

@@ -12,8 +12,8 @@ import ipaddress
 from typing import Final
 
 from checks.context import Context
-from checks.dns import Answer, Outcome
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
+from checks.net.dns import Answer, Outcome
 
 ID: Final = "dnsbl"
 TITLE: Final = "DNS blocklists"

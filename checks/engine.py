@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from checks import registry
 from checks.context import Context, Options, Services
-from checks.dns import DnsClient
 from checks.model import CheckResult, Finding, Report, Status
+from checks.net.dns import DnsClient
 from checks.registry import Check
 from checks.settings import Settings
 from checks.target import Target

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context, MxSet
-from checks.https import FetchOutcome, FetchResult
 from checks.model import DOMAIN, Finding, Record, Status
+from checks.net.https import FetchOutcome, FetchResult
 
 ID: Final = "mta_sts"
 TITLE: Final = "MTA-STS"

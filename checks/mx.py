@@ -6,8 +6,8 @@ import asyncio
 from typing import Final
 
 from checks.context import Context, MxHost, MxSet, is_ip_literal
-from checks.dns import Answer, Outcome
 from checks.model import DOMAIN, Finding, Record, Status
+from checks.net.dns import Answer, Outcome
 
 ID: Final = "mx"
 TITLE: Final = "Mail exchangers (MX)"

@@ -16,9 +16,9 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
-from checks.probe_result import Failure, ProbeResult, Protocol
-from checks.smtp_probe import SmtpProber, where
-from checks.tls_analysis import findings as tls_findings
+from checks.net.probe.prober import SmtpProber, where
+from checks.net.probe.result import Failure, ProbeResult, Protocol
+from checks.tls.analysis import findings as tls_findings
 
 ID: Final = "ports"
 TITLE: Final = "Client ports"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
-from checks.dns import Answer
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
+from checks.net.dns import Answer
 
 ID: Final = "ptr"
 TITLE: Final = "Reverse DNS (PTR)"

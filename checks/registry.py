@@ -5,26 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from checks import (
-    address,
-    asn,
-    bimi,
-    dane,
-    dkim,
-    dmarc,
-    dnsbl,
-    dnssec,
-    mta_sts,
-    mx,
-    ports,
-    ptr,
-    smtp,
-    spf,
-    tls,
-    tls_rpt,
-)
+from checks import address, asn, dane, dkim, dnsbl, mta_sts, mx, ports, ptr, smtp, tls_rpt
+from checks.bimi import check as bimi
 from checks.context import Context
+from checks.dmarc import check as dmarc
+from checks.dnssec import check as dnssec
 from checks.model import Finding
+from checks.spf import check as spf
+from checks.tls import check as tls
 
 
 class Check(Protocol):

@@ -14,8 +14,8 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
-from checks.probe_result import Failure, ProbeResult
-from checks.smtp_probe import mail_endpoints, probe_for, where
+from checks.net.probe.prober import mail_endpoints, probe_for, where
+from checks.net.probe.result import Failure, ProbeResult
 
 ID: Final = "smtp"
 TITLE: Final = "SMTP (port 25)"

@@ -13,7 +13,7 @@ import sys
 import time
 
 from lab.zones import domains, load
-from tests.dnsserver import DnsTestServer
+from tests.fakes.dnsserver import DnsTestServer
 
 
 def main() -> int:
@@ -31,7 +31,7 @@ def main() -> int:
     flags = ["--timeout", "1"]
     if args.mail:
         from lab import mail
-        from tests.mailservers import make_pki
+        from tests.fakes.mailservers import make_pki
 
         pki, _tmp = make_pki()
         mail.start(pki)
@@ -50,7 +50,7 @@ def main() -> int:
             cmd = [
                 sys.executable,
                 "-m",
-                "bot.cli",
+                "bot.cli.main",
                 "check",
                 name,
                 "--resolver",

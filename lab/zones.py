@@ -11,7 +11,7 @@ import dns.name
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from tests.dnsserver import DnsTestServer
+from tests.fakes.dnsserver import DnsTestServer
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
 GOOD_MAIL = """@ MX 10 mx1

@@ -11,7 +11,7 @@ from checks.context import Context, Options
 from checks.engine import make_context
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
-from tests.dnsserver import DnsTestServer
+from tests.fakes.dnsserver import DnsTestServer
 
 MakeContext = Callable[..., Awaitable[Context]]
 # The network rule, enforced by the code's own policy: tests connect to loopback and nowhere else.

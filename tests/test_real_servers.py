@@ -23,16 +23,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from checks import dane, mta_sts, smtp, tls
+from checks import dane, mta_sts, smtp
 from checks.context import Context, Services
 from checks.engine import make_context, run_report
-from checks.https import HttpsFetcher
 from checks.model import Report, Status
+from checks.net.https import HttpsFetcher
+from checks.net.probe.prober import SmtpProber
 from checks.settings import Settings
-from checks.smtp_probe import SmtpProber
 from checks.target import normalise
-from tests.dnsserver import DnsTestServer
-from tests.realservers import (
+from checks.tls import check as tls
+from tests.fakes.dnsserver import DnsTestServer
+from tests.fakes.realservers import (
     EXPIRED_HOST,
     MX_NAME,
     NGINX_HOST,
@@ -329,7 +330,7 @@ def test_cli_check_against_postfix_and_nginx_on_standard_ports(
         [
             sys.executable,
             "-m",
-            "bot.cli",
+            "bot.cli.main",
             "check",
             "example.test",
             "--only",

@@ -1,0 +1,1 @@
+"""Renderers (pure): a report as Block Kit, terminal text or JSON. They never resolve or connect."""

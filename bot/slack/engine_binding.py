@@ -1,0 +1,59 @@
+"""The engine seam for the Slack app: a callable from `Command` to a stream of `CheckResult`s.
+
+`bind_engine(settings)` builds the shared services once and returns the callable; tests pass a
+canned engine instead, or the real one pointed at the DNS test server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
+
+from bot.commands import Command
+from checks import registry
+from checks.context import Services
+from checks.engine import make_context, stream
+from checks.model import CheckResult
+from checks.net.services import build_services
+from checks.registry import Check
+from checks.settings import Settings
+
+Select = Callable[..., list[Check]]  # registry.select's shape: (only, *, is_address)
+
+
+class RunChecks(Protocol):
+    """Run the checks a command asks for; yield each result as it completes."""
+
+    def __call__(self, command: Command) -> AsyncIterator[CheckResult]: ...
+
+
+Plan = Callable[[Command], Sequence[tuple[str, str]]]  # (id, title) of checks that will run
+
+
+def registry_plan(command: Command, select: Select = registry.select) -> list[tuple[str, str]]:
+    """The checks a command will run, in display order, for the ⏳ rows."""
+    if command.target is None:
+        return []
+    checks = select(list(command.checks) or None, is_address=command.target.is_address)
+    return [(c.ID, c.TITLE) for c in checks]
+
+
+def bind_engine(
+    settings: Settings,
+    *,
+    select: Select = registry.select,
+    services: Services | None = None,
+) -> RunChecks:
+    """The real engine bound to `settings`, with process-wide services built once."""
+    shared = build_services(settings) if services is None else services
+
+    async def run(command: Command) -> AsyncIterator[CheckResult]:
+        target = command.target
+        if target is None:
+            return
+        checks = select(list(command.checks) or None, is_address=target.is_address)
+        ctx = make_context(target, settings, options=command.options, services=shared)
+        async for result in stream(checks, ctx):
+            yield result
+
+    return run

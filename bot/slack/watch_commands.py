@@ -1,0 +1,321 @@
+"""`/mx watch`, `/mx unwatch` and `/mx watches`: a channel's watch-list and its digest schedule.
+
+    watch example.com                       add (digest: the channel's, or daily at 09:00 UTC)
+    watch example.com hourly                … and post the digest every hour
+    watch example.com daily [HH:MM]         … every day at HH:MM UTC (default 09:00)
+    watch example.com weekly [mon] [HH:MM]  … every week (default Monday 09:00 UTC)
+    unwatch example.com
+    watches                                 this channel's list and schedule
+
+`parse_watch` is pure: None when the text is not one of these commands, a `WatchCommand`
+otherwise, or `WatchUsageError` (a `bot.commands.UsageError`) naming the closest valid usage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from bot.commands import UsageError
+from bot.render.blocks import clip, context_block, escape, render_text, section_block
+from bot.store.watch import (
+    AddOutcome,
+    Cadence,
+    Schedule,
+    WatchStore,
+    When,
+    weekday_index,
+)
+from checks.target import Target, TargetError, normalise
+
+MAX_TEXT: Final = 1000
+MAX_SECTION: Final = 3000
+
+USAGE_WATCH: Final = "watch example.com daily 09:00"
+USAGE_UNWATCH: Final = "unwatch example.com"
+USAGE_LIST: Final = "watches"
+WATCH_USAGES: Final = (
+    (
+        "watch example.com [hourly | daily HH:MM | weekly mon HH:MM]",
+        "watch a domain in this channel",
+    ),
+    ("unwatch example.com", "stop watching it"),
+    ("watches", "this channel's watch-list and digest schedule"),
+)
+
+_VERBS: Final = {"watch": "watch", "unwatch": "unwatch", "watches": "list", "watchlist": "list"}
+_FILLER: Final = frozenset({"at", "on", "every", "utc", "z", "gmt", "please", "pls"})
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?:z|utc)?$", re.IGNORECASE)
+
+Kind = Literal["watch", "unwatch", "list"]
+Message = dict[str, Any]
+
+
+class WatchUsageError(UsageError):
+    """Not a valid watch command; `usage` is the closest valid form (without the `/mx`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatchCommand:
+    kind: Kind
+    target: Target | None = None
+    when: When | None = None  # None: keep the channel's schedule (or the default for a new one)
+
+    @property
+    def text(self) -> str:
+        """The canonical text; `parse_watch(cmd.text) == cmd`."""
+        if self.kind == "list" or self.target is None:
+            return "watches"
+        parts = [self.kind, self.target.name]
+        when = self.when
+        if when is not None:
+            parts.append(when.cadence.value)
+            if when.cadence is Cadence.WEEKLY:
+                parts.append(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[when.weekday])
+            if when.cadence is not Cadence.HOURLY:
+                parts.append(f"{when.hour:02d}:{when.minute:02d}")
+        return " ".join(parts)
+
+
+def parse_watch(text: str) -> WatchCommand | None:
+    """Parse a watch command; None when the text is some other command."""
+    tokens = _tokens(text[: MAX_TEXT + 1])
+    if not tokens or tokens[0].lower() not in _VERBS:
+        return None
+    if len(text) > MAX_TEXT:
+        raise WatchUsageError("That is too long for one command.", USAGE_WATCH)
+    kind: Kind = _VERBS[tokens[0].lower()]  # type: ignore[assignment]
+    rest = tokens[1:]
+    if kind == "list":
+        if rest:
+            raise WatchUsageError("`watches` takes nothing after it.", USAGE_LIST)
+        return WatchCommand("list")
+    usage = USAGE_WATCH if kind == "watch" else USAGE_UNWATCH
+    if not rest:
+        raise WatchUsageError(f"Tell me which domain to {kind}.", usage)
+    target = _domain(rest[0], usage)
+    if kind == "unwatch":
+        if len(rest) > 1:
+            raise WatchUsageError("Unwatch one domain at a time.", USAGE_UNWATCH)
+        return WatchCommand("unwatch", target)
+    return WatchCommand("watch", target, _when([t for t in rest[1:] if t.lower() not in _FILLER]))
+
+
+async def answer(
+    text: str,
+    *,
+    store: WatchStore,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    prefix: str = "/mx",
+    now: datetime | None = None,
+) -> Message | None:
+    """The whole seam for a listener: None when `text` is not a watch command, else the reply
+    (the outcome, or the closest usage for a malformed one), ready for `ack(**…)`."""
+    try:
+        cmd = parse_watch(text)
+    except UsageError as exc:
+        return _text(
+            f"{escape(exc.reason)}\nTry: `{escape(prefix)} {escape(exc.usage)}` "
+            f"(or `{escape(prefix)} help`)"
+        )
+    if cmd is None:
+        return None
+    return await execute(
+        cmd, store=store, team_id=team_id, channel_id=channel_id, user_id=user_id, now=now
+    )
+
+
+def watch_command_for(domain: str) -> WatchCommand:
+    """The command a "Watch" button on a report stands for (raises TargetError on junk)."""
+    target = normalise(domain)
+    if target.is_address:
+        raise TargetError("only domains can be watched")
+    return WatchCommand("watch", target)
+
+
+async def execute(
+    cmd: WatchCommand,
+    *,
+    store: WatchStore,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    now: datetime | None = None,
+) -> Message:
+    """Do it and say what happened, as a message ready for `ack(**…)` or `respond(**…)`."""
+    now = now or datetime.now(UTC)
+    if cmd.kind == "list" or cmd.target is None:
+        return await _list(store, team_id, channel_id)
+    name = cmd.target.name
+    if cmd.kind == "unwatch":
+        removed = await store.remove_watch(team_id, channel_id, name)
+        if not removed:
+            return _text(f"*{_shown(cmd.target)}* is not on this channel's watch-list.")
+        left = await store.watches(team_id, channel_id)
+        tail = f" {len(left)} left." if left else " The list is empty, so digests stop."
+        return _text(f"Stopped watching *{_shown(cmd.target)}* here.{tail}")
+    outcome = await store.add_watch(team_id, channel_id, name, user_id=user_id, now=now)
+    if outcome is AddOutcome.FULL:
+        return _text(
+            f"This channel already watches {store.max_watches} domains, the most one channel can. "
+            f"Unwatch one first (`/mx {escape(USAGE_UNWATCH)}`), or watch it from another channel."
+        )
+    schedule = await store.set_schedule(team_id, channel_id, cmd.when, now=now)
+    count = len(await store.watches(team_id, channel_id))
+    first = (
+        f"Now watching *{_shown(cmd.target)}* in this channel"
+        if outcome is AddOutcome.ADDED
+        else f"*{_shown(cmd.target)}* was already on this channel's watch-list"
+    )
+    return _text(
+        f"{first} ({count} of {store.max_watches}).\n"
+        f"Digest: {_schedule_line(schedule)}. See the list with `/mx watches`."
+    )
+
+
+def render_home_watches(watches: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """App Home blocks for a workspace's watch-lists (`WatchStore.team_watches`), at most 20."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        section_block("*Watch-lists in this workspace*"),
+    ]
+    if not watches:
+        blocks.append(context_block(f"None yet: type `/mx {escape(USAGE_WATCH)}` in a channel."))
+        return blocks
+    for channel, domains in list(watches.items())[:20]:
+        # A channel link (<#C…>) notifies no one; only ids Slack could have issued get one.
+        where = f"<#{channel}>" if _CHANNEL_ID.match(channel) else escape(channel)
+        names = ", ".join(escape(_display(d)) for d in domains)
+        blocks.append(section_block(f"{where}: {len(domains)} watched · {names}"))
+    return blocks
+
+
+def render_watch_help() -> str:
+    """Usage lines for `/mx help` (mrkdwn, escaped)."""
+    return "\n".join(f"`/mx {escape(form)}`: {escape(what)}" for form, what in WATCH_USAGES)
+
+
+# ---- parsing ------------------------------------------------------------------------------------
+
+
+def _tokens(text: str) -> list[str]:
+    text = _MENTION.sub(" ", text).replace("\u00a0", " ")
+    parts = re.findall(r"<[^<>]*>|[^\s,;]+", text)
+    tokens = [p if p.startswith("<") else p.strip("\"'`()[]{}!?") for p in parts]
+    return [t for t in tokens if t]
+
+
+def _domain(word: str, usage: str) -> Target:
+    try:
+        target = normalise(word)
+    except TargetError as exc:
+        raise WatchUsageError(f"{str(exc).rstrip('.')}.", usage) from None
+    if target.is_address:
+        raise WatchUsageError("Only domains can be watched, not IP addresses.", usage)
+    return target
+
+
+def _when(words: list[str]) -> When | None:
+    if not words:
+        return None
+    cadence_word, rest = words[0].lower(), words[1:]
+    try:
+        cadence = Cadence(cadence_word)
+    except ValueError:
+        raise WatchUsageError(
+            f"{words[0]!r} is not a schedule; use hourly, daily or weekly.", USAGE_WATCH
+        ) from None
+    if cadence is Cadence.HOURLY:
+        if rest:
+            raise WatchUsageError("`hourly` takes no time.", "watch example.com hourly")
+        return When(Cadence.HOURLY, 0, 0)
+    if cadence is Cadence.DAILY:
+        if len(rest) > 1:
+            raise WatchUsageError("Give one time of day, such as 09:00.", USAGE_WATCH)
+        hour, minute = _clock(rest[0], USAGE_WATCH) if rest else (9, 0)
+        return When(Cadence.DAILY, hour, minute)
+    return _weekly(rest)
+
+
+def _weekly(words: list[str]) -> When:
+    usage = "watch example.com weekly mon 09:00"
+    day: int | None = None
+    clock: tuple[int, int] | None = None
+    for word in words:
+        index = weekday_index(word)
+        if index is not None and day is None:
+            day = index
+        elif _CLOCK.match(word) and clock is None:
+            clock = _clock(word, usage)
+        else:
+            raise WatchUsageError(f"{word!r} is not a weekday or a time (HH:MM UTC).", usage)
+    hour, minute = clock or (9, 0)
+    return When(Cadence.WEEKLY, hour, minute, 0 if day is None else day)
+
+
+def _clock(word: str, usage: str) -> tuple[int, int]:
+    match = _CLOCK.match(word)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise WatchUsageError(f"{word!r} is not a time of day; use HH:MM in UTC.", usage)
+    return int(match.group(1)), int(match.group(2))
+
+
+# ---- replies ------------------------------------------------------------------------------------
+
+
+async def _list(store: WatchStore, team_id: str, channel_id: str) -> Message:
+    watches = await store.watches(team_id, channel_id)
+    if not watches:
+        return _text(
+            f"This channel watches no domains yet. Start with `/mx {escape(USAGE_WATCH)}`."
+        )
+    schedule = await store.schedule(team_id, channel_id)
+    head = f"*This channel watches {len(watches)} of {store.max_watches} domains.*"
+    if schedule is not None:
+        head += f"\nDigest: {_schedule_line(schedule)}."
+    names = [f"• {escape(_display(w.domain))}" for w in watches]
+    sections = [head, *_pack(names)]
+    blocks = [section_block(s) for s in sections[:49]]
+    fallback = f"This channel watches {len(watches)} domains: " + ", ".join(
+        _display(w.domain) for w in watches
+    )
+    return {"text": clip(escape(fallback), MAX_SECTION), "blocks": blocks}
+
+
+def _schedule_line(schedule: Schedule) -> str:
+    stamp = schedule.next_run_at.astimezone(UTC).strftime("%a %Y-%m-%d %H:%M UTC")
+    return f"{schedule.when.describe()}, next on {stamp}"
+
+
+def _shown(target: Target) -> str:
+    return escape(target.display)
+
+
+def _display(name: str) -> str:
+    try:
+        return normalise(name).display
+    except TargetError:
+        return name
+
+
+def _pack(lines: list[str]) -> list[str]:
+    packed: list[str] = []
+    for line in lines:
+        line = clip(line, MAX_SECTION)
+        if packed and len(packed[-1]) + 1 + len(line) <= MAX_SECTION:
+            packed[-1] += "\n" + line
+        else:
+            packed.append(line)
+    return packed
+
+
+def _text(mrkdwn: str) -> Message:
+    """A one-section message; `mrkdwn` is already escaped."""
+    return render_text(mrkdwn)

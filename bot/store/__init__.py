@@ -1,0 +1,1 @@
+"""The database: Slack installations, report history, processed events, watch-lists and schedules."""

@@ -1,0 +1,17 @@
+"""Process-wide network clients handed to every report (they hold caches shared across reports).
+
+Checks find them in `ctx.services`; the CLI and the Slack app build them once with
+`build_services(settings)`. DNS is not here: each report gets its own `DnsClient`.
+"""
+
+from __future__ import annotations
+
+from checks.context import Services
+from checks.net.https import HttpsFetcher
+from checks.net.probe.prober import SmtpProber
+from checks.settings import Settings
+
+
+def build_services(settings: Settings) -> Services:
+    """Build the shared clients for these settings."""
+    return Services(smtp=SmtpProber(settings), https=HttpsFetcher(settings))

@@ -1,0 +1,1 @@
+"""The `tls` check and the certificate/protocol verdicts it shares with `dane` and `ports`."""

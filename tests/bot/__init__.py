@@ -1,0 +1,1 @@
+"""Tests of the faces: CLI, renderers, Slack app, store and digests."""

@@ -1,0 +1,1 @@
+"""Tests of the diagnostic engine and its checks."""

@@ -1,0 +1,444 @@
+"""The smtp, tls, dane and ports checks end to end: zone on the loopback DNS server, mail servers on
+loopback, one probe per address shared by the checks, and reports that stay within budget."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+
+import dns.name
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from checks import dane, ports, registry, smtp
+from checks.context import Context, Services
+from checks.engine import make_context, run_report
+from checks.model import Finding, Status
+from checks.net.probe.prober import SmtpProber
+from checks.settings import Settings
+from checks.target import normalise
+from checks.tls import check as tls
+from tests.fakes.dnsserver import DnsTestServer
+from tests.fakes.mailservers import (
+    Loopback,
+    Pki,
+    SmtpScript,
+    aiosmtpd_server,
+    free_port,
+    imap,
+    make_pki,
+    tarpit,
+)
+
+ZONE = """
+@ 300 IN MX 10 mx.example.test.
+mx 300 IN A 127.0.0.1
+"""
+PTR = "1.0.0.127.in-addr.arpa."
+TLSA_NAME = "_25._tcp.mx.example.test."
+
+
+@pytest.fixture(scope="module")
+def pki() -> Iterator[Pki]:
+    made, tmp = make_pki()
+    yield made
+    tmp.cleanup()
+
+
+def context(
+    dns_server: DnsTestServer,
+    settings: Settings,
+    pki: Pki,
+    port: int,
+    *,
+    zone: str = ZONE,
+    ptr: str = "mx.example.test.",
+    **changes: object,
+) -> Context:
+    dns_server.load_zone(zone, "example.test")
+    dns_server.add(PTR, "PTR", ptr)
+    s = settings.with_overrides(ca_file=pki.ca_file, timeout=0.4, **changes)
+    prober = SmtpProber(s, port=port, cache_seconds=0)
+    return make_context(normalise("example.test"), s, services=Services(smtp=prober))
+
+
+def codes(findings: list[Finding]) -> set[tuple[str, Status]]:
+    return {(f.code, f.status) for f in findings}
+
+
+def spki_sha256(pki: Pki) -> str:
+    cert = x509.load_pem_x509_certificate(pki.good.cert_chain_pems[0].bytes())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(spki).hexdigest()
+
+
+async def test_a_good_mx_passes_smtp_and_tls_with_one_connection(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    script = SmtpScript(tls=pki.context(pki.good))
+    async with Loopback(script) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+
+        smtp_findings = await smtp.run(ctx)
+        tls_findings = await tls.run(ctx)
+
+    assert codes(smtp_findings) == {("smtp.ok", Status.PASS)}
+    assert codes(tls_findings) == {("tls.ok", Status.PASS)}
+    assert server.accepted == 1  # smtp and tls shared the probe
+    assert "MAIL" not in " ".join(script.commands)
+    assert "RCPT" not in " ".join(script.commands)
+
+
+async def test_a_greeting_name_other_than_the_ptr_is_noted(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with aiosmtpd_server(pki.context(pki.good)) as server:
+        ctx = context(dns_server, settings, pki, server.port, ptr="host-1.isp.test.")
+
+        found = await smtp.run(ctx)
+
+    assert codes(found) == {("smtp.ok", Status.PASS), ("smtp.banner_name_mismatch", Status.INFO)}
+
+
+async def test_an_expired_certificate_fails_tls_but_not_smtp(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with aiosmtpd_server(pki.context(pki.expired)) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+
+        assert codes(await smtp.run(ctx)) == {("smtp.ok", Status.PASS)}
+        assert codes(await tls.run(ctx)) == {("tls.cert_expired", Status.FAIL)}
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        ("self_signed", {("tls.cert_self_signed", Status.WARN)}),
+        ("wrong_name", {("tls.cert_name_mismatch", Status.WARN)}),
+        ("incomplete", {("tls.cert_chain_incomplete", Status.WARN)}),
+    ],
+)
+async def test_certificate_problems_are_named(
+    dns_server: DnsTestServer,
+    settings: Settings,
+    pki: Pki,
+    make: str,
+    expected: set[tuple[str, Status]],
+) -> None:
+    contexts = {
+        "self_signed": lambda: pki.self_signed_context(),
+        "wrong_name": lambda: pki.context(pki.wrong_name),
+        "incomplete": lambda: pki.context(pki.via_intermediate, full_chain=False),
+    }
+    async with aiosmtpd_server(contexts[make]()) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+
+        assert codes(await tls.run(ctx)) == expected
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        (
+            SmtpScript(banner=(b"421 4.7.0 Too many connections",), close_after_banner=True),
+            ("smtp.greeting_deferred", Status.ERROR),
+        ),
+        (
+            SmtpScript(banner=(b"554 5.3.2 No SMTP service here",)),
+            ("smtp.greeting_rejected", Status.FAIL),
+        ),
+        (
+            SmtpScript(banner=(b"554 5.7.1 Your IP is listed at zen.spamhaus.org",)),
+            ("smtp.blocked_by_server", Status.ERROR),
+        ),
+        (
+            SmtpScript(ehlo=(b"250-mx.example.test", b"250 8BITMIME")),
+            ("smtp.starttls_missing", Status.FAIL),
+        ),
+        (
+            SmtpScript(starttls=b"454 4.7.0 TLS not available"),
+            ("smtp.starttls_refused", Status.FAIL),
+        ),
+        (SmtpScript(after_starttls_raw=b"garbage\r\n"), ("smtp.tls_failed", Status.FAIL)),
+    ],
+)
+async def test_failures_become_their_own_findings(
+    dns_server: DnsTestServer,
+    settings: Settings,
+    pki: Pki,
+    script: SmtpScript,
+    expected: tuple[str, Status],
+) -> None:
+    async with Loopback(script) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+
+        found = await smtp.run(ctx)
+        tls_found = await tls.run(ctx)
+
+    assert expected in codes(found)
+    assert codes(tls_found) == {("tls.not_checked", Status.SKIP)}
+    if expected[0] in (
+        "smtp.greeting_rejected",
+        "smtp.greeting_deferred",
+        "smtp.blocked_by_server",
+    ):
+        quoted = script.banner[0].decode()
+        assert any(quoted in f.message for f in found), "the message quotes the server's greeting"
+
+
+async def test_a_closed_port_fails(dns_server: DnsTestServer, settings: Settings, pki: Pki) -> None:
+    ctx = context(dns_server, settings, pki, free_port())
+
+    assert codes(await smtp.run(ctx)) == {("smtp.connection_refused", Status.FAIL)}
+
+
+async def test_private_addresses_are_refused_as_a_finding_without_connecting(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(tarpit) as server:
+        ctx = context(dns_server, settings, pki, server.port, allow_private=False)
+
+        found = await smtp.run(ctx)
+
+    assert codes(found) == {("smtp.address_refused", Status.INFO)}
+    assert server.accepted == 0
+
+
+async def test_a_null_mx_is_skipped(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    ctx = context(dns_server, settings, pki, free_port(), zone="@ 300 IN MX 0 .\n")
+
+    assert codes(await smtp.run(ctx)) == {("smtp.skipped", Status.SKIP)}
+    assert codes(await tls.run(ctx)) == {("tls.skipped", Status.SKIP)}
+    assert codes(await dane.run(ctx)) == {("dane.skipped", Status.SKIP)}
+
+
+async def test_without_a_prober_nothing_is_contacted(
+    dns_server: DnsTestServer, settings: Settings
+) -> None:
+    dns_server.load_zone(ZONE, "example.test")
+    ctx = make_context(normalise("example.test"), settings)
+
+    assert codes(await smtp.run(ctx)) == {("smtp.not_configured", Status.SKIP)}
+
+
+async def test_a_tarpit_cannot_stretch_the_report(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(tarpit) as server:
+        ctx = context(dns_server, settings, pki, server.port, report_budget=1.5, check_budget=1.5)
+        started = time.monotonic()
+
+        report = await run_report([smtp, tls, dane], ctx)
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 1.5 + 2.0  # within the report budget
+    assert ("smtp.no_banner", Status.WARN) in codes(list(report.results[0].findings))
+    assert server.accepted == 1
+
+
+async def test_the_report_budget_wins_over_a_slow_probe(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(tarpit) as server:
+        dns_server.load_zone(ZONE, "example.test")
+        s = settings.with_overrides(
+            timeout=3.0, check_budget=0.6, report_budget=0.8, ca_file=pki.ca_file
+        )
+        ctx = make_context(
+            normalise("example.test"), s, services=Services(smtp=SmtpProber(s, port=server.port))
+        )
+        started = time.monotonic()
+
+        report = await run_report([smtp, tls, dane], ctx)
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5  # the 3 s step timeout never ran out: the budget cut it
+    # The probe sizes itself to the check budget (0.9 x 0.6 s), so it still says what it saw.
+    assert codes(list(report.results[0].findings)) == {("smtp.no_banner", Status.WARN)}
+    assert "0.5" in report.results[0].findings[0].message
+
+
+# ---- DANE ------------------------------------------------------------------------------------
+async def dane_findings(
+    dns_server: DnsTestServer,
+    settings: Settings,
+    pki: Pki,
+    tlsa: list[str],
+    *,
+    authenticated: bool = True,
+    script: SmtpScript | None = None,
+) -> set[tuple[str, Status]]:
+    async with Loopback(script or SmtpScript(tls=pki.context(pki.good))) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+        if tlsa:
+            dns_server.add(TLSA_NAME, "TLSA", *tlsa)
+        dns_server.behaviour.authenticated = authenticated
+        return codes(await dane.run(ctx))
+
+
+async def test_dane_matching_record_passes_and_notes_a_single_record(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    found = await dane_findings(dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}"])
+
+    assert found == {("dane.ok", Status.PASS), ("dane.single_record", Status.INFO)}
+
+
+async def test_dane_second_record_means_rollover_ready(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    found = await dane_findings(
+        dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}", f"3 1 1 {'ab' * 32}"]
+    )
+
+    assert found == {("dane.ok", Status.PASS), ("dane.rollover_ready", Status.INFO)}
+
+
+async def test_dane_stale_record_fails_with_the_record_to_publish(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(SmtpScript(tls=pki.context(pki.good))) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+        dns_server.add(TLSA_NAME, "TLSA", f"3 1 1 {'ab' * 32}")
+        dns_server.behaviour.authenticated = True
+
+        found = await dane.run(ctx)
+
+    mismatch = next(f for f in found if f.code == "dane.mismatch")
+    assert mismatch.status is Status.FAIL
+    assert mismatch.record is not None
+    assert mismatch.record.zone_line == f"{TLSA_NAME} 3600 IN TLSA 3 1 1 {spki_sha256(pki)}"
+
+
+async def test_dane_unvalidated_records_are_ignored_by_senders(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    found = await dane_findings(
+        dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}"], authenticated=False
+    )
+
+    assert found == {("dane.not_validated", Status.WARN)}
+
+
+async def test_dane_pkix_usages_do_not_apply_on_port_25(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    found = await dane_findings(dns_server, settings, pki, [f"1 1 1 {spki_sha256(pki)}"])
+
+    assert found == {("dane.pkix_usage", Status.WARN), ("dane.no_usable_records", Status.WARN)}
+
+
+async def test_dane_without_starttls_fails(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    script = SmtpScript(ehlo=(b"250-mx.example.test", b"250 8BITMIME"))
+
+    found = await dane_findings(
+        dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}"], script=script
+    )
+
+    assert ("dane.no_tls", Status.FAIL) in found
+
+
+async def test_dane_unvalidated_address_records_disable_it(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(SmtpScript(tls=pki.context(pki.good))) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+        dns_server.add(TLSA_NAME, "TLSA", f"3 1 1 {spki_sha256(pki)}")
+        dns_server.behaviour.authenticated_names = {dns.name.from_text(TLSA_NAME)}
+
+        found = codes(await dane.run(ctx))
+
+    assert ("dane.address_not_validated", Status.WARN) in found
+    assert ("dane.mx_not_validated", Status.INFO) in found
+
+
+async def test_no_tlsa_means_no_dane(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    assert await dane_findings(dns_server, settings, pki, []) == {("dane.none", Status.INFO)}
+
+
+# ---- client ports ----------------------------------------------------------------------------
+async def test_client_ports_from_srv_and_usual_names(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    zone = ZONE + (
+        "_imaps._tcp 300 IN SRV 0 1 993 imap.example.test.\n"
+        "_pop3s._tcp 300 IN SRV 0 0 0 .\n"
+        "imap 300 IN A 127.0.0.1\n"
+        "smtp 300 IN A 127.0.0.1\n"
+    )
+    closed = free_port()
+    async with (
+        Loopback(imap(pki.context(pki.good), implicit=True)) as imaps,
+        aiosmtpd_server(pki.context(pki.wrong_name)) as submission,
+    ):
+        ctx = context(dns_server, settings, pki, closed, zone=zone)
+        mapping = {
+            993: imaps.port,
+            587: submission.port,
+            465: closed,
+            143: closed,
+            110: closed,
+            995: closed,
+        }
+        ctx.services = Services(smtp=SmtpProber(ctx.settings, ports=mapping, cache_seconds=0))
+
+        found = await ports.run(ctx)
+
+    got = codes(found)
+    assert ("ports.ok", Status.PASS) in got  # IMAPS via SRV
+    assert ("ports.cert_name_mismatch", Status.FAIL) in got  # clients verify: a failure here
+    assert ("ports.srv_missing", Status.INFO) in got  # submission found by name, not SRV
+    assert ("ports.srv_not_offered", Status.INFO) in got
+    assert ("ports.closed", Status.INFO) in got
+    srv = next(f for f in found if f.code == "ports.srv_missing")
+    assert srv.record is not None
+    assert (
+        srv.record.zone_line
+        == "_submission._tcp.example.test. 3600 IN SRV 0 1 587 smtp.example.test."
+    )
+
+
+def test_ports_is_opt_in_and_the_transport_checks_are_registered() -> None:
+    default = [c.ID for c in registry.select(None, is_address=False)]
+
+    assert {"smtp", "tls", "dane"} <= set(default)
+    assert "ports" not in default
+    assert [c.ID for c in registry.select(["ports"], is_address=False)] == ["ports"]
+    assert [
+        c.ID for c in registry.select(None, is_address=True) if c.ID in {"smtp", "tls", "dane"}
+    ] == ["smtp", "tls"]
+
+
+async def test_the_engine_cuts_a_probe_that_outlives_the_check_budget(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(tarpit) as server:
+        dns_server.load_zone(ZONE, "example.test")
+        s = settings.with_overrides(
+            timeout=3.0, check_budget=0.5, report_budget=0.7, probe_budget=10.0
+        )
+        ctx = make_context(
+            normalise("example.test"), s, services=Services(smtp=SmtpProber(s, port=server.port))
+        )
+        started = time.monotonic()
+
+        report = await run_report([smtp, tls, dane], ctx)
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 2.5  # a 10 s probe budget and 3 s steps: only the engine cut it short
+    assert {r.id: r.status for r in report.results} == {
+        "smtp": Status.ERROR,
+        "tls": Status.ERROR,
+        "dane": Status.INFO,  # no TLSA records: nothing to wait for
+    }
+    assert ("smtp.timeout", Status.ERROR) in codes(list(report.results[0].findings))

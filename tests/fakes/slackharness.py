@@ -1,0 +1,279 @@
+"""The Slack app's test harness: its real aiohttp server on 127.0.0.1, signed requests in, Web API
+calls out to a local stand-in (`tests.fakes.slackapi.SlackApi`), a canned engine by default.
+
+Test modules wrap `harness_factory` in a fixture; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from bot.commands import Command
+from bot.metrics import Metrics
+from bot.settings import AppSettings, Secret
+from bot.slack.app import build_app
+from bot.slack.engine_binding import RunChecks
+from bot.slack.inflight import InFlight
+from bot.slack.server import build_web_app, start_http
+from bot.store.db import Store
+from bot.store.watch import WatchStore
+from checks.model import CheckResult, Finding, Record, Status
+from tests.fakes.slackapi import BOT_USER, TEAM, Call, SlackApi, signature
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+HOSTILE = "<!channel> <@U123> wake up"
+
+
+# ---- canned engine ------------------------------------------------------------------------------
+
+
+def result(cid: str, status: Status, message: str = "", **kw: Any) -> CheckResult:
+    finding = Finding(f"{cid}.x", status, message or f"{cid} is {status.value}", **kw)
+    return CheckResult(cid, cid.upper(), (finding,), 3)
+
+
+CANNED = (
+    result("mx", Status.PASS, "2 MX records."),
+    result(
+        "spf",
+        Status.FAIL,
+        f"The SPF record says {HOSTILE}.",
+        fix="Publish a record that ends in -all.",
+        record=Record("example.com.", "TXT", '"v=spf1 mx -all"'),
+        evidence=(HOSTILE,),
+    ),
+)
+
+
+@dataclass
+class Canned:
+    """An engine that yields fixed results; with `hold`, it waits after the first one."""
+
+    results: Sequence[CheckResult] = CANNED
+    hold: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    commands: list[Command] = field(default_factory=list)
+
+    async def __call__(self, command: Command) -> AsyncIterator[CheckResult]:
+        self.commands.append(command)
+        for index, item in enumerate(self.results):
+            if self.hold and index == 1:
+                await asyncio.wait_for(self.release.wait(), 5)
+            yield item
+
+    def plan(self, command: Command) -> list[tuple[str, str]]:
+        return [(r.id, r.title) for r in self.results]
+
+
+class CountingStore(Store):
+    """The real store, also telling the test about every event-id claim."""
+
+    def __init__(self, url: str, **kw: str) -> None:
+        super().__init__(url, **kw)
+        self.claims: list[tuple[str, bool]] = []
+        self.claimed = asyncio.Condition()
+
+    async def claim_event(self, event_id: str) -> bool:
+        first = await super().claim_event(event_id)
+        async with self.claimed:
+            self.claims.append((event_id, first))
+            self.claimed.notify_all()
+        return first
+
+
+# ---- the harness --------------------------------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    api: SlackApi
+    url: str
+    store: CountingStore
+    http: aiohttp.ClientSession
+    metrics: Metrics
+    in_flight: InFlight = field(default_factory=InFlight)
+    secret: str = SECRET
+
+    async def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> tuple[int, str, float]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sent = {"Content-Type": content_type, **(headers or {})}
+        if sign:
+            sent["X-Slack-Request-Timestamp"] = ts
+            sent["X-Slack-Signature"] = signature(secret or self.secret, ts, body)
+        data = body.encode()
+        started = time.perf_counter()
+        # aiohttp wants large bodies as a file-like object (a ResourceWarning otherwise)
+        sent_data = io.BytesIO(data) if len(data) > 64 * 1024 else data
+        async with self.http.post(f"{self.url}/slack/events", data=sent_data, headers=sent) as r:
+            text = await r.text()
+            return r.status, text, time.perf_counter() - started
+
+    async def command(
+        self,
+        text: str,
+        *,
+        team: str = TEAM,
+        user: str = "U1",
+        channel: str = "C1",
+        response_url: str | None = None,
+        fields: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> tuple[int, str, float]:
+        """A signed slash command; `fields` adds or replaces form fields (channel_name, …)."""
+        form = {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "ops",
+            "user_id": user,
+            "user_name": "ann",
+            "command": "/mx",
+            "text": text,
+            "api_app_id": "A1",
+            "trigger_id": "1.2.3",
+            "response_url": response_url or self.api.response_url("cmd"),
+            **(fields or {}),
+        }
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str = "Ev1", **kw: Any
+    ) -> tuple[int, str, float]:
+        body = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event": event,
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+        }
+        return await self.post(json.dumps(body), "application/json", **kw)
+
+    async def click(
+        self, action_id: str, value: str, message_ts: str, **kw: Any
+    ) -> tuple[int, str, float]:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM},
+            "user": {"id": "U1", "team_id": TEAM},
+            "api_app_id": "A1",
+            "channel": {"id": "C1"},
+            "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": "C1"},
+            "message": {"ts": message_ts, "type": "message"},
+            "response_url": self.api.response_url("click"),
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "mx_actions",
+                    "value": value,
+                    "action_ts": "1",
+                }
+            ],
+        }
+        return await self.interact(payload, **kw)
+
+    async def interact(self, payload: dict[str, Any], **kw: Any) -> tuple[int, str, float]:
+        """Any interactivity payload, form-encoded as Slack sends it."""
+        return await self.post(
+            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw
+        )
+
+
+MakeHarness = Callable[..., Awaitable[Harness]]
+
+
+@asynccontextmanager
+async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
+    """`make(run=…, plan=…, watch=…, **AppSettings overrides)` starts one app on a fresh store."""
+    slack_api = await SlackApi().start()
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    async def make(
+        run: RunChecks | None = None, plan: Any = None, *, watch: bool = False, **overrides: Any
+    ) -> Harness:
+        canned = Canned()
+        config = AppSettings(
+            bot_token=Secret("xoxb-test-token"),
+            signing_secret=Secret(SECRET),
+            api_url=slack_api.base_url,
+            update_interval=0.2,
+        )
+        config = replace(config, **overrides)
+        store = CountingStore(f"sqlite:///{tmp_path}/mxbot.db", client_id=config.client_id)
+        store.create_all()
+        metrics = Metrics()
+        in_flight = InFlight()
+        watch_store = None
+        if watch:
+            watch_store = WatchStore(store.engine)
+            watch_store.create_all()
+        app = build_app(
+            config,
+            engine=run or canned,
+            store=store,
+            metrics=metrics,
+            plan=plan or canned.plan,
+            watch_store=watch_store,
+            in_flight=in_flight,
+        )
+        runner, port = await start_http(
+            build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
+        )
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+        async def cleanup() -> None:
+            await http.close()
+            await runner.cleanup()
+            store.close()
+
+        cleanups.append(cleanup)
+        return Harness(slack_api, f"http://127.0.0.1:{port}", store, http, metrics, in_flight)
+
+    try:
+        yield make
+    finally:
+        for cleanup in cleanups:
+            await cleanup()
+        await slack_api.stop()
+
+
+def blocks_text(call: Call) -> str:
+    return json.dumps(call.params.get("blocks", []), ensure_ascii=False)
+
+
+def buttons(call: Call) -> dict[str, str]:
+    actions = [b for b in call.params["blocks"] if b["type"] == "actions"]
+    return {e["action_id"]: e["value"] for e in actions[0]["elements"]} if actions else {}
+
+
+async def final_update(api: SlackApi, count: int = 1) -> Call:
+    """The `count`th chat.update that carries the finished report (it has buttons)."""
+    await api.wait_until(
+        lambda: len([c for c in api.calls_to("chat.update") if buttons(c)]) >= count
+    )
+    return [c for c in api.calls_to("chat.update") if buttons(c)][count - 1]
