@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Final
 
-from checks.context import Context, HostAddresses, is_documentation, is_global
+from checks.context import Context, HostAddresses
 from checks.model import DOMAIN, Finding, Status
+from checks.net.policy import is_documentation, is_global
 
 ID: Final = "address"
 TITLE: Final = "Mail host addresses (A/AAAA)"

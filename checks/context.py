@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from checks.net.dns import Answer, DnsClient, Outcome
+from checks.net.policy import is_ip_literal, worth_looking_up
+from checks.net.probe.result import ProbeResult
+from checks.net.services import Services
 from checks.settings import Settings
 from checks.target import Target
 
-if TYPE_CHECKING:  # the clients import this module (they serve checks); types only here
-    from checks.net.https import HttpsFetcher
-    from checks.net.probe.prober import SmtpProber
-
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Process-wide network clients, built once (`checks.net.services.build_services`) and shared by
-    every report for their caches and per-address politeness. A missing client means the checks
-    that need it connect nowhere and say so."""
-
-    smtp: SmtpProber | None = None
-    https: HttpsFetcher | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +126,36 @@ class Context:
         )
         return addresses, "" if addresses else "No public mail addresses to look up."
 
+    async def mail_endpoints(self) -> tuple[tuple[tuple[str, str], ...], str]:
+        """(host, address) pairs to probe on port 25, or () and the reason there are none.
+
+        For an IP target the host name is its PTR name (what a sender would see), else the address.
+        """
+        if self.target.is_address:
+            address = self.target.name
+            ptr = await self.dns.ptr(address)
+            names = ptr.targets() if ptr.ok else ()
+            return ((names[0] if names else address, address),), ""
+        mx = await self.mx()
+        if mx.null:
+            return (), "The domain takes no mail (null MX)."
+        if not mx.receives_mail:
+            return (), "No mail hosts to connect to (see the MX check)."
+        pairs = tuple(dict.fromkeys(await self.mail_addresses()))
+        if not pairs:
+            return (), "No mail host has an address to connect to (see the address check)."
+        return pairs, ""
+
+    async def smtp_probe(self, host: str, address: str) -> ProbeResult | None:
+        """The one port-25 probe of (host, address) in this report, shared by smtp, tls and dane.
+
+        None when no prober is configured (`services.smtp`): then nothing connects anywhere.
+        """
+        prober = self.services.smtp
+        if prober is None:
+            return None
+        return await self.once(f"smtp:{address}:{host}", lambda: prober.probe(host, address))
+
     async def _mx(self) -> MxSet:
         answer = await self.dns.query(self.domain, "MX")
         if answer.outcome is Outcome.NODATA:
@@ -158,38 +176,3 @@ class Context:
         names = list(dict.fromkeys(h.name for h in mx.hosts if not is_ip_literal(h.name)))
         pairs = await asyncio.gather(*(self.dns.addresses(n) for n in names))
         return tuple(HostAddresses(n, a, aaaa) for n, (a, aaaa) in zip(names, pairs, strict=True))
-
-
-def is_ip_literal(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-_DOCUMENTATION = tuple(
-    ipaddress.ip_network(n)
-    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20")
-)
-
-
-def is_documentation(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """RFC 5737 / RFC 3849 / RFC 9637: addresses for examples and labs, never routed."""
-    return any(ip.version == net.version and ip in net for net in _DOCUMENTATION)
-
-
-def is_global(address: str) -> bool:
-    """Reachable from the internet: not private, loopback, link-local, CGNAT, reserved, …"""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def worth_looking_up(address: str, allow_private: bool) -> bool:
-    """Whether an address belongs in third-party lookups (blocklists, ASN): global ones, private
-    ones too in a lab, never loopback (127.0.0.2 is every blocklist's test entry)."""
-    if ipaddress.ip_address(address).is_loopback:
-        return False
-    return allow_private or is_global(address)

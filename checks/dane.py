@@ -18,11 +18,11 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from checks.context import Context, HostAddresses, is_ip_literal
+from checks.context import Context, HostAddresses
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer
-from checks.net.probe.prober import probe_for, where
-from checks.net.probe.result import Failure, ProbeResult
+from checks.net.policy import is_ip_literal
+from checks.net.probe.result import Failure, ProbeResult, where
 from checks.tls.analysis import load_chain, name_matches, signed_chain
 
 ID: Final = "dane"
@@ -191,7 +191,7 @@ async def _host(
                 evidence=evidence,
             ),
         ]
-    probes = await asyncio.gather(*(probe_for(ctx, host.host, a) for a in host.addresses))
+    probes = await asyncio.gather(*(ctx.smtp_probe(host.host, a) for a in host.addresses))
     verdicts = [_verdict(host.host, name, usable, p, evidence) for p in probes if p is not None]
     return [*notes, *verdicts, _rollover(name, usable, evidence)]
 

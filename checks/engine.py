@@ -12,9 +12,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from checks import registry
-from checks.context import Context, Options, Services
+from checks.context import Context, Options
 from checks.model import CheckResult, Finding, Report, Status
 from checks.net.dns import DnsClient
+from checks.net.services import Services
 from checks.registry import Check
 from checks.settings import Settings
 from checks.target import Target

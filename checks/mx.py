@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from checks.context import Context, MxHost, MxSet, is_ip_literal
+from checks.context import Context, MxHost, MxSet
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer, Outcome
+from checks.net.policy import is_ip_literal
 
 ID: Final = "mx"
 TITLE: Final = "Mail exchangers (MX)"

@@ -16,8 +16,9 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
-from checks.net.probe.prober import SmtpProber, where
-from checks.net.probe.result import Failure, ProbeResult, Protocol
+from checks.net.probe.prober import SmtpProber
+from checks.net.probe.result import Failure, ProbeResult, Protocol, where
+from checks.tls.analysis import analyse_probe
 from checks.tls.analysis import findings as tls_findings
 
 ID: Final = "ports"
@@ -146,7 +147,7 @@ def _judge(prober: SmtpProber, t: _Target, r: ProbeResult) -> list[Finding]:
     w = f"{t.service.label} on {where(t.host, r.address, t.port)}"
     if r.failure is None:
         srv = [] if t.from_srv else [_srv_hint(t)]
-        analysis = prober.analyse(r)
+        analysis = analyse_probe(r, prober.trust)
         if analysis is None:  # pragma: no cover -- a probe without failure has TLS
             return []
         return [*tls_findings(analysis, ID, w, clients_verify=True), *srv]

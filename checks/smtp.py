@@ -14,8 +14,7 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
-from checks.net.probe.prober import mail_endpoints, probe_for, where
-from checks.net.probe.result import Failure, ProbeResult
+from checks.net.probe.result import Failure, ProbeResult, where
 
 ID: Final = "smtp"
 TITLE: Final = "SMTP (port 25)"
@@ -32,10 +31,10 @@ _INCONCLUSIVE_FIX = (
 
 
 async def run(ctx: Context) -> list[Finding]:
-    pairs, why_not = await mail_endpoints(ctx)
+    pairs, why_not = await ctx.mail_endpoints()
     if not pairs:
         return [Finding("smtp.skipped", Status.SKIP, why_not)]
-    probes = await asyncio.gather(*(probe_for(ctx, host, address) for host, address in pairs))
+    probes = await asyncio.gather(*(ctx.smtp_probe(host, address) for host, address in pairs))
     results = [p for p in probes if p is not None]
     if not results:
         return [

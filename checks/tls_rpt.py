@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from checks.context import Context, is_ip_literal
+from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
+from checks.net.policy import is_ip_literal
 
 ID: Final = "tls_rpt"
 TITLE: Final = "TLS-RPT"

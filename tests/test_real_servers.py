@@ -24,11 +24,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from checks import dane, mta_sts, smtp
-from checks.context import Context, Services
+from checks.context import Context
 from checks.engine import make_context, run_report
 from checks.model import Report, Status
 from checks.net.https import HttpsFetcher
 from checks.net.probe.prober import SmtpProber
+from checks.net.services import Services
 from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls

@@ -30,7 +30,7 @@ from bot.settings import AppSettings
 from bot.slack.app import make_client
 from bot.store.db import Store
 from bot.store.watch import WatchStore
-from checks.context import Services
+from checks.net.services import Services
 from checks.settings import Settings, SettingsError
 
 EXIT_OK = 0

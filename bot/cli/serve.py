@@ -21,8 +21,7 @@ from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.store.db import Store
 from bot.store.watch import WatchStore
-from checks.context import Services
-from checks.net.services import build_services
+from checks.net.services import Services, build_services
 from checks.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)

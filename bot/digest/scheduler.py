@@ -23,10 +23,9 @@ from bot.settings import AppSettings
 from bot.slack.app import make_client
 from bot.store.watch import DEFAULT_LEASE, DomainSnapshot, FindingState, Schedule, WatchStore
 from checks import registry
-from checks.context import Services
 from checks.engine import make_context, run_report
 from checks.model import Report, Status
-from checks.net.services import build_services
+from checks.net.services import Services, build_services
 from checks.settings import Settings
 from checks.target import normalise
 

@@ -11,10 +11,9 @@ from typing import Protocol
 
 from bot.commands import Command
 from checks import registry
-from checks.context import Services
 from checks.engine import make_context, stream
 from checks.model import CheckResult
-from checks.net.services import build_services
+from checks.net.services import Services, build_services
 from checks.registry import Check
 from checks.settings import Settings
 

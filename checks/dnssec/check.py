@@ -18,10 +18,11 @@ import dns.dnssec
 import dns.name
 import dns.rdata
 
-from checks.context import Context, MxSet, is_ip_literal
+from checks.context import Context, MxSet
 from checks.dnssec.crypto import ZoneKeys, judge, only_deprecated_algorithms
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer
+from checks.net.policy import is_ip_literal
 
 ID: Final = "dnssec"
 TITLE: Final = "DNSSEC"

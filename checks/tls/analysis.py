@@ -15,8 +15,6 @@ import datetime as dt
 import enum
 import hashlib
 import ipaddress
-import ssl
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,7 +22,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import (
@@ -36,6 +33,8 @@ from cryptography.x509.verification import (
 )
 
 from checks.model import Finding, Status
+from checks.net.probe.result import ProbeResult
+from checks.net.trust import TrustStore, load_der
 
 EXPIRY_WARN_DAYS = 14
 _MIN_RSA_BITS = 2048
@@ -135,38 +134,9 @@ class TlsAnalysis:
         return bool(self.chain) and self.days_left < 0
 
 
-class TrustStore:
-    """Root certificates to verify chains against: `ca_file` when given, else the system store."""
-
-    def __init__(self, certificates: Sequence[x509.Certificate]) -> None:
-        self.certificates = tuple(certificates)
-        self._subjects = {c.subject.public_bytes() for c in self.certificates}
-        self._store = Store(list(self.certificates)) if self.certificates else None
-
-    @classmethod
-    def load(cls, ca_file: str | None = None) -> TrustStore:
-        """The system roots, plus the CAs in `ca_file` (a private CA is added, not substituted:
-        the same report may meet public and private certificates)."""
-        extra: list[x509.Certificate] = []
-        if ca_file:
-            with open(ca_file, "rb") as fh:
-                extra = x509.load_pem_x509_certificates(fh.read())
-        # The default context loads the system bundle (cafile); capath directories load lazily and
-        # are not listed, which is why Debian's single bundle file is what we rely on.
-        ders = ssl.create_default_context().get_ca_certs(binary_form=True)
-        return cls([*extra, *(c for c in (_load_der(d) for d in ders) if c is not None)])
-
-    @property
-    def store(self) -> Store | None:
-        return self._store
-
-    def knows_subject(self, name: x509.Name) -> bool:
-        return name.public_bytes() in self._subjects
-
-
 def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
     """Parse the presented chain, skipping anything that is not a certificate."""
-    return tuple(c for c in (_load_der(d) for d in ders) if c is not None)
+    return tuple(c for c in (load_der(d) for d in ders) if c is not None)
 
 
 def summarise(cert: x509.Certificate) -> CertSummary:
@@ -299,6 +269,24 @@ def check_chain(chain: Sequence[x509.Certificate], trust: TrustStore) -> ChainCh
         else:
             return ChainCheck(True, ChainProblem.NONE)
     return _diagnose(chain, trust, detail)
+
+
+def analyse_probe(
+    result: ProbeResult, trust: TrustStore, now: dt.datetime | None = None
+) -> TlsAnalysis | None:
+    """The certificate and protocol verdict on a probe's TLS session, for its host name."""
+    tls = result.tls
+    if tls is None:
+        return None
+    return analyse(
+        result.host,
+        tls.version,
+        tls.cipher,
+        tls.chain,
+        trust,
+        now or dt.datetime.now(dt.UTC),
+        complete_capture=tls.complete_capture,
+    )
 
 
 def analyse(
@@ -646,14 +634,3 @@ def _same_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> bo
         return ipaddress.ip_address(text) == ip
     except ValueError:
         return False
-
-
-def _load_der(der: bytes) -> x509.Certificate | None:
-    # Some long-lived roots (Go Daddy, Starfield, SECOM, …) have serial number 0, which RFC 5280
-    # forbids and cryptography warns about; they still anchor real chains, so keep them quietly.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-        try:
-            return x509.load_der_x509_certificate(der)
-        except ValueError:
-            return None

@@ -12,9 +12,9 @@ from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
-from checks.net.probe.prober import SmtpProber, mail_endpoints, probe_for
+from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import ProbeResult
-from checks.tls.analysis import TlsAnalysis, findings
+from checks.tls.analysis import TlsAnalysis, analyse_probe, findings
 
 ID: Final = "tls"
 TITLE: Final = "TLS certificates"
@@ -22,11 +22,11 @@ SCOPE: Final = DOMAIN_AND_ADDRESS
 
 
 async def run(ctx: Context) -> list[Finding]:
-    pairs, why_not = await mail_endpoints(ctx)
+    pairs, why_not = await ctx.mail_endpoints()
     if not pairs:
         return [Finding("tls.skipped", Status.SKIP, why_not)]
     prober = ctx.services.smtp
-    probes = await asyncio.gather(*(probe_for(ctx, host, address) for host, address in pairs))
+    probes = await asyncio.gather(*(ctx.smtp_probe(host, address) for host, address in pairs))
     results = [p for p in probes if p is not None and p.tls is not None]
     if not isinstance(prober, SmtpProber) or not results:
         return [
@@ -38,7 +38,7 @@ async def run(ctx: Context) -> list[Finding]:
         ]
     groups: dict[tuple[str, str, str, str], list[tuple[ProbeResult, TlsAnalysis]]] = {}
     for r in results:
-        analysis = prober.analyse(r)
+        analysis = analyse_probe(r, prober.trust)
         if analysis is None:
             continue
         leaf = analysis.leaf.sha256 if analysis.leaf else ""

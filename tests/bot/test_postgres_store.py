@@ -32,8 +32,8 @@ from bot.store.watch import (
     WatchStore,
     When,
 )
-from checks.context import Services
 from checks.model import CheckResult, Finding, Record, Report, Status
+from checks.net.services import Services
 from checks.settings import Settings
 from tests.bot.test_scheduler import HEALTHY, NO_DMARC, client_on, shown, watch
 from tests.fakes.dnsserver import DnsTestServer

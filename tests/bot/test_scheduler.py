@@ -26,8 +26,8 @@ from bot.digest.scheduler import (
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
 from bot.store.watch import Cadence, WatchStore, When
-from checks.context import Services
 from checks.model import CheckResult, Finding, Report, Status
+from checks.net.services import Services
 from checks.settings import Settings
 from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.slackapi import SlackApi

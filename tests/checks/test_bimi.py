@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from checks.bimi import check as bimi
 from checks.bimi.logo import BIMI_EKU, EvidenceVerdict, SvgVerdict, check_evidence, check_svg
-from checks.context import Services
 from checks.model import Finding, Status
 from checks.net.https import HttpsFetcher
+from checks.net.services import Services
 from checks.settings import Settings
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer

@@ -6,9 +6,9 @@ import json
 
 from bot.render import blocks, jsonout, text
 from checks import smtp
-from checks.context import Services
 from checks.engine import make_context, run_report
 from checks.net.probe.prober import SmtpProber
+from checks.net.services import Services
 from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls

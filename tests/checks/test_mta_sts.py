@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import mta_sts
-from checks.context import Services
 from checks.model import Finding, Status
 from checks.mta_sts import MtaStsPolicy, MtaStsSyntaxError, mx_matches, parse, parse_txt
 from checks.net.https import HttpsFetcher
+from checks.net.services import Services
 from checks.settings import Settings
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from checks import dane
 from checks.model import Status
+from checks.net.trust import TrustStore
 from checks.tls.analysis import (
     ChainProblem,
     Grade,
-    TrustStore,
     analyse,
     findings,
     forward_secrecy,

@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-from checks.context import is_ip_literal
+from checks.net.policy import is_ip_literal
 from checks.net.probe.result import TlsSession
 
 

@@ -30,13 +30,11 @@ Design choices:
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ipaddress
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from aiosmtplib import SMTPException
 
@@ -45,11 +43,8 @@ from checks.net.probe.mailbox import MailboxSession
 from checks.net.probe.result import Failure, ProbeResult, Protocol
 from checks.net.probe.run import ProbeAbort, ProbeRun, elapsed_ms, why
 from checks.net.probe.smtp import SmtpSession
+from checks.net.trust import TrustStore
 from checks.settings import Settings
-from checks.tls.analysis import TlsAnalysis, TrustStore, analyse
-
-if TYPE_CHECKING:
-    from checks.context import Context
 
 _CACHE_MAX = 4096
 # Failures before a single byte was exchanged: the same whatever host name we probe as.
@@ -100,21 +95,6 @@ class SmtpProber:
         if self._trust is None:
             self._trust = TrustStore.load(self.settings.ca_file)
         return self._trust
-
-    def analyse(self, result: ProbeResult, now: dt.datetime | None = None) -> TlsAnalysis | None:
-        """The certificate and protocol verdict on the probe's TLS session, for its host name."""
-        tls = result.tls
-        if tls is None:
-            return None
-        return analyse(
-            result.host,
-            tls.version,
-            tls.cipher,
-            tls.chain,
-            self.trust,
-            now or dt.datetime.now(dt.UTC),
-            complete_capture=tls.complete_capture,
-        )
 
     def refusal(self, address: str) -> str | None:
         """Why we will not connect to `address`: the project's one address policy."""
@@ -239,17 +219,6 @@ def _connect_failure(run: ProbeRun, exc: OSError, started: float) -> ProbeAbort:
     return run.fail("connect", started, Failure.UNREACHABLE, why(exc))
 
 
-async def probe_for(ctx: Context, host: str, address: str) -> ProbeResult | None:
-    """The one port-25 probe of (host, address) in this report, shared by smtp, tls and dane.
-
-    None when no prober is configured (`ctx.services.smtp`): then nothing connects anywhere.
-    """
-    prober = ctx.services.smtp
-    if not isinstance(prober, SmtpProber):
-        return None
-    return await ctx.once(f"smtp:{address}:{host}", lambda: prober.probe(host, address))
-
-
 class _AddressLock:
     """An asyncio.Lock per address, dropped when nobody holds or waits for it."""
 
@@ -290,30 +259,3 @@ def _checked_helo(name: str) -> str:
     if not name.isascii() or not name.strip() or any(c.isspace() or ord(c) < 32 for c in name):
         raise ValueError(f"helo_name {name!r}: give one ASCII host name")
     return name.strip()
-
-
-async def mail_endpoints(ctx: Context) -> tuple[tuple[tuple[str, str], ...], str]:
-    """(host, address) pairs to probe on port 25, or () and the reason there are none.
-
-    For an IP target the host name is its PTR name (what a sender would see), else the address.
-    """
-    if ctx.target.is_address:
-        address = ctx.target.name
-        ptr = await ctx.dns.ptr(address)
-        names = ptr.targets() if ptr.ok else ()
-        return ((names[0] if names else address, address),), ""
-    mx = await ctx.mx()
-    if mx.null:
-        return (), "The domain takes no mail (null MX)."
-    if not mx.receives_mail:
-        return (), "No mail hosts to connect to (see the MX check)."
-    pairs = tuple(dict.fromkeys(await ctx.mail_addresses()))
-    if not pairs:
-        return (), "No mail host has an address to connect to (see the address check)."
-    return pairs, ""
-
-
-def where(host: str, address: str, port: int | None = None) -> str:
-    """How findings name an endpoint: `mx.example.com [192.0.2.1]` (`:587` when not 25)."""
-    text = host if host == address else f"{host} [{address}]"
-    return f"{text} port {port}" if port not in (None, 25) else text

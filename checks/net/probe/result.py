@@ -148,3 +148,9 @@ class ProbeResult:
 
     def describe_steps(self) -> str:
         return "; ".join(str(s) for s in self.steps)
+
+
+def where(host: str, address: str, port: int | None = None) -> str:
+    """How findings name an endpoint: `mx.example.com [192.0.2.1]` (`:587` when not 25)."""
+    text = host if host == address else f"{host} [{address}]"
+    return f"{text} port {port}" if port not in (None, 25) else text

@@ -17,6 +17,7 @@ from aiosmtpd.smtp import SMTP
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
 from checks.settings import Settings
+from checks.tls.analysis import analyse_probe
 from tests.fakes.mailservers import (
     Handler,
     Loopback,
@@ -79,7 +80,7 @@ async def test_a_good_server_reports_every_step(pki: Pki) -> None:
     assert r.tls.sni == HOST
     assert r.tls.chain
     assert r.tls.complete_capture
-    analysis = p.analyse(r)
+    analysis = analyse_probe(r, p.trust)
     assert analysis is not None
     assert analysis.trust.trusted
     assert analysis.name_matches

@@ -19,11 +19,12 @@ from typing import TypeVar
 import pytest
 
 from checks import dane, ports, smtp
-from checks.context import Context, Services
+from checks.context import Context
 from checks.engine import make_context, run_report
 from checks.model import Finding, Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure
+from checks.net.services import Services
 from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
