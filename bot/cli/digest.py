@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,19 +35,9 @@ from checks.settings import Settings, SettingsError
 EXIT_OK = 0
 
 
-def add_parser(
-    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
-    parents: argparse.ArgumentParser | Sequence[argparse.ArgumentParser] = (),
-) -> None:
-    """Register `digest`; fits `bot.subcommands.registrations()` as `(subparsers, shared)`."""
-    if isinstance(parents, argparse.ArgumentParser):
-        parents = [parents]
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "digest",
-        parents=list(parents),
-        help="post the watch-list digests that are due (once, or every minute)",
-        description="Check every watched domain of each due schedule and post the digest.",
-    )
+def configure(parser: argparse.ArgumentParser, command: str) -> None:
+    """The `digest` arguments (the shared engine flags are already on `parser`)."""
+    parser.description = "Check every watched domain of each due schedule and post the digest."
     parser.add_argument(
         "--once", action="store_true", help="run the due digests now and exit (for cron)"
     )

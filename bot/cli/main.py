@@ -1,4 +1,8 @@
-"""The `mxbot` command: `check` (and `spf`, `serve`, `socket`) over one settings object.
+"""The `mxbot` command: one settings object, and a subcommand module imported only when chosen.
+
+`mxbot --help` and `mxbot check` never import Slack or SQLAlchemy: each subcommand lives in its
+own module (`bot.cli.check`, `.spf`, `.serve`, `.digest`) with `configure(parser, command)` and
+the handler it sets, and only the chosen one is imported.
 
 Exit status: 0 when nothing failed or errored, 1 when something did, 2 on bad usage.
 """
@@ -7,27 +11,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from bot.render import jsonout, text
-from checks import registry
-from checks.context import Options
-from checks.engine import make_context, run_report
-from checks.model import CheckResult, Report, Status
-from checks.net.services import build_services
+from bot.cli.errors import EXIT_USAGE, UsageError
 from checks.settings import Settings, SettingsError, parse_nameserver
-from checks.target import Target, TargetError, normalise
+from checks.target import TargetError
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is shown to the user as is."""
+# name -> (one-line help, module under bot.cli); display order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("run the checks on domains or IP addresses", "check"),
+    "spf": ("evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)", "spf"),
+    "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics)", "serve"),
+    "socket": ("run the Slack app over Socket Mode (no public URL needed)", "serve"),
+    "digest": ("post the watch-list digests that are due (once, or every minute)", "digest"),
+}
 
 
 def _shared_flags() -> argparse.ArgumentParser:
@@ -59,45 +60,48 @@ def _shared_flags() -> argparse.ArgumentParser:
     return shared
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The whole grammar, with the arguments of the command `argv` names (its module imported
+    now); the other commands appear by name and help line only."""
     shared = _shared_flags()
     parser = argparse.ArgumentParser(
         prog="mxbot", description="Why is mail to or from a domain failing, and how do I fix it?"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    check = sub.add_parser(
-        "check",
-        parents=[shared],
-        help="run the checks on domains or IP addresses",
-        description="Run the checks.",
-    )
-    check.add_argument(
-        "targets", nargs="+", metavar="TARGET", help="domain, e-mail address, URL or IP"
-    )
-    check.add_argument(
-        "--only", metavar="IDS", help=f"comma-separated check ids: {', '.join(registry.all_ids())}"
-    )
-    out = check.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print the report as JSON")
-    out.add_argument(
-        "--blocks", action="store_true", help="print the Slack Block Kit message as JSON"
-    )
-    check.add_argument(
-        "--selector", action="append", metavar="SEL", help="DKIM selector to check (repeatable)"
-    )
-    check.add_argument(
-        "--ip", metavar="ADDR", help="sending IP to evaluate against the domain's SPF"
-    )
-    for extension in _extensions():
-        extension(sub, shared)
+    chosen = argv[0] if argv and argv[0] in COMMANDS else None
+    for name, (summary, module) in COMMANDS.items():
+        command = sub.add_parser(name, parents=[shared], help=summary, description=summary)
+        if name == chosen:
+            _module(module).configure(command, name)
     return parser
 
 
-def _extensions() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
-    """Subcommands that live in their own modules (spf, serve, socket)."""
-    from bot import subcommands
+class Subcommand(Protocol):
+    """A subcommand module: adds its arguments and sets `handler` (async, returns the exit code)."""
 
-    return subcommands.registrations()
+    def configure(self, parser: argparse.ArgumentParser, command: str) -> None: ...
+
+
+def _module(name: str) -> Subcommand:
+    """Import one subcommand module (and so its dependencies) on demand."""
+    module: Subcommand
+    match name:
+        case "check":
+            from bot.cli import check as module
+        case "spf":
+            from bot.cli import spf as module
+        case "serve":
+            from bot.cli import serve as module
+        case "digest":
+            from bot.cli import digest as module
+        case _:
+            raise KeyError(name)
+    return module
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line: the chosen subcommand's handler is `args.handler`."""
+    return build_parser(argv).parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, str]) -> Settings:
@@ -118,111 +122,9 @@ def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, st
     return settings.with_overrides(**overrides)
 
 
-def _targets(raw: Sequence[str]) -> list[Target]:
-    targets = []
-    for item in raw:
-        try:
-            targets.append(normalise(item))
-        except TargetError as exc:
-            raise UsageError(f"{item!r}: {exc}") from None
-    return targets
-
-
-def _sending_ip(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        target = normalise(raw)
-    except TargetError:
-        target = None
-    if target is None or not target.is_address:
-        raise UsageError("--ip takes an IPv4 or IPv6 address")
-    return target.name
-
-
-def _only(raw: str | None) -> list[str] | None:
-    if not raw:
-        return None
-    ids = [part.strip().lower() for part in raw.split(",") if part.strip()]
-    unknown = [i for i in ids if i not in registry.all_ids()]
-    if unknown:
-        raise UsageError(
-            f"unknown check {', '.join(unknown)}; known checks: {', '.join(registry.all_ids())}"
-        )
-    return ids
-
-
-async def _check(args: argparse.Namespace, settings: Settings) -> int:
-    targets = _targets(args.targets)
-    only = _only(args.only)
-    options = Options(selectors=tuple(args.selector or ()), sending_ip=_sending_ip(args.ip))
-    services = build_services(settings)
-    plans = [registry.select(only, is_address=t.is_address) for t in targets]
-    live = sys.stderr.isatty() and not (args.json or args.blocks)
-    progress = Progress(sum(len(p) for p in plans)) if live else None
-    try:
-        reports = await asyncio.gather(
-            *(
-                run_report(
-                    plan,
-                    make_context(t, settings, options=options, services=services),
-                    progress.done if progress else None,
-                )
-                for t, plan in zip(targets, plans, strict=True)
-            )
-        )
-    finally:
-        if progress:
-            progress.clear()
-    _print(reports, args)
-    bad = any(r.status in (Status.FAIL, Status.ERROR) for r in reports)
-    return EXIT_PROBLEM if bad else EXIT_OK
-
-
-class Progress:
-    """One self-rewriting line on a terminal's stderr while checks run (slow SMTP hosts)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.finished = 0
-        self._write(f"checking… 0/{total}")
-
-    def done(self, result: CheckResult) -> None:
-        self.finished += 1
-        self._write(f"checking… {self.finished}/{self.total} ({result.title}: {result.status})")
-
-    def clear(self) -> None:
-        self._write("")
-
-    @staticmethod
-    def _write(line: str) -> None:
-        sys.stderr.write("\r\x1b[K" + line[:100])
-        sys.stderr.flush()
-
-
-def _print(reports: Sequence[Report], args: argparse.Namespace) -> None:
-    if args.json:
-        data: Any = [jsonout.render(r) for r in reports]
-        print(json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False))
-    elif args.blocks:
-        from bot.render import blocks
-
-        messages = [blocks.render_report(r) for r in reports]
-        print(
-            json.dumps(
-                messages[0] if len(messages) == 1 else messages, indent=2, ensure_ascii=False
-            )
-        )
-    else:
-        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        print(
-            "\n".join(text.render(r, colour=colour, verbose=args.verbose) for r in reports), end=""
-        )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -230,8 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = settings_from(args, os.environ)
-        if args.command == "check":
-            return asyncio.run(_check(args, settings))
         handler: Callable[[argparse.Namespace, Settings], Any] = args.handler
         return int(asyncio.run(handler(args, settings)))
     except (UsageError, SettingsError, TargetError) as exc:

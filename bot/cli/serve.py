@@ -31,21 +31,16 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = 10.0
 
 
-def add_parsers(subparsers: Any, parent: argparse.ArgumentParser | None = None) -> None:
-    """Register `serve` and `socket` on the CLI's subparsers (with its shared engine flags)."""
-    parents = [parent] if parent is not None else []
-    serve = subparsers.add_parser(
-        "serve", parents=parents, help="run the Slack app over HTTP (Events API, OAuth, /metrics)"
-    )
-    serve.add_argument(
+def configure(parser: argparse.ArgumentParser, command: str) -> None:
+    """`serve` (HTTP, with a port) or `socket` (Socket Mode, no arguments of its own)."""
+    if command == "socket":
+        parser.set_defaults(handler=run_socket)
+        return
+    parser.add_argument(
         "--port", type=int, default=None, help="listen port (default: $PORT or 3000)"
     )
-    serve.add_argument("--host", default="0.0.0.0", help="listen address (default: all)")  # noqa: S104 -- a server
-    serve.set_defaults(handler=run_serve)
-    socket = subparsers.add_parser(
-        "socket", parents=parents, help="run the Slack app over Socket Mode (no public URL needed)"
-    )
-    socket.set_defaults(handler=run_socket)
+    parser.add_argument("--host", default="0.0.0.0", help="listen address (default: all)")  # noqa: S104 -- a server
+    parser.set_defaults(handler=run_serve)
 
 
 def app_settings(settings: AppSettings | Settings) -> AppSettings:

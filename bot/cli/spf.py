@@ -9,7 +9,6 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from checks.net.dns import DnsClient
@@ -20,21 +19,10 @@ from checks.target import TargetError, normalise
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def add_parser(
-    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
-    parents: argparse.ArgumentParser | Sequence[argparse.ArgumentParser] = (),
-) -> None:
-    """Register `spf`; the caller's shared flags (--resolver, --timeout, …) come in `parents`.
-
-    Fits `bot.subcommands.registrations()` as is: `(subparsers, shared_parser)`.
-    """
-    if isinstance(parents, argparse.ArgumentParser):
-        parents = [parents]
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "spf",
-        parents=list(parents),
-        help="evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)",
-        description="Evaluate the SPF policy of DOMAIN for mail from --ip, and show every step.",
+def configure(parser: argparse.ArgumentParser, command: str) -> None:
+    """The `spf` arguments (the shared engine flags are already on `parser`)."""
+    parser.description = (
+        "Evaluate the SPF policy of DOMAIN for mail from --ip, and show every step."
     )
     parser.add_argument("domain", metavar="DOMAIN", help="the domain (or an e-mail address)")
     parser.add_argument("--ip", required=True, metavar="ADDR", help="the sending client's IP")

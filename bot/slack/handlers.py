@@ -551,7 +551,7 @@ def _usage(exc: UsageError, prefix: str) -> Message:
 
 
 def _catalogue() -> list[tuple[str, str]]:
-    return [(c.ID, c.TITLE) for c in registry.CHECKS]
+    return [(c.ID, c.TITLE) for c in registry.all_checks()]
 
 
 def _where_from_action(body: dict[str, Any]) -> Where:

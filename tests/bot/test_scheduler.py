@@ -3,7 +3,6 @@ local stand-in for the Slack Web API, claims shared by several instances, errors
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.cli import digest as digest_command
+from bot.cli.main import parse_args
 from bot.digest.scheduler import (
     ClientForTeam,
     EngineRunner,
@@ -295,11 +294,7 @@ async def test_mxbot_digest_once_posts_due_digests(
         "T1", "C9", When(Cadence.HOURLY), now=datetime.now(UTC) - timedelta(hours=2)
     )
     setup.close()
-    parser = argparse.ArgumentParser()
-    digest_command.add_parser(
-        parser.add_subparsers(dest="command"), argparse.ArgumentParser(add_help=False)
-    )
-    args = parser.parse_args(["digest", "--once"])
+    args = parse_args(["digest", "--once"])
     config = AppSettings(
         engine=settings, bot_token=Secret("xoxb-test"), api_url=api.base_url, database_url=url
     )

@@ -10,6 +10,7 @@ import dns.name
 import pytest
 
 from bot.cli import spf as spf_command
+from bot.cli.main import parse_args
 from checks.model import Finding, Status
 from checks.settings import Settings
 from checks.spf import check as spf
@@ -303,9 +304,7 @@ async def test_the_record_lookup_is_shared_through_the_context(
 
 # ---- mxbot spf ----------------------------------------------------------------------------------
 def _args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    spf_command.add_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["spf", *argv])
+    return parse_args(["spf", *argv])
 
 
 async def test_mxbot_spf_prints_json_with_result_explanation_and_trace(

@@ -1,0 +1,296 @@
+"""The layout's rules, read from the code's own imports: no import cycle, nothing imports upwards,
+and a CLI call loads neither Slack nor SQLAlchemy.
+
+Every import counts, including those inside functions (a lazy import is still a dependency), and
+`if TYPE_CHECKING:` is refused outright: it is how cycles hide. ARCHITECTURE.md states these rules
+in words; a failure here names the offending import.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("checks", "bot")
+HEAVY = ("slack_bolt", "slack_sdk", "sqlalchemy", "aiohttp")  # what a CLI check must not load
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    source: str  # importing module
+    target: str  # imported module (ours or third-party), as precise as the import names it
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.source} (line {self.line}) imports {self.target}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def sources() -> dict[str, ast.Module]:
+    return {
+        module_name(p): ast.parse(p.read_text(), str(p))
+        for package in PACKAGES
+        for p in sorted((ROOT / package).rglob("*.py"))
+    }
+
+
+def imports_of(name: str, tree: ast.Module, known: set[str]) -> Iterator[Import]:
+    """What `name` imports; `from a import b` counts as importing `a.b` when that is a module."""
+    package = name if name in known and _is_package(name) else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(name, alias.name, node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, package)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                yield Import(name, full if full in known else base, node.lineno)
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".")
+    base = ".".join(parts[: len(parts) - node.level + 1])
+    return f"{base}.{node.module}" if node.module else base
+
+
+def _is_package(name: str) -> bool:
+    return (ROOT / name.replace(".", "/") / "__init__.py").exists()
+
+
+@pytest.fixture(scope="module")
+def graph() -> list[Import]:
+    trees = sources()
+    known = set(trees)
+    return [i for name, tree in trees.items() for i in imports_of(name, tree, known)]
+
+
+def ours(graph: list[Import]) -> list[Import]:
+    return [i for i in graph if i.target.split(".")[0] in PACKAGES]
+
+
+def within(name: str, *prefixes: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def cycles(edges: list[Import]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), or a self-import."""
+    succ: dict[str, set[str]] = {}
+    for e in edges:
+        succ.setdefault(e.source, set()).add(e.target)
+        succ.setdefault(e.target, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in succ[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in succ[v]:
+                found.append(sorted(component))
+
+    for v in sorted(succ):
+        if v not in index:
+            visit(v)
+    return found
+
+
+# ---- the rules ------------------------------------------------------------------------------------
+def test_the_code_has_no_import_cycle(graph: list[Import]) -> None:
+    assert cycles(ours(graph)) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    loop = [Import("a", "b", 1), Import("b", "c", 1), Import("c", "a", 1), Import("c", "d", 1)]
+
+    assert cycles(loop) == [["a", "b", "c"]]
+
+
+def test_nothing_hides_an_import_behind_type_checking() -> None:
+    hidden = [
+        f"{name} line {node.lineno}"
+        for name, tree in sources().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+    ]
+
+    assert hidden == []
+
+
+def test_package_inits_import_nothing() -> None:
+    """A package's __init__ that imports its children makes every child import the package's
+    siblings: cycles hide there. Ours hold a docstring only."""
+    busy = [
+        name
+        for name, tree in sources().items()
+        if _is_package(name) and any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+    ]
+
+    assert busy == []
+
+
+def test_the_engine_never_imports_the_faces(graph: list[Import]) -> None:
+    upward = [
+        str(i) for i in graph if within(i.source, "checks") and within(i.target, "bot", *HEAVY)
+    ]
+
+    assert upward == []
+
+
+def test_network_clients_import_no_check_and_not_the_engine(graph: list[Import]) -> None:
+    """checks/net sits under everything that uses the network: it may use the settings, the
+    result model and itself, nothing else of ours."""
+    allowed = ("checks.net", "checks.settings", "checks.model")
+    upward = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "checks.net") and not within(i.target, *allowed)
+    ]
+
+    assert upward == []
+
+
+def test_the_foundation_imports_only_itself(graph: list[Import]) -> None:
+    foundation = ("checks.model", "checks.settings", "checks.target")
+    upward = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, *foundation) and not within(i.target, *foundation)
+    ]
+
+    assert upward == []
+
+
+def test_only_the_registry_imports_a_check_module(graph: list[Import]) -> None:
+    """Checks never call each other: they share facts through the context, and pure modules
+    (a check package's parser, say) through plain imports."""
+    from checks import registry
+
+    modules = {
+        f"checks.{i}" if (ROOT / "checks" / f"{i}.py").exists() else f"checks.{i}.check"
+        for i in registry.IDS
+    }
+    direct = [str(i) for i in ours(graph) if i.target in modules and i.source != "checks.registry"]
+
+    assert direct == []
+
+
+def test_renderers_never_reach_the_network_or_the_engine(graph: list[Import]) -> None:
+    allowed = ("bot.render", "bot.commands", "checks.model", "checks.target")
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "bot.render") and not within(i.target, *allowed)
+    ]
+
+    assert reaching == []
+
+
+def test_the_slack_layer_never_resolves_or_connects_itself(graph: list[Import]) -> None:
+    """It gets the engine as an argument; building the shared clients is the one thing it may
+    ask of checks/net."""
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "bot.slack")
+        and within(i.target, "checks.net")
+        and i.target != "checks.net.services"
+    ]
+
+    assert reaching == []
+
+
+def test_storage_and_digests_never_import_the_cli(graph: list[Import]) -> None:
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if not within(i.source, "bot.cli") and within(i.target, "bot.cli")
+    ]
+
+    assert reaching == []
+
+
+# ---- what a CLI call loads --------------------------------------------------------------------
+def loaded_after(code: str) -> set[str]:
+    """Top-level package names in sys.modules after running `code` in a fresh interpreter."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    return set(python(probe).split())
+
+
+def python(code: str) -> str:
+    """Run `code` in a fresh interpreter (nothing imported yet) and return what it printed."""
+    done = subprocess.run(  # noqa: S603 -- our own interpreter, code we wrote
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return done.stdout
+
+
+def test_mxbot_help_and_check_import_neither_slack_nor_sqlalchemy() -> None:
+    for argv in (["check", "example.com"], ["spf", "example.com", "--ip", "192.0.2.1"]):
+        code = (
+            "from bot.cli.main import parse_args; from checks import registry\n"
+            f"parse_args({argv!r}); registry.all_checks()\n"
+            "import checks.engine, checks.net.services"
+        )
+
+        assert loaded_after(code) & set(HEAVY) == set(), argv
+
+
+def test_the_slack_commands_do_load_slack() -> None:
+    """The guard above would pass vacuously if nothing ever imported Slack."""
+    assert "slack_bolt" in loaded_after(
+        "from bot.cli.main import parse_args; parse_args(['serve'])"
+    )
+
+
+def test_a_check_named_with_only_is_the_only_check_module_imported() -> None:
+    from checks import registry
+
+    code = "from checks import registry; registry.select(['mx'], is_address=False)"
+    probe = (
+        f"{code}\nimport sys\nprint(' '.join(m for m in sys.modules if m.startswith('checks.')))"
+    )
+    out = python(probe).split()
+    others = {f"checks.{i}" for i in registry.IDS if i != "mx"} | {
+        f"checks.{i}.check" for i in registry.IDS
+    }
+
+    assert "checks.mx" in out
+    assert others & set(out) == set()
+
+
+def test_each_registry_id_loads_the_check_of_that_id() -> None:
+    from checks import registry
+
+    assert [registry.load(i).ID for i in registry.IDS] == list(registry.IDS)
+    with pytest.raises(KeyError):
+        registry.load("nope")
