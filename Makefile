@@ -22,3 +22,4 @@ bench: install
 	$(PY) bench/report_latency.py
 	$(PY) bench/report_memory.py
 	$(PY) bench/slack_ack.py
+	$(PY) bench/cli_startup.py
