@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
@@ -24,18 +24,15 @@ from checks.spf.evaluate import (
     check_host,
 )
 from checks.spf.parse import (
-    Macro,
-    MacroValues,
     Mechanism,
     Modifier,
     SpfRecord,
     SpfSyntaxError,
-    expand_domain,
     is_spf,
     parse,
-    tokens,
     uses_validated_name,
 )
+from checks.spf.tree import Node, Problem, walk
 
 __all__ = [
     "ID",
@@ -54,9 +51,7 @@ TITLE: Final = "SPF"
 SCOPE: Final = DOMAIN
 
 _UDP_LIMIT = 512  # RFC 1035 4.2.1: larger answers need EDNS or TCP
-_MAX_NODES = 60  # records fetched while walking includes, so a hostile tree cannot run away
 _TRACE_LINES = 40
-_ANY_IP = ipaddress.ip_address("192.0.2.1")  # macro values need one; %{d} never reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +86,7 @@ async def run(ctx: Context) -> list[Finding]:
         record = parse(text)
     except SpfSyntaxError as exc:
         return [_syntax(ctx.domain, text, exc)]
-    tree = await _Walk(ctx.dns).node(ctx.domain, "", (), found.answer)
+    tree = await walk(ctx.dns, ctx.domain, found.answer)
     findings = _lint(ctx.domain, record, tree, found.answer)
     if tree.total > MAX_LOOKUPS:
         findings = await _offer_flattened(ctx.dns, ctx.domain, record, tree.total, findings)
@@ -112,160 +107,14 @@ async def run(ctx: Context) -> list[Finding]:
     return findings
 
 
-# ---- fetching and walking ---------------------------------------------------------------------
+# ---- fetching ---------------------------------------------------------------------------------
 async def _fetch(dns: DnsClient, domain: str) -> Published:
     answer = await dns.txt(domain)
     return Published(answer, tuple(t for t in answer.texts() if is_spf(t)) if answer.ok else ())
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
-    """One record in the include/redirect tree, with what was wrong with reaching it."""
-
-    domain: str
-    via: str  # the term that led here; "" at the top
-    depth: int
-    text: str | None = None
-    own: int = 0  # DNS-querying terms in this record (RFC 7208 4.6.4)
-    children: tuple[_Node, ...] = ()
-    voids: tuple[str, ...] = ()  # terms whose lookup found nothing
-    problem: str = ""  # "", no_spf, multiple, syntax, loop, lookup_failed, dynamic, truncated
-    detail: str = ""
-    too_many_mx: tuple[str, ...] = ()
-    plus_all: bool = False
-
-    @property
-    def total(self) -> int:
-        return self.own + sum(c.total for c in self.children)
-
-    @property
-    def void_total(self) -> int:
-        return len(self.voids) + sum(c.void_total for c in self.children)
-
-    def walk(self) -> list[_Node]:
-        return [self, *(n for c in self.children for n in c.walk())]
-
-    def lines(self) -> list[str]:
-        label = f"{self.via} -> {self.domain}" if self.via else self.domain
-        note = f" [{self.problem}]" if self.problem else ""
-        own = f" ({self.own} in the record itself)" if self.children else ""
-        out = [
-            f"{'  ' * self.depth}{label}: {self.total} lookup{'s' * (self.total != 1)}{own}{note}"
-        ]
-        return out + [line for c in self.children for line in c.lines()]
-
-
-@dataclass
-class _Walk:
-    dns: DnsClient
-    fetched: int = 0
-    cache: dict[str, Answer] = field(default_factory=dict)
-
-    async def node(
-        self, domain: str, via: str, path: tuple[str, ...], answer: Answer | None = None
-    ) -> _Node:
-        depth = len(path)
-        key = domain.lower().rstrip(".")
-        if key in path:
-            return _Node(domain, via, depth, problem="loop", detail=" -> ".join((*path, key)))
-        self.fetched += 1
-        if self.fetched > _MAX_NODES:
-            return _Node(domain, via, depth, problem="truncated")
-        answer = answer or await self.dns.txt(domain)
-        if answer.failed:
-            return _Node(domain, via, depth, problem="lookup_failed", detail=answer.describe())
-        texts = [t for t in answer.texts() if is_spf(t)] if answer.ok else []
-        if not texts:
-            return _Node(domain, via, depth, problem="no_spf", detail=answer.describe())
-        if len(texts) > 1:
-            return _Node(domain, via, depth, problem="multiple", detail=" | ".join(texts))
-        try:
-            record = parse(texts[0])
-        except SpfSyntaxError as exc:
-            return _Node(domain, via, depth, texts[0], problem="syntax", detail=str(exc))
-        return await self.expand(domain, via, (*path, key), record)
-
-    async def expand(
-        self, domain: str, via: str, path: tuple[str, ...], record: SpfRecord
-    ) -> _Node:
-        follow: list[tuple[str, str]] = [
-            (m.text, m.domain_spec)
-            for m in record.mechanisms
-            if m.name == "include" and m.domain_spec
-        ]
-        if record.redirect is not None and not record.has_all:
-            follow.append((f"redirect={record.redirect}", record.redirect))
-        children = await asyncio.gather(*(self.child(term, spec, path) for term, spec in follow))
-        probes = await asyncio.gather(*(self.void(m, domain) for m in record.mechanisms))
-        plus_all = any(m.name == "all" and m.qualifier == "+" for m in record.mechanisms)
-        return _Node(
-            domain,
-            via,
-            len(path) - 1,
-            record.text,
-            own=_own_lookups(record),
-            children=tuple(children),
-            voids=tuple(
-                m.text for m, p in zip(record.mechanisms, probes, strict=True) if p == "void"
-            ),
-            too_many_mx=tuple(
-                m.text for m, p in zip(record.mechanisms, probes, strict=True) if p == "mx"
-            ),
-            plus_all=plus_all,
-        )
-
-    async def child(self, term: str, spec: str, path: tuple[str, ...]) -> _Node:
-        if "%" in spec:
-            target = _static_target(spec, path[-1])
-            if target is None:  # depends on the message: cannot be followed without one
-                return _Node(spec, term, len(path), problem="dynamic", own=0)
-            return await self.node(target, term, path)
-        return await self.node(spec.rstrip("."), term, path)
-
-    async def void(self, mech: Mechanism, domain: str) -> str:
-        """'void' when the term's lookup finds nothing, 'mx' when an MX set exceeds 10 names."""
-        if mech.name not in ("a", "mx", "exists"):
-            return ""
-        spec = mech.domain_spec or domain
-        found = _static_target(spec, domain) if "%" in spec else spec.rstrip(".")
-        if found is None:
-            return ""
-        target = found
-        if mech.name == "mx":
-            answer = await self.dns.query(target, "MX")
-            if answer.ok and len(answer.rdata) > MAX_NAMES:
-                return "mx"
-            return "void" if _void(answer) else ""
-        if mech.name == "exists":
-            return "void" if _void(await self.dns.query(target, "A")) else ""
-        a, aaaa = await self.dns.addresses(target)
-        return "void" if _void(a) and _void(aaaa) else ""
-
-
-def _static_target(spec: str, domain: str) -> str | None:
-    """The target of a domain-spec whose only macro is %{d} (the domain whose record it is, known
-    without a message, RFC 7208 7.3), or None when it depends on the message."""
-    try:
-        parts = tokens(spec)
-    except SpfSyntaxError:  # pragma: no cover -- parse() validated the spec already
-        return None
-    if any(isinstance(t, Macro) and t.letter != "d" for t in parts):
-        return None
-    values = MacroValues(sender="", local="", sender_domain="", domain=domain, ip=_ANY_IP, helo="")
-    return expand_domain(spec, values)
-
-
-def _void(answer: Answer) -> bool:
-    return answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA)
-
-
-def _own_lookups(record: SpfRecord) -> int:
-    count = sum(1 for m in record.mechanisms if m.queries_dns)
-    return count + (1 if record.redirect is not None and not record.has_all else 0)
-
-
 # ---- findings for the record ------------------------------------------------------------------
-def _lint(domain: str, record: SpfRecord, tree: _Node, answer: Answer) -> list[Finding]:
+def _lint(domain: str, record: SpfRecord, tree: Node, answer: Answer) -> list[Finding]:
     fixed = _Repair(record)
     findings = [
         *_all_findings(domain, record, fixed),
@@ -426,7 +275,7 @@ def _order_findings(domain: str, record: SpfRecord, fixed: _Repair) -> list[Find
     return findings
 
 
-def _tree_findings(domain: str, tree: _Node, fixed: _Repair) -> list[Finding]:
+def _tree_findings(domain: str, tree: Node, fixed: _Repair) -> list[Finding]:
     findings: list[Finding] = []
     if tree.total > MAX_LOOKUPS:
         findings.append(
@@ -478,10 +327,10 @@ def _tree_findings(domain: str, tree: _Node, fixed: _Repair) -> list[Finding]:
     return findings
 
 
-def _node_findings(domain: str, node: _Node, fixed: _Repair) -> list[Finding]:
+def _node_findings(domain: str, node: Node, fixed: _Repair) -> list[Finding]:
     where = f"{node.via} (in the SPF tree of {domain})"
     top_term = node.via if node.depth == 1 else ""
-    if node.problem == "no_spf":
+    if node.problem is Problem.NO_SPF:
         code = "spf.include_no_spf" if node.via.startswith("include") else "spf.redirect_no_spf"
         if top_term:
             fixed.drop(code, {top_term})
@@ -494,7 +343,7 @@ def _node_findings(domain: str, node: _Node, fixed: _Repair) -> list[Finding]:
                 fix=f"Remove {node.via} or correct the name (check the provider's documentation).",
             )
         ]
-    if node.problem == "loop":
+    if node.problem is Problem.LOOP:
         return [
             Finding(
                 "spf.loop",
@@ -504,7 +353,7 @@ def _node_findings(domain: str, node: _Node, fixed: _Repair) -> list[Finding]:
                 fix=f"Remove {node.via} from the record of the domain that includes it.",
             )
         ]
-    if node.problem == "lookup_failed":
+    if node.problem is Problem.LOOKUP_FAILED:
         return [
             Finding(
                 "spf.lookup_failed",
@@ -512,7 +361,7 @@ def _node_findings(domain: str, node: _Node, fixed: _Repair) -> list[Finding]:
                 f"The TXT lookup of {node.domain} ({where}) failed: {node.detail}.",
             )
         ]
-    if node.problem in ("multiple", "syntax"):
+    if node.problem in (Problem.MULTIPLE, Problem.SYNTAX):
         return [
             Finding(
                 f"spf.{node.problem}",
@@ -520,7 +369,7 @@ def _node_findings(domain: str, node: _Node, fixed: _Repair) -> list[Finding]:
                 f"{node.domain}, reached by {where}, has "
                 + (
                     "more than one SPF record"
-                    if node.problem == "multiple"
+                    if node.problem is Problem.MULTIPLE
                     else "an invalid SPF record"
                 )
                 + f" ({node.detail}); receivers return permerror when they reach it.",
