@@ -32,6 +32,7 @@ from checks.spf.parse import (
     parse,
     uses_validated_name,
 )
+from checks.spf.repair import merged, spf_record, without_bad_terms
 from checks.spf.tree import Node, Problem, walk
 
 __all__ = [
@@ -187,12 +188,6 @@ class _Repair:
         except SpfSyntaxError:  # pragma: no cover -- repairs only remove or swap valid terms
             return None
         return spf_record(domain, text)
-
-
-def spf_record(domain: str, text: str) -> Record:
-    """A ready-to-paste TXT record, split into 255-character strings (RFC 7208 3.3)."""
-    chunks = [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
-    return Record(f"{domain}.", "TXT", " ".join(f'"{c}"' for c in chunks))
 
 
 def _all_findings(domain: str, record: SpfRecord, fixed: _Repair) -> list[Finding]:
@@ -520,43 +515,20 @@ async def _missing(ctx: Context, answer: Answer) -> Finding:
 
 
 def _multiple(domain: str, records: tuple[str, ...]) -> Finding:
-    merged = _merge(records)
+    merged_text = merged(records)
     return Finding(
         "spf.multiple",
         Status.FAIL,
         f"{domain} has {len(records)} SPF records; RFC 7208 4.5 makes that a permerror, so every "
         "message fails SPF.",
         fix="Merge them into one record and delete the others.",
-        record=spf_record(domain, merged) if merged else None,
+        record=spf_record(domain, merged_text) if merged_text else None,
         evidence=records,
     )
 
 
-def _merge(records: tuple[str, ...]) -> str | None:
-    """One record with every mechanism of the valid ones; ~all unless they all agree on the end.
-
-    DNS returns the records in no fixed order, so they are merged in sorted order.
-    """
-    terms: list[str] = []
-    endings: set[str] = set()
-    for text in sorted(records):
-        try:
-            record = parse(text)
-        except SpfSyntaxError:
-            return None
-        for term in record.terms:
-            if isinstance(term, Mechanism) and term.name == "all":
-                endings.add(term.text.lower().lstrip("+"))
-            elif isinstance(term, Modifier):
-                return None  # redirect/exp of several records cannot be merged blindly
-            elif term.text not in terms:
-                terms.append(term.text)
-    ending = endings.pop() if len(endings) == 1 and endings != {"all"} else "~all"
-    return " ".join(["v=spf1", *terms, ending])
-
-
 def _syntax(domain: str, text: str, exc: SpfSyntaxError) -> Finding:
-    repaired = _without_bad_terms(text)
+    repaired = without_bad_terms(text)
     return Finding(
         "spf.syntax",
         Status.FAIL,
@@ -567,24 +539,6 @@ def _syntax(domain: str, text: str, exc: SpfSyntaxError) -> Finding:
         record=spf_record(domain, repaired) if repaired else None,
         evidence=(text,),
     )
-
-
-def _without_bad_terms(text: str) -> str | None:
-    """The record with the offending terms removed, if that leaves a valid record."""
-    if not is_spf(text):
-        return None
-    for _ in range(10):
-        try:
-            parse(text)
-        except SpfSyntaxError as exc:
-            if not exc.term or exc.term not in text.split(" "):
-                return None
-            words = text.split(" ")
-            words.remove(exc.term)
-            text = " ".join(w for w in words if w)
-            continue
-        return text
-    return None
 
 
 def _ending(record: SpfRecord) -> str:
