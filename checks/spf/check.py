@@ -15,14 +15,8 @@ from typing import Final
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer, DnsClient, Outcome
-from checks.spf.evaluate import (
-    MAX_LOOKUPS,
-    MAX_NAMES,
-    MAX_VOID_LOOKUPS,
-    Result,
-    SpfResult,
-    check_host,
-)
+from checks.spf import sending_ip
+from checks.spf.evaluate import MAX_LOOKUPS, MAX_NAMES, MAX_VOID_LOOKUPS
 from checks.spf.parse import (
     Mechanism,
     Modifier,
@@ -52,7 +46,6 @@ TITLE: Final = "SPF"
 SCOPE: Final = DOMAIN
 
 _UDP_LIMIT = 512  # RFC 1035 4.2.1: larger answers need EDNS or TCP
-_TRACE_LINES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +85,7 @@ async def run(ctx: Context) -> list[Finding]:
     if tree.total > MAX_LOOKUPS:
         findings = await _offer_flattened(ctx.dns, ctx.domain, record, tree.total, findings)
     if ctx.options.sending_ip:
-        findings += await _evaluate(ctx, record, ctx.options.sending_ip)
+        findings += await sending_ip.evaluate(ctx, record, ctx.options.sending_ip)
     if not any(
         f.status.severity > Status.INFO.severity for f in findings if f.code != "spf.ip_authorised"
     ):
@@ -546,70 +539,3 @@ def _ending(record: SpfRecord) -> str:
     if alls:
         return alls[0]
     return f"redirect={record.redirect}" if record.redirect else "no all (neutral)"
-
-
-# ---- the sending IP ---------------------------------------------------------------------------
-async def _evaluate(ctx: Context, record: SpfRecord, ip: str) -> list[Finding]:
-    try:
-        address = ipaddress.ip_address(ip.strip().strip("[]"))
-    except ValueError:
-        return [Finding("spf.bad_ip", Status.ERROR, f"{ip!r} is not an IP address.")]
-    outcome = await check_host(
-        ctx.dns, str(address), ctx.domain, f"postmaster@{ctx.domain}", ctx.domain
-    )
-    evidence = tuple(f"{'  ' * e.depth}{e.text}" for e in outcome.trace[:_TRACE_LINES])
-    return [_ip_finding(ctx.domain, record, outcome, evidence)]
-
-
-def _ip_finding(domain: str, record: SpfRecord, r: SpfResult, evidence: tuple[str, ...]) -> Finding:
-    ip = r.ip
-    add = f"ip{ipaddress.ip_address(ip).version}:{ip}"
-    fixed = spf_record(domain, " ".join(["v=spf1", add, *(t.text for t in record.terms)]))
-    why = f" The receiver's explanation: {r.explanation}" if r.explanation else ""
-    match r.result:
-        case Result.PASS:
-            return Finding(
-                "spf.ip_authorised",
-                Status.PASS,
-                f"{ip} is authorised to send for {domain} (SPF pass, via {r.mechanism}).",
-                evidence=evidence,
-            )
-        case Result.FAIL | Result.SOFTFAIL:
-            hard = r.result is Result.FAIL
-            return Finding(
-                "spf.ip_not_authorised" if hard else "spf.ip_softfail",
-                Status.FAIL if hard else Status.WARN,
-                f"{ip} is not authorised to send for {domain}: SPF {r.result.value} "
-                f"(matched {r.mechanism}), so receivers "
-                + ("reject or junk its mail." if hard else "treat its mail as suspicious.")
-                + why,
-                fix=f"If {ip} is yours, add {add} to the record (or include your provider's record).",
-                record=fixed,
-                evidence=evidence,
-            )
-        case Result.NEUTRAL | Result.NONE:
-            return Finding(
-                "spf.ip_neutral",
-                Status.WARN,
-                f"SPF gives {r.result.value} for {ip} at {domain}: the record neither authorises "
-                "nor forbids it, so receivers judge the mail on other signals.",
-                fix=f"If {ip} is yours, add {add} to the record.",
-                record=fixed,
-                evidence=evidence,
-            )
-        case Result.TEMPERROR:
-            return Finding(
-                "spf.ip_temperror",
-                Status.ERROR,
-                f"Evaluating SPF for {ip} at {domain} hit a DNS failure (temperror): {r.reason}.",
-                evidence=evidence,
-            )
-        case _:
-            return Finding(
-                "spf.ip_permerror",
-                Status.FAIL,
-                f"Evaluating SPF for {ip} at {domain} gives permerror: {r.reason}. Receivers treat "
-                "that as a failed or missing policy.",
-                fix="Fix the error named above; the other SPF findings say how.",
-                evidence=evidence,
-            )
