@@ -7,18 +7,15 @@ sending IP, the real check_host() runs for it and its result is reported as well
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer, DnsClient, Outcome
-from checks.spf import sending_ip
+from checks.spf import flatten, sending_ip
 from checks.spf.evaluate import MAX_LOOKUPS, MAX_NAMES, MAX_VOID_LOOKUPS
 from checks.spf.parse import (
-    Mechanism,
     Modifier,
     SpfRecord,
     SpfSyntaxError,
@@ -83,7 +80,8 @@ async def run(ctx: Context) -> list[Finding]:
     tree = await walk(ctx.dns, ctx.domain, found.answer)
     findings = _lint(ctx.domain, record, tree, found.answer)
     if tree.total > MAX_LOOKUPS:
-        findings = await _offer_flattened(ctx.dns, ctx.domain, record, tree.total, findings)
+        flat = await flatten.flattened(ctx.dns, ctx.domain, record, tree.total)
+        findings = flatten.offer(findings, flat)
     if ctx.options.sending_ip:
         findings += await sending_ip.evaluate(ctx, record, ctx.options.sending_ip)
     if not any(
@@ -404,77 +402,6 @@ def _size_findings(domain: str, answer: Answer) -> list[Finding]:
             "record short.",
         )
     ]
-
-
-async def _offer_flattened(
-    dns: DnsClient, domain: str, record: SpfRecord, total: int, findings: list[Finding]
-) -> list[Finding]:
-    """Attach a record whose own a/mx terms are replaced by the addresses they resolve to now,
-    when that alone brings the count within the limit (includes are the providers' to change)."""
-    flat: list[str] = []
-    saved = 0
-    for term in record.terms:
-        if (
-            not isinstance(term, Mechanism)
-            or term.name not in ("a", "mx")
-            or "%" in (term.domain_spec or "")
-        ):
-            flat.append(term.text)
-            continue
-        addresses = await _resolve(dns, term, domain)
-        if addresses is None:
-            return findings  # a lookup failed: derive nothing from a partial picture
-        saved += 1
-        flat += [t for t in _address_terms(term, addresses) if t not in flat]
-    if saved == 0 or total - saved > MAX_LOOKUPS:
-        return findings
-    value = spf_record(domain, " ".join(["v=spf1", *flat]))
-    return [
-        Finding(
-            f.code,
-            f.status,
-            f.message,
-            f.fix + " The record below replaces your own a/mx terms with the addresses they "
-            "resolve to today (update it when those hosts change).",
-            value,
-            f.evidence,
-        )
-        if f.code == "spf.too_many_lookups"
-        else f
-        for f in findings
-    ]
-
-
-async def _resolve(dns: DnsClient, term: Mechanism, domain: str) -> list[str] | None:
-    target = (term.domain_spec or domain).rstrip(".")
-    hosts = [target]
-    if term.name == "mx":
-        answer = await dns.query(target, "MX")
-        if answer.failed:
-            return None
-        hosts = [h for h in answer.targets() if h and h != "."] if answer.ok else []
-    found: list[str] = []
-    for a, aaaa in await asyncio.gather(*(dns.addresses(h) for h in hosts)):
-        if a.failed or aaaa.failed:
-            return None
-        found += [*a.addresses(), *aaaa.addresses()]
-    return found
-
-
-def _address_terms(term: Mechanism, addresses: list[str]) -> list[str]:
-    qualifier = "" if term.qualifier == "+" else term.qualifier
-    out = []
-    for text in addresses:
-        version = ipaddress.ip_address(text).version
-        cidr = term.cidr4 if version == 4 else term.cidr6
-        network = ipaddress.ip_network(
-            f"{text}/{cidr if cidr is not None else (32 if version == 4 else 128)}", strict=False
-        )
-        out.append(
-            f"{qualifier}ip{version}:{network.network_address}"
-            + (f"/{network.prefixlen}" if network.prefixlen != network.max_prefixlen else "")
-        )
-    return out
 
 
 # ---- missing / multiple / syntax --------------------------------------------------------------
