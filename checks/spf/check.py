@@ -3,39 +3,26 @@
 The lint walks the record and everything it includes (statically, as every term would be
 evaluated), so the lookup count is the worst case a receiver can meet. When the user gives a
 sending IP, the real check_host() runs for it and its result is reported as well.
+
+This module judges what is published (nothing, several records, one invalid or one valid record);
+`tree` walks the includes, `lint` and `flatten` judge one valid record, `repair` builds the
+records the findings propose, and `sending_ip` evaluates the address the user named.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
-from checks.model import DOMAIN, Finding, Record, Status
+from checks.model import DOMAIN, Finding, Status
 from checks.net.dns import Answer, DnsClient, Outcome
-from checks.spf.evaluate import (
-    MAX_LOOKUPS,
-    MAX_NAMES,
-    MAX_VOID_LOOKUPS,
-    Result,
-    SpfResult,
-    check_host,
-)
-from checks.spf.parse import (
-    Macro,
-    MacroValues,
-    Mechanism,
-    Modifier,
-    SpfRecord,
-    SpfSyntaxError,
-    expand_domain,
-    is_spf,
-    parse,
-    tokens,
-    uses_validated_name,
-)
+from checks.spf import flatten, sending_ip
+from checks.spf.evaluate import MAX_LOOKUPS
+from checks.spf.lint import lint
+from checks.spf.parse import SpfRecord, SpfSyntaxError, is_spf, parse
+from checks.spf.repair import merged, spf_record, without_bad_terms
+from checks.spf.tree import Node, walk
 
 __all__ = [
     "ID",
@@ -53,11 +40,6 @@ ID: Final = "spf"
 TITLE: Final = "SPF"
 SCOPE: Final = DOMAIN
 
-_UDP_LIMIT = 512  # RFC 1035 4.2.1: larger answers need EDNS or TCP
-_MAX_NODES = 60  # records fetched while walking includes, so a hostile tree cannot run away
-_TRACE_LINES = 40
-_ANY_IP = ipaddress.ip_address("192.0.2.1")  # macro values need one; %{d} never reads it
-
 
 @dataclass(frozen=True, slots=True)
 class Published:
@@ -74,14 +56,7 @@ async def published(ctx: Context) -> Published:
 async def run(ctx: Context) -> list[Finding]:
     found = await published(ctx)
     if found.answer.failed:
-        return [
-            Finding(
-                "spf.lookup_failed",
-                Status.ERROR,
-                f"The TXT lookup of {ctx.domain} failed ({found.answer.describe()}), so its SPF "
-                "record could not be read; receivers seeing the same get temperror.",
-            )
-        ]
+        return [_lookup_failed(ctx.domain, found.answer)]
     if not found.records:
         return [await _missing(ctx, found.answer)]
     if len(found.records) > 1:
@@ -91,556 +66,57 @@ async def run(ctx: Context) -> list[Finding]:
         record = parse(text)
     except SpfSyntaxError as exc:
         return [_syntax(ctx.domain, text, exc)]
-    tree = await _Walk(ctx.dns).node(ctx.domain, "", (), found.answer)
-    findings = _lint(ctx.domain, record, tree, found.answer)
-    if tree.total > MAX_LOOKUPS:
-        findings = await _offer_flattened(ctx.dns, ctx.domain, record, tree.total, findings)
-    if ctx.options.sending_ip:
-        findings += await _evaluate(ctx, record, ctx.options.sending_ip)
-    if not any(
-        f.status.severity > Status.INFO.severity for f in findings if f.code != "spf.ip_authorised"
-    ):
-        findings.append(
-            Finding(
-                "spf.ok",
-                Status.PASS,
-                f"{ctx.domain} has one valid SPF record, using {tree.total} of {MAX_LOOKUPS} DNS "
-                f"lookups, ending in {_ending(record)}.",
-                evidence=(text, *tree.lines()),
-            )
-        )
-    return findings
+    return await _judge(ctx, record, found.answer)
 
 
-# ---- fetching and walking ---------------------------------------------------------------------
 async def _fetch(dns: DnsClient, domain: str) -> Published:
     answer = await dns.txt(domain)
     return Published(answer, tuple(t for t in answer.texts() if is_spf(t)) if answer.ok else ())
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
-    """One record in the include/redirect tree, with what was wrong with reaching it."""
-
-    domain: str
-    via: str  # the term that led here; "" at the top
-    depth: int
-    text: str | None = None
-    own: int = 0  # DNS-querying terms in this record (RFC 7208 4.6.4)
-    children: tuple[_Node, ...] = ()
-    voids: tuple[str, ...] = ()  # terms whose lookup found nothing
-    problem: str = ""  # "", no_spf, multiple, syntax, loop, lookup_failed, dynamic, truncated
-    detail: str = ""
-    too_many_mx: tuple[str, ...] = ()
-    plus_all: bool = False
-
-    @property
-    def total(self) -> int:
-        return self.own + sum(c.total for c in self.children)
-
-    @property
-    def void_total(self) -> int:
-        return len(self.voids) + sum(c.void_total for c in self.children)
-
-    def walk(self) -> list[_Node]:
-        return [self, *(n for c in self.children for n in c.walk())]
-
-    def lines(self) -> list[str]:
-        label = f"{self.via} -> {self.domain}" if self.via else self.domain
-        note = f" [{self.problem}]" if self.problem else ""
-        own = f" ({self.own} in the record itself)" if self.children else ""
-        out = [
-            f"{'  ' * self.depth}{label}: {self.total} lookup{'s' * (self.total != 1)}{own}{note}"
-        ]
-        return out + [line for c in self.children for line in c.lines()]
-
-
-@dataclass
-class _Walk:
-    dns: DnsClient
-    fetched: int = 0
-    cache: dict[str, Answer] = field(default_factory=dict)
-
-    async def node(
-        self, domain: str, via: str, path: tuple[str, ...], answer: Answer | None = None
-    ) -> _Node:
-        depth = len(path)
-        key = domain.lower().rstrip(".")
-        if key in path:
-            return _Node(domain, via, depth, problem="loop", detail=" -> ".join((*path, key)))
-        self.fetched += 1
-        if self.fetched > _MAX_NODES:
-            return _Node(domain, via, depth, problem="truncated")
-        answer = answer or await self.dns.txt(domain)
-        if answer.failed:
-            return _Node(domain, via, depth, problem="lookup_failed", detail=answer.describe())
-        texts = [t for t in answer.texts() if is_spf(t)] if answer.ok else []
-        if not texts:
-            return _Node(domain, via, depth, problem="no_spf", detail=answer.describe())
-        if len(texts) > 1:
-            return _Node(domain, via, depth, problem="multiple", detail=" | ".join(texts))
-        try:
-            record = parse(texts[0])
-        except SpfSyntaxError as exc:
-            return _Node(domain, via, depth, texts[0], problem="syntax", detail=str(exc))
-        return await self.expand(domain, via, (*path, key), record)
-
-    async def expand(
-        self, domain: str, via: str, path: tuple[str, ...], record: SpfRecord
-    ) -> _Node:
-        follow: list[tuple[str, str]] = [
-            (m.text, m.domain_spec)
-            for m in record.mechanisms
-            if m.name == "include" and m.domain_spec
-        ]
-        if record.redirect is not None and not record.has_all:
-            follow.append((f"redirect={record.redirect}", record.redirect))
-        children = await asyncio.gather(*(self.child(term, spec, path) for term, spec in follow))
-        probes = await asyncio.gather(*(self.void(m, domain) for m in record.mechanisms))
-        plus_all = any(m.name == "all" and m.qualifier == "+" for m in record.mechanisms)
-        return _Node(
-            domain,
-            via,
-            len(path) - 1,
-            record.text,
-            own=_own_lookups(record),
-            children=tuple(children),
-            voids=tuple(
-                m.text for m, p in zip(record.mechanisms, probes, strict=True) if p == "void"
-            ),
-            too_many_mx=tuple(
-                m.text for m, p in zip(record.mechanisms, probes, strict=True) if p == "mx"
-            ),
-            plus_all=plus_all,
-        )
-
-    async def child(self, term: str, spec: str, path: tuple[str, ...]) -> _Node:
-        if "%" in spec:
-            target = _static_target(spec, path[-1])
-            if target is None:  # depends on the message: cannot be followed without one
-                return _Node(spec, term, len(path), problem="dynamic", own=0)
-            return await self.node(target, term, path)
-        return await self.node(spec.rstrip("."), term, path)
-
-    async def void(self, mech: Mechanism, domain: str) -> str:
-        """'void' when the term's lookup finds nothing, 'mx' when an MX set exceeds 10 names."""
-        if mech.name not in ("a", "mx", "exists"):
-            return ""
-        spec = mech.domain_spec or domain
-        found = _static_target(spec, domain) if "%" in spec else spec.rstrip(".")
-        if found is None:
-            return ""
-        target = found
-        if mech.name == "mx":
-            answer = await self.dns.query(target, "MX")
-            if answer.ok and len(answer.rdata) > MAX_NAMES:
-                return "mx"
-            return "void" if _void(answer) else ""
-        if mech.name == "exists":
-            return "void" if _void(await self.dns.query(target, "A")) else ""
-        a, aaaa = await self.dns.addresses(target)
-        return "void" if _void(a) and _void(aaaa) else ""
-
-
-def _static_target(spec: str, domain: str) -> str | None:
-    """The target of a domain-spec whose only macro is %{d} (the domain whose record it is, known
-    without a message, RFC 7208 7.3), or None when it depends on the message."""
-    try:
-        parts = tokens(spec)
-    except SpfSyntaxError:  # pragma: no cover -- parse() validated the spec already
-        return None
-    if any(isinstance(t, Macro) and t.letter != "d" for t in parts):
-        return None
-    values = MacroValues(sender="", local="", sender_domain="", domain=domain, ip=_ANY_IP, helo="")
-    return expand_domain(spec, values)
-
-
-def _void(answer: Answer) -> bool:
-    return answer.outcome in (Outcome.NXDOMAIN, Outcome.NODATA)
-
-
-def _own_lookups(record: SpfRecord) -> int:
-    count = sum(1 for m in record.mechanisms if m.queries_dns)
-    return count + (1 if record.redirect is not None and not record.has_all else 0)
-
-
-# ---- findings for the record ------------------------------------------------------------------
-def _lint(domain: str, record: SpfRecord, tree: _Node, answer: Answer) -> list[Finding]:
-    fixed = _Repair(record)
-    findings = [
-        *_all_findings(domain, record, fixed),
-        *_order_findings(domain, record, fixed),
-        *_tree_findings(domain, tree, fixed),
-        *_size_findings(domain, answer),
-    ]
-    uses = [m.text for m in record.mechanisms if m.name == "ptr" or _uses_p(m.domain_spec)]
-    if any(
-        t.name == "redirect" and _uses_p(t.value) for t in record.terms if isinstance(t, Modifier)
+async def _judge(ctx: Context, record: SpfRecord, answer: Answer) -> list[Finding]:
+    """Lint the one valid record and its tree, then evaluate the sending IP if there is one."""
+    tree = await walk(ctx.dns, ctx.domain, answer)
+    findings = lint(ctx.domain, record, tree, answer)
+    if tree.total > MAX_LOOKUPS:
+        flat = await flatten.flattened(ctx.dns, ctx.domain, record, tree.total)
+        findings = flatten.offer(findings, flat)
+    if ctx.options.sending_ip:
+        findings += await sending_ip.evaluate(ctx, record, ctx.options.sending_ip)
+    if not any(
+        f.status.severity > Status.INFO.severity for f in findings if f.code != "spf.ip_authorised"
     ):
-        uses.append(f"redirect={record.redirect}")
-    if uses:
-        findings.append(
-            Finding(
-                "spf.ptr_deprecated",
-                Status.WARN,
-                f"{domain}'s SPF record uses {', '.join(uses)}: RFC 7208 5.5 and 7.3 say not to "
-                "use ptr or the %{p} macro: they are slow, cost several lookups per message, and "
-                "many receivers skip or distrust them.",
-                fix="Replace them with ip4:/ip6: ranges (or a:host names) for your sending servers.",
-                evidence=(record.text,),
-            )
-        )
-    record_value = fixed.record(domain)
-    return [_with_record(f, record_value) if f.code in fixed.codes else f for f in findings]
+        findings.append(_ok(ctx.domain, record, tree))
+    return findings
 
 
-def _uses_p(spec: str | None) -> bool:
-    return spec is not None and uses_validated_name(spec)
-
-
-def _with_record(finding: Finding, record: Record | None) -> Finding:
-    if record is None:
-        return finding
+def _ok(domain: str, record: SpfRecord, tree: Node) -> Finding:
     return Finding(
-        finding.code, finding.status, finding.message, finding.fix, record, finding.evidence
+        "spf.ok",
+        Status.PASS,
+        f"{domain} has one valid SPF record, using {tree.total} of {MAX_LOOKUPS} DNS "
+        f"lookups, ending in {_ending(record)}.",
+        evidence=(record.text, *tree.lines()),
     )
 
 
-class _Repair:
-    """One corrected record that applies every safe repair the findings ask for."""
-
-    def __init__(self, record: SpfRecord) -> None:
-        self.original = record
-        self.terms: list[str] = [t.text for t in record.terms]
-        self.codes: set[str] = set()
-
-    def replace(self, code: str, old: str, new: str) -> None:
-        self.terms = [new if t == old else t for t in self.terms]
-        self.codes.add(code)
-
-    def drop(self, code: str, terms: set[str]) -> None:
-        self.terms = [t for t in self.terms if t not in terms]
-        self.codes.add(code)
-
-    def append(self, code: str, term: str) -> None:
-        self.terms.append(term)
-        self.codes.add(code)
-
-    def text(self) -> str:
-        return " ".join(["v=spf1", *self.terms])
-
-    def record(self, domain: str) -> Record | None:
-        text = self.text()
-        if not self.codes or text == self.original.text:
-            return None
-        try:
-            parse(text)
-        except SpfSyntaxError:  # pragma: no cover -- repairs only remove or swap valid terms
-            return None
-        return spf_record(domain, text)
+def _ending(record: SpfRecord) -> str:
+    alls = [m.text for m in record.mechanisms if m.name == "all"]
+    if alls:
+        return alls[0]
+    return f"redirect={record.redirect}" if record.redirect else "no all (neutral)"
 
 
-def spf_record(domain: str, text: str) -> Record:
-    """A ready-to-paste TXT record, split into 255-character strings (RFC 7208 3.3)."""
-    chunks = [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
-    return Record(f"{domain}.", "TXT", " ".join(f'"{c}"' for c in chunks))
+# ---- nothing, several, or one invalid record ----------------------------------------------------
+def _lookup_failed(domain: str, answer: Answer) -> Finding:
+    return Finding(
+        "spf.lookup_failed",
+        Status.ERROR,
+        f"The TXT lookup of {domain} failed ({answer.describe()}), so its SPF "
+        "record could not be read; receivers seeing the same get temperror.",
+    )
 
 
-def _all_findings(domain: str, record: SpfRecord, fixed: _Repair) -> list[Finding]:
-    alls = [m for m in record.mechanisms if m.name == "all"]
-    if not alls:
-        if record.redirect is not None:
-            return []
-        fixed.append("spf.no_all", "~all")
-        return [
-            Finding(
-                "spf.no_all",
-                Status.WARN,
-                f"{domain}'s SPF record has no all mechanism and no redirect, so mail from any "
-                "unlisted server gets neutral (RFC 7208 4.7): receivers treat it as if there were no "
-                "policy.",
-                fix="End the record with ~all (or -all once you are sure every sender is listed).",
-                evidence=(record.text,),
-            )
-        ]
-    first = alls[0]
-    if first.qualifier == "+":
-        fixed.replace("spf.plus_all", first.text, "~all")
-        return [
-            Finding(
-                "spf.plus_all",
-                Status.FAIL,
-                f"{domain}'s SPF record ends in {first.text}, which authorises every server on the "
-                "internet to send as the domain.",
-                fix="Replace it with ~all (or -all), after listing your real senders.",
-                evidence=(record.text,),
-            )
-        ]
-    if first.qualifier == "?":
-        fixed.replace("spf.neutral_all", first.text, "~all")
-        return [
-            Finding(
-                "spf.neutral_all",
-                Status.WARN,
-                f"{domain}'s SPF record ends in ?all, so unlisted servers get neutral: spoofed mail "
-                "is treated as if the domain had no SPF policy.",
-                fix="Use ~all (or -all once every sender is listed).",
-                evidence=(record.text,),
-            )
-        ]
-    return []
-
-
-def _order_findings(domain: str, record: SpfRecord, fixed: _Repair) -> list[Finding]:
-    findings: list[Finding] = []
-    mechanisms = list(record.mechanisms)
-    index = next((i for i, m in enumerate(mechanisms) if m.name == "all"), None)
-    if index is not None and index + 1 < len(mechanisms):
-        after = [m.text for m in mechanisms[index + 1 :]]
-        fixed.drop("spf.terms_after_all", set(after))
-        findings.append(
-            Finding(
-                "spf.terms_after_all",
-                Status.WARN,
-                f"{domain}'s SPF record has {', '.join(after)} after {mechanisms[index].text}; "
-                "evaluation stops at all, so those terms are never used.",
-                fix=f"Move them before {mechanisms[index].text} if they are senders, else remove them.",
-                evidence=(record.text,),
-            )
-        )
-    if index is not None and record.redirect is not None:
-        redirect = next(
-            t.text for t in record.terms if isinstance(t, Modifier) and t.name == "redirect"
-        )
-        fixed.drop("spf.redirect_ignored", {redirect})
-        findings.append(
-            Finding(
-                "spf.redirect_ignored",
-                Status.WARN,
-                f"{domain}'s SPF record has both an all mechanism and {redirect}; RFC 7208 6.1 says "
-                "the redirect is then ignored.",
-                fix="Remove the redirect, or remove the all mechanism if the redirect is what you meant.",
-                evidence=(record.text,),
-            )
-        )
-    return findings
-
-
-def _tree_findings(domain: str, tree: _Node, fixed: _Repair) -> list[Finding]:
-    findings: list[Finding] = []
-    if tree.total > MAX_LOOKUPS:
-        findings.append(
-            Finding(
-                "spf.too_many_lookups",
-                Status.FAIL,
-                f"{domain}'s SPF record needs {tree.total} DNS lookups when fully evaluated; "
-                f"receivers stop at {MAX_LOOKUPS} (RFC 7208 4.6.4) and return permerror, so mail "
-                "from senders listed late in the record fails SPF.",
-                fix="Remove includes you no longer use, replace a/mx with ip4:/ip6: ranges, or "
-                "move some senders to a subdomain with its own SPF record.",
-                evidence=tuple(tree.lines()),
-            )
-        )
-    voids = [f"{n.domain}: {v}" for n in tree.walk() for v in n.voids]
-    if tree.voids:  # the record's own dead terms can be dropped; an include's are not ours
-        fixed.drop("spf.void_lookups", set(tree.voids))
-        fixed.codes.add("spf.too_many_void_lookups")
-    if 0 < tree.void_total <= MAX_VOID_LOOKUPS:
-        # Allowed, but dead: such a term never matches, and each one uses up the budget of two
-        # void lookups that a receiver allows the whole evaluation (RFC 7208 4.6.4).
-        findings.append(
-            Finding(
-                "spf.void_lookups",
-                Status.WARN,
-                f"{domain}'s SPF tree has {len(voids)} term{'s' * (len(voids) != 1)} whose "
-                "lookup finds nothing (a name that does not exist or has no records): "
-                f"{', '.join(voids)}. Such terms never match, and receivers allow only "
-                f"{MAX_VOID_LOOKUPS} of them per evaluation (RFC 7208 4.6.4); one more, in your "
-                "record or a provider's include, makes every message permerror.",
-                fix="Remove the terms naming hosts or domains that no longer exist.",
-                evidence=tuple(voids),
-            )
-        )
-    if tree.void_total > MAX_VOID_LOOKUPS:
-        findings.append(
-            Finding(
-                "spf.too_many_void_lookups",
-                Status.FAIL,
-                f"{len(voids)} terms in {domain}'s SPF tree look up names that do not exist or have "
-                f"no records; receivers allow {MAX_VOID_LOOKUPS} (RFC 7208 4.6.4) and then return "
-                "permerror.",
-                fix="Remove the terms naming hosts or domains that no longer exist.",
-                evidence=tuple(voids),
-            )
-        )
-    for node in tree.walk():
-        findings += _node_findings(domain, node, fixed)
-    return findings
-
-
-def _node_findings(domain: str, node: _Node, fixed: _Repair) -> list[Finding]:
-    where = f"{node.via} (in the SPF tree of {domain})"
-    top_term = node.via if node.depth == 1 else ""
-    if node.problem == "no_spf":
-        code = "spf.include_no_spf" if node.via.startswith("include") else "spf.redirect_no_spf"
-        if top_term:
-            fixed.drop(code, {top_term})
-        return [
-            Finding(
-                code,
-                Status.FAIL,
-                f"{where} points at {node.domain}, which has no SPF record ({node.detail}); "
-                "receivers return permerror when they reach it.",
-                fix=f"Remove {node.via} or correct the name (check the provider's documentation).",
-            )
-        ]
-    if node.problem == "loop":
-        return [
-            Finding(
-                "spf.loop",
-                Status.FAIL,
-                f"{where} loops back to a record already being evaluated ({node.detail}); receivers "
-                "run out of lookups and return permerror.",
-                fix=f"Remove {node.via} from the record of the domain that includes it.",
-            )
-        ]
-    if node.problem == "lookup_failed":
-        return [
-            Finding(
-                "spf.lookup_failed",
-                Status.ERROR,
-                f"The TXT lookup of {node.domain} ({where}) failed: {node.detail}.",
-            )
-        ]
-    if node.problem in ("multiple", "syntax"):
-        return [
-            Finding(
-                f"spf.{node.problem}",
-                Status.FAIL,
-                f"{node.domain}, reached by {where}, has "
-                + (
-                    "more than one SPF record"
-                    if node.problem == "multiple"
-                    else "an invalid SPF record"
-                )
-                + f" ({node.detail}); receivers return permerror when they reach it.",
-                fix=f"Ask the owner of {node.domain} to fix it, or remove {node.via}.",
-                evidence=(node.text or node.detail,),
-            )
-        ]
-    findings: list[Finding] = []
-    if node.plus_all and node.depth > 0:
-        findings.append(
-            Finding(
-                "spf.plus_all",
-                Status.FAIL,
-                f"{node.domain}, included by {where}, ends in +all: the include matches every "
-                "server on the internet, so anyone passes SPF as the domain.",
-                fix=f"Remove {node.via}, or ask the owner of {node.domain} to end it in ~all or -all.",
-                evidence=(node.text or "",),
-            )
-        )
-    findings += [
-        Finding(
-            "spf.too_many_mx",
-            Status.FAIL,
-            f"{term} in the SPF record of {node.domain} names a domain with more than {MAX_NAMES} MX "
-            "records; receivers return permerror (RFC 7208 4.6.4).",
-            fix="Replace the mx mechanism with ip4:/ip6: ranges of the servers that send.",
-        )
-        for term in node.too_many_mx
-    ]
-    return findings
-
-
-def _size_findings(domain: str, answer: Answer) -> list[Finding]:
-    if answer.size <= _UDP_LIMIT and not answer.tcp:
-        return []
-    how = "it needed TCP" if answer.tcp else f"it is {answer.size} bytes"
-    return [
-        Finding(
-            "spf.too_large",
-            Status.WARN,
-            f"The TXT answer at {domain} is too large for a plain 512-byte UDP reply ({how}); "
-            "receivers without EDNS must retry over TCP, and some give up with temperror.",
-            fix=f"Delete stale TXT records at {domain} (old verification tokens) and keep the SPF "
-            "record short.",
-        )
-    ]
-
-
-async def _offer_flattened(
-    dns: DnsClient, domain: str, record: SpfRecord, total: int, findings: list[Finding]
-) -> list[Finding]:
-    """Attach a record whose own a/mx terms are replaced by the addresses they resolve to now,
-    when that alone brings the count within the limit (includes are the providers' to change)."""
-    flat: list[str] = []
-    saved = 0
-    for term in record.terms:
-        if (
-            not isinstance(term, Mechanism)
-            or term.name not in ("a", "mx")
-            or "%" in (term.domain_spec or "")
-        ):
-            flat.append(term.text)
-            continue
-        addresses = await _resolve(dns, term, domain)
-        if addresses is None:
-            return findings  # a lookup failed: derive nothing from a partial picture
-        saved += 1
-        flat += [t for t in _address_terms(term, addresses) if t not in flat]
-    if saved == 0 or total - saved > MAX_LOOKUPS:
-        return findings
-    value = spf_record(domain, " ".join(["v=spf1", *flat]))
-    return [
-        Finding(
-            f.code,
-            f.status,
-            f.message,
-            f.fix + " The record below replaces your own a/mx terms with the addresses they "
-            "resolve to today (update it when those hosts change).",
-            value,
-            f.evidence,
-        )
-        if f.code == "spf.too_many_lookups"
-        else f
-        for f in findings
-    ]
-
-
-async def _resolve(dns: DnsClient, term: Mechanism, domain: str) -> list[str] | None:
-    target = (term.domain_spec or domain).rstrip(".")
-    hosts = [target]
-    if term.name == "mx":
-        answer = await dns.query(target, "MX")
-        if answer.failed:
-            return None
-        hosts = [h for h in answer.targets() if h and h != "."] if answer.ok else []
-    found: list[str] = []
-    for a, aaaa in await asyncio.gather(*(dns.addresses(h) for h in hosts)):
-        if a.failed or aaaa.failed:
-            return None
-        found += [*a.addresses(), *aaaa.addresses()]
-    return found
-
-
-def _address_terms(term: Mechanism, addresses: list[str]) -> list[str]:
-    qualifier = "" if term.qualifier == "+" else term.qualifier
-    out = []
-    for text in addresses:
-        version = ipaddress.ip_address(text).version
-        cidr = term.cidr4 if version == 4 else term.cidr6
-        network = ipaddress.ip_network(
-            f"{text}/{cidr if cidr is not None else (32 if version == 4 else 128)}", strict=False
-        )
-        out.append(
-            f"{qualifier}ip{version}:{network.network_address}"
-            + (f"/{network.prefixlen}" if network.prefixlen != network.max_prefixlen else "")
-        )
-    return out
-
-
-# ---- missing / multiple / syntax --------------------------------------------------------------
 async def _missing(ctx: Context, answer: Answer) -> Finding:
     if answer.outcome is Outcome.NXDOMAIN:
         return Finding(
@@ -671,43 +147,20 @@ async def _missing(ctx: Context, answer: Answer) -> Finding:
 
 
 def _multiple(domain: str, records: tuple[str, ...]) -> Finding:
-    merged = _merge(records)
+    merged_text = merged(records)
     return Finding(
         "spf.multiple",
         Status.FAIL,
         f"{domain} has {len(records)} SPF records; RFC 7208 4.5 makes that a permerror, so every "
         "message fails SPF.",
         fix="Merge them into one record and delete the others.",
-        record=spf_record(domain, merged) if merged else None,
+        record=spf_record(domain, merged_text) if merged_text else None,
         evidence=records,
     )
 
 
-def _merge(records: tuple[str, ...]) -> str | None:
-    """One record with every mechanism of the valid ones; ~all unless they all agree on the end.
-
-    DNS returns the records in no fixed order, so they are merged in sorted order.
-    """
-    terms: list[str] = []
-    endings: set[str] = set()
-    for text in sorted(records):
-        try:
-            record = parse(text)
-        except SpfSyntaxError:
-            return None
-        for term in record.terms:
-            if isinstance(term, Mechanism) and term.name == "all":
-                endings.add(term.text.lower().lstrip("+"))
-            elif isinstance(term, Modifier):
-                return None  # redirect/exp of several records cannot be merged blindly
-            elif term.text not in terms:
-                terms.append(term.text)
-    ending = endings.pop() if len(endings) == 1 and endings != {"all"} else "~all"
-    return " ".join(["v=spf1", *terms, ending])
-
-
 def _syntax(domain: str, text: str, exc: SpfSyntaxError) -> Finding:
-    repaired = _without_bad_terms(text)
+    repaired = without_bad_terms(text)
     return Finding(
         "spf.syntax",
         Status.FAIL,
@@ -718,95 +171,3 @@ def _syntax(domain: str, text: str, exc: SpfSyntaxError) -> Finding:
         record=spf_record(domain, repaired) if repaired else None,
         evidence=(text,),
     )
-
-
-def _without_bad_terms(text: str) -> str | None:
-    """The record with the offending terms removed, if that leaves a valid record."""
-    if not is_spf(text):
-        return None
-    for _ in range(10):
-        try:
-            parse(text)
-        except SpfSyntaxError as exc:
-            if not exc.term or exc.term not in text.split(" "):
-                return None
-            words = text.split(" ")
-            words.remove(exc.term)
-            text = " ".join(w for w in words if w)
-            continue
-        return text
-    return None
-
-
-def _ending(record: SpfRecord) -> str:
-    alls = [m.text for m in record.mechanisms if m.name == "all"]
-    if alls:
-        return alls[0]
-    return f"redirect={record.redirect}" if record.redirect else "no all (neutral)"
-
-
-# ---- the sending IP ---------------------------------------------------------------------------
-async def _evaluate(ctx: Context, record: SpfRecord, ip: str) -> list[Finding]:
-    try:
-        address = ipaddress.ip_address(ip.strip().strip("[]"))
-    except ValueError:
-        return [Finding("spf.bad_ip", Status.ERROR, f"{ip!r} is not an IP address.")]
-    outcome = await check_host(
-        ctx.dns, str(address), ctx.domain, f"postmaster@{ctx.domain}", ctx.domain
-    )
-    evidence = tuple(f"{'  ' * e.depth}{e.text}" for e in outcome.trace[:_TRACE_LINES])
-    return [_ip_finding(ctx.domain, record, outcome, evidence)]
-
-
-def _ip_finding(domain: str, record: SpfRecord, r: SpfResult, evidence: tuple[str, ...]) -> Finding:
-    ip = r.ip
-    add = f"ip{ipaddress.ip_address(ip).version}:{ip}"
-    fixed = spf_record(domain, " ".join(["v=spf1", add, *(t.text for t in record.terms)]))
-    why = f" The receiver's explanation: {r.explanation}" if r.explanation else ""
-    match r.result:
-        case Result.PASS:
-            return Finding(
-                "spf.ip_authorised",
-                Status.PASS,
-                f"{ip} is authorised to send for {domain} (SPF pass, via {r.mechanism}).",
-                evidence=evidence,
-            )
-        case Result.FAIL | Result.SOFTFAIL:
-            hard = r.result is Result.FAIL
-            return Finding(
-                "spf.ip_not_authorised" if hard else "spf.ip_softfail",
-                Status.FAIL if hard else Status.WARN,
-                f"{ip} is not authorised to send for {domain}: SPF {r.result.value} "
-                f"(matched {r.mechanism}), so receivers "
-                + ("reject or junk its mail." if hard else "treat its mail as suspicious.")
-                + why,
-                fix=f"If {ip} is yours, add {add} to the record (or include your provider's record).",
-                record=fixed,
-                evidence=evidence,
-            )
-        case Result.NEUTRAL | Result.NONE:
-            return Finding(
-                "spf.ip_neutral",
-                Status.WARN,
-                f"SPF gives {r.result.value} for {ip} at {domain}: the record neither authorises "
-                "nor forbids it, so receivers judge the mail on other signals.",
-                fix=f"If {ip} is yours, add {add} to the record.",
-                record=fixed,
-                evidence=evidence,
-            )
-        case Result.TEMPERROR:
-            return Finding(
-                "spf.ip_temperror",
-                Status.ERROR,
-                f"Evaluating SPF for {ip} at {domain} hit a DNS failure (temperror): {r.reason}.",
-                evidence=evidence,
-            )
-        case _:
-            return Finding(
-                "spf.ip_permerror",
-                Status.FAIL,
-                f"Evaluating SPF for {ip} at {domain} gives permerror: {r.reason}. Receivers treat "
-                "that as a failed or missing policy.",
-                fix="Fix the error named above; the other SPF findings say how.",
-                evidence=evidence,
-            )

@@ -14,6 +14,7 @@ from bot.cli.main import parse_args
 from checks.model import Finding, Status
 from checks.settings import Settings
 from checks.spf import check as spf
+from checks.spf.repair import spf_record
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
 
@@ -265,7 +266,7 @@ async def test_a_failed_lookup_is_an_error_not_a_missing_record(
 async def test_a_long_corrected_record_is_split_into_255_character_strings() -> None:
     text = "v=spf1 " + " ".join(f"ip4:192.0.2.{i}" for i in range(40)) + " -all"
 
-    record = spf.spf_record("example.test", text)
+    record = spf_record("example.test", text)
 
     strings = [s.strip('"') for s in record.value.split('" "')]
     assert len(text) > 255
