@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import dns.asyncquery
 import dns.exception
@@ -25,6 +26,16 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.DS
+import dns.rdtypes.ANY.MX
+import dns.rdtypes.ANY.NSEC3PARAM
+import dns.rdtypes.ANY.RRSIG
+import dns.rdtypes.ANY.TLSA
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
+import dns.rdtypes.IN.SRV
+import dns.rdtypes.txtbase
 import dns.resolver
 import dns.reversename
 import dns.rrset
@@ -35,6 +46,8 @@ log = logging.getLogger(__name__)
 
 _MAX_CNAME_HOPS = 10
 _EDNS_PAYLOAD = 1232  # DNS flag day 2020: avoids IP fragmentation
+
+_R = TypeVar("_R", bound=dns.rdata.Rdata)
 
 
 class Outcome(enum.StrEnum):
@@ -76,12 +89,41 @@ class Answer:
     def canonical(self) -> str:
         return self.cnames[-1] if self.cnames else self.name
 
+    def of_type(self, cls: type[_R]) -> tuple[_R, ...]:
+        """The records that are `cls`, typed, so callers read their fields without guessing."""
+        return tuple(r for r in self.rdata if isinstance(r, cls))
+
+    def mx_records(self) -> tuple[dns.rdtypes.ANY.MX.MX, ...]:
+        return self.of_type(dns.rdtypes.ANY.MX.MX)
+
+    def srv_records(self) -> tuple[dns.rdtypes.IN.SRV.SRV, ...]:
+        return self.of_type(dns.rdtypes.IN.SRV.SRV)
+
+    def tlsa_records(self) -> tuple[dns.rdtypes.ANY.TLSA.TLSA, ...]:
+        return self.of_type(dns.rdtypes.ANY.TLSA.TLSA)
+
+    def dnskeys(self) -> tuple[dns.rdtypes.ANY.DNSKEY.DNSKEY, ...]:
+        return self.of_type(dns.rdtypes.ANY.DNSKEY.DNSKEY)
+
+    def ds_records(self) -> tuple[dns.rdtypes.ANY.DS.DS, ...]:
+        return self.of_type(dns.rdtypes.ANY.DS.DS)
+
+    def nsec3params(self) -> tuple[dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM, ...]:
+        return self.of_type(dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM)
+
+    def rrsigs(self) -> tuple[dns.rdtypes.ANY.RRSIG.RRSIG, ...]:
+        """The signatures over the answer (asked with `dnssec=True`)."""
+        return tuple(r for r in self.signatures if isinstance(r, dns.rdtypes.ANY.RRSIG.RRSIG))
+
     def texts(self) -> tuple[str, ...]:
         """TXT records with their strings joined (RFC 7208 3.3), decoded leniently."""
-        return tuple(b"".join(r.strings).decode("utf-8", "replace") for r in self.rdata)  # type: ignore[attr-defined]
+        txts = self.of_type(dns.rdtypes.txtbase.TXTBase)
+        return tuple(b"".join(r.strings).decode("utf-8", "replace") for r in txts)
 
     def addresses(self) -> tuple[str, ...]:
-        return tuple(r.address for r in self.rdata)  # type: ignore[attr-defined]
+        """A and AAAA records as text."""
+        kinds = (dns.rdtypes.IN.A.A, dns.rdtypes.IN.AAAA.AAAA)
+        return tuple(str(r.address) for r in self.rdata if isinstance(r, kinds))
 
     def targets(self) -> tuple[str, ...]:
         """Names an MX, PTR, NS, CNAME or SRV answer points at, without the trailing dot."""

@@ -11,6 +11,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.DS
+import dns.rdtypes.ANY.NSEC3PARAM
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
@@ -231,12 +233,20 @@ def _raw_key(algorithm: int, key: bytes = b"\x01\x02\x03") -> dns.rdtypes.ANY.DN
     return rdata
 
 
-def _ds(key: dns.rdata.Rdata, digest: str) -> dns.rdata.Rdata:
+def _ds(key: dns.rdtypes.ANY.DNSKEY.DNSKEY, digest: str) -> dns.rdtypes.ANY.DS.DS:
     return dns.dnssec.make_ds("example.test.", key, digest, policy=dns.dnssec.allow_all_policy)
 
 
-def _nsec3param(text: str) -> dns.rdata.Rdata:
-    return dns.rdata.from_text("IN", "NSEC3PARAM", text)
+def _ds_text(text: str) -> dns.rdtypes.ANY.DS.DS:
+    rdata = dns.rdata.from_text("IN", "DS", text)
+    assert isinstance(rdata, dns.rdtypes.ANY.DS.DS)
+    return rdata
+
+
+def _nsec3param(text: str) -> dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM:
+    rdata = dns.rdata.from_text("IN", "NSEC3PARAM", text)
+    assert isinstance(rdata, dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM)
+    return rdata
 
 
 @pytest.mark.parametrize(
@@ -247,7 +257,7 @@ def _nsec3param(text: str) -> dns.rdata.Rdata:
         pytest.param(_rsa_key(10, 2048), id="RSASHA512-2048"),
     ],
 )
-def test_sound_keys_with_a_sha256_ds_raise_nothing(key: dns.rdata.Rdata) -> None:
+def test_sound_keys_with_a_sha256_ds_raise_nothing(key: dns.rdtypes.ANY.DNSKEY.DNSKEY) -> None:
     zone = ZoneKeys("example.test", (key,), (_ds(key, "SHA256"),), (_nsec3param("1 0 0 -"),))
 
     assert judge(zone) == []
@@ -277,7 +287,7 @@ def test_a_deprecated_algorithm_beside_a_sound_one_is_an_unfinished_rollover() -
 
 
 def test_without_dnskeys_the_ds_algorithm_is_judged() -> None:
-    ds = dns.rdata.from_text("IN", "DS", "12345 1 2 " + "ab" * 32)
+    ds = _ds_text("12345 1 2 " + "ab" * 32)
 
     findings = judge(ZoneKeys("example.test", (), (ds,)))
 
@@ -313,7 +323,7 @@ def test_a_sha1_ds_beside_a_sha256_one_is_not_flagged() -> None:
 
 def test_a_gost_only_ds_fails_with_the_sha256_replacement() -> None:
     key = _ec_key()
-    gost = dns.rdata.from_text("IN", "DS", f"{dns.dnssec.key_id(key)} 13 3 " + "ab" * 32)
+    gost = _ds_text(f"{dns.dnssec.key_id(key)} 13 3 " + "ab" * 32)
 
     findings = judge(ZoneKeys("example.test", (key,), (gost,)))
 
@@ -333,7 +343,7 @@ def test_the_replacement_ds_is_for_the_key_the_old_ds_points_at() -> None:
 
 
 def test_without_the_dnskey_a_sha1_ds_still_warns_but_offers_no_record() -> None:
-    ds = dns.rdata.from_text("IN", "DS", "12345 13 1 " + "ab" * 20)
+    ds = _ds_text("12345 13 1 " + "ab" * 20)
 
     findings = judge(ZoneKeys("example.test", (), (ds,)))
 
