@@ -325,15 +325,16 @@ def _interpret(
     tcp: bool,
 ) -> tuple[Answer, dns.name.Name | None]:
     rcode = response.rcode()
-    base = {
-        "name": key.name,
-        "rdtype": key.rdtype,
-        "server": str(server),
-        "rcode": dns.rcode.to_text(rcode),
-        "authenticated": bool(response.flags & dns.flags.AD),
-        "size": len(response.to_wire()) if response.wire is None else len(response.wire),
-        "tcp": tcp,
-    }
+    base = Answer(  # what every outcome of this response shares; the outcome is decided below
+        key.name,
+        key.rdtype,
+        Outcome.ANSWER,
+        server=str(server),
+        rcode=dns.rcode.to_text(rcode),
+        authenticated=bool(response.flags & dns.flags.AD),
+        size=len(response.to_wire()) if response.wire is None else len(response.wire),
+        tcp=tcp,
+    )
     cnames: list[str] = []
     current = qname
     seen = {qname}
@@ -341,13 +342,12 @@ def _interpret(
         rrset = _find(response, current, rdtype)
         if rrset is not None:
             sigs = _find(response, current, dns.rdatatype.RRSIG, covers=rdtype)
-            return Answer(
-                outcome=Outcome.ANSWER,
+            return replace(
+                base,
                 rdata=tuple(rrset),
                 cnames=tuple(cnames),
                 ttl=rrset.ttl,
                 signatures=tuple(sigs) if sigs is not None else (),
-                **base,  # type: ignore[arg-type]
             ), None
         cname = (
             _find(response, current, dns.rdatatype.CNAME) if rdtype != dns.rdatatype.CNAME else None
@@ -357,11 +357,8 @@ def _interpret(
         target = cname[0].target
         cnames.append(_text(target))
         if target in seen:
-            return Answer(
-                outcome=Outcome.SERVFAIL,
-                cnames=tuple(cnames),
-                detail="CNAME loop",
-                **base,  # type: ignore[arg-type]
+            return replace(
+                base, outcome=Outcome.SERVFAIL, cnames=tuple(cnames), detail="CNAME loop"
             ), None
         seen.add(target)
         current = target
@@ -371,10 +368,10 @@ def _interpret(
         outcome = Outcome.NODATA
         # An authoritative server answers only for its own zones: chase a CNAME that leaves them.
         if cnames and not response.flags & dns.flags.RA:
-            return Answer(outcome=outcome, cnames=tuple(cnames), **base), current  # type: ignore[arg-type]
+            return replace(base, outcome=outcome, cnames=tuple(cnames)), current
     else:
         outcome = Outcome.SERVFAIL
-    return Answer(outcome=outcome, cnames=tuple(cnames), **base), None  # type: ignore[arg-type]
+    return replace(base, outcome=outcome, cnames=tuple(cnames)), None
 
 
 def _find(

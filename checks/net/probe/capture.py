@@ -14,6 +14,7 @@ start and finish?
 
 from __future__ import annotations
 
+import _ssl  # ENCODING_DER, for the private chain API of CPython 3.10-3.12 (see _chain)
 import contextlib
 import ssl
 import time
@@ -115,6 +116,6 @@ def _chain(obj: ssl.SSLObject | ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]
     private = getattr(inner, "get_unverified_chain", None)
     if callable(private):
         certs = private() or ()
-        return tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs), True  # type: ignore[attr-defined]
+        return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in certs), True
     leaf = obj.getpeercert(binary_form=True)
     return ((leaf,) if leaf else ()), False
