@@ -23,7 +23,7 @@ from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer
 from checks.net.policy import is_ip_literal
 from checks.net.probe.result import Failure, ProbeResult, where
-from checks.tls.analysis import load_chain, name_matches, signed_chain
+from checks.tls.chain import load_chain, name_matches, signed_chain
 
 ID: Final = "dane"
 TITLE: Final = "DANE (TLSA)"

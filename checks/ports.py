@@ -19,7 +19,7 @@ from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, ProbeResult, Protocol, where
 from checks.tls.analysis import analyse_probe
-from checks.tls.analysis import findings as tls_findings
+from checks.tls.findings import findings as tls_findings
 
 ID: Final = "ports"
 TITLE: Final = "Client ports"

@@ -2,7 +2,7 @@
 start and finish?
 
 - Certificate chain capture: the handshake runs with verification off (a server with a broken
-  certificate must still be described), and `checks.tls.analysis` verifies the captured chain with
+  certificate must still be described), and `checks.tls.chain` verifies the captured chain with
   `cryptography` against the system store or `settings.ca_file`, so no second connection is made.
   Python 3.13 has `SSLObject.get_unverified_chain()`; 3.10 to 3.12 have the same method on the
   private `_sslobj` (CPython's `_ssl._SSLSocket`, bpo-18233), which we use when present. Only when
@@ -68,7 +68,7 @@ class CaptureContext(ssl.SSLContext):
 def capture_context() -> CaptureContext:
     """A client context that accepts anything, so that a bad server can still be described.
 
-    Verification happens afterwards, in `checks.tls.analysis`; nothing is ever sent over this
+    Verification happens afterwards, in `checks.tls.chain`; nothing is ever sent over this
     connection but greetings and QUIT. Old protocols and ciphers are allowed so that a TLS 1.0
     server is reported as such instead of as a handshake failure. Cheap (about 0.2 ms): no CA
     store is loaded.
