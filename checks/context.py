@@ -162,9 +162,9 @@ class Context:
             return MxSet(answer, (MxHost(0, self.domain),), implicit=True)
         if not answer.ok:
             return MxSet(answer)
+        records = zip(answer.mx_records(), answer.targets(), strict=True)
         hosts = sorted(
-            (MxHost(r.preference, t) for r, t in zip(answer.rdata, answer.targets(), strict=True)),  # type: ignore[attr-defined]
-            key=lambda h: (h.preference, h.name),
+            (MxHost(r.preference, t) for r, t in records), key=lambda h: (h.preference, h.name)
         )
         null = any(h.name == "." for h in hosts)
         return MxSet(answer, tuple(hosts), null=null)

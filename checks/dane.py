@@ -23,7 +23,7 @@ from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer
 from checks.net.policy import is_ip_literal
 from checks.net.probe.result import Failure, ProbeResult, where
-from checks.tls.analysis import load_chain, name_matches, signed_chain
+from checks.tls.chain import load_chain, name_matches, signed_chain
 
 ID: Final = "dane"
 TITLE: Final = "DANE (TLSA)"
@@ -308,16 +308,7 @@ def _rollover(name: str, usable: list[Tlsa], evidence: tuple[str, ...]) -> Findi
 
 
 def _records(answer: Answer) -> list[Tlsa]:
-    out = []
-    for r in answer.rdata:
-        usage, selector, mtype, data = (
-            getattr(r, "usage", -1),
-            getattr(r, "selector", -1),
-            getattr(r, "mtype", -1),
-            getattr(r, "cert", b""),
-        )
-        out.append(Tlsa(int(usage), int(selector), int(mtype), bytes(data)))
-    return out
+    return [Tlsa(r.usage, r.selector, r.mtype, r.cert) for r in answer.tlsa_records()]
 
 
 def _san(cert: x509.Certificate) -> list[str]:

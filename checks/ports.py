@@ -19,7 +19,7 @@ from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, ProbeResult, Protocol, where
 from checks.tls.analysis import analyse_probe
-from checks.tls.analysis import findings as tls_findings
+from checks.tls.findings import findings as tls_findings
 
 ID: Final = "ports"
 TITLE: Final = "Client ports"
@@ -112,8 +112,8 @@ async def _locate(ctx: Context, s: _Service) -> tuple[list[_Target], list[Findin
     name = f"{s.srv}.{ctx.domain}"
     answer = await ctx.dns.query(name, "SRV")
     if answer.ok:
-        records = sorted(answer.rdata, key=lambda r: (r.priority, -r.weight))  # type: ignore[attr-defined]
-        if any(r.target.to_text() == "." for r in records):  # type: ignore[attr-defined]
+        records = sorted(answer.srv_records(), key=lambda r: (r.priority, -r.weight))
+        if any(r.target.to_text() == "." for r in records):
             return [], [
                 Finding(
                     "ports.srv_not_offered",
@@ -122,7 +122,7 @@ async def _locate(ctx: Context, s: _Service) -> tuple[list[_Target], list[Findin
                 )
             ]
         targets = [
-            _Target(s, r.target.to_text(omit_final_dot=True).lower(), int(r.port), True)  # type: ignore[attr-defined]
+            _Target(s, r.target.to_text(omit_final_dot=True).lower(), int(r.port), True)
             for r in records[:2]
         ]
         return targets, []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
@@ -27,6 +29,150 @@ _BLOCKS_US = re.compile(
 )
 _INCONCLUSIVE_FIX = (
     "Nothing to change if mail arrives: run the check again later, or from another network."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """How one way of failing is reported. `message`, `fix` and `extra_evidence` are str.format
+    templates over the probe's fields: {w} (the endpoint), {detail}, {address}, {banner},
+    {reply} (the STARTTLS reply, else the detail), {step} and {first_bytes}."""
+
+    code: str  # after "smtp."
+    status: Status
+    message: str
+    fix: str = ""
+    evidence: bool = True  # the probe's steps, banner and EHLO reply
+    extra_evidence: str = ""
+
+
+_STALLED: Final = _Verdict(
+    "stalled",
+    Status.ERROR,
+    "{w} stopped answering during {step} ({detail}). "
+    "Inconclusive: run the check again; if it repeats, the server is overloaded.",
+    fix=_INCONCLUSIVE_FIX,
+)
+
+# One row per way a probe can stop (one not listed reads as stalled); _verdict swaps in the
+# variants below when the rest of the report changes what the failure means.
+_FAILURES: Final[Mapping[Failure, _Verdict]] = {
+    Failure.REFUSED_BY_POLICY: _Verdict(
+        "address_refused",
+        Status.INFO,
+        "Not connecting to {w}: {detail}.",
+        fix="Publish the server's public address, or allow private addresses in a lab.",
+        evidence=False,
+    ),
+    Failure.CONNECTION_REFUSED: _Verdict(
+        "connection_refused",
+        Status.FAIL,
+        "{w} refuses connections on port 25: nothing listens there, so senders cannot "
+        "deliver to this address (they try the other MX hosts, then give up).",
+        fix="Start the mail server on {address} port 25, or open port 25 in its firewall; "
+        "if the host no longer handles mail, remove it from the MX records.",
+    ),
+    Failure.CONNECT_TIMEOUT: _Verdict(  # and no other mail host answered either
+        "connect_timeout",
+        Status.ERROR,
+        "{w} does not answer on port 25 ({detail}). Either a firewall drops connections to "
+        "it, or the network the bot runs in blocks outgoing port 25 (common in clouds).",
+        fix="Run the check from a network that allows outgoing port 25; if it still times out, "
+        "open port 25 to the server.",
+    ),
+    Failure.UNREACHABLE: _Verdict(
+        "unreachable",
+        Status.ERROR,
+        "{w} could not be reached from here ({detail}); this may be the bot's own "
+        "network (no IPv6 route, say) rather than the server.",
+    ),
+    Failure.NO_BANNER: _Verdict(
+        "no_banner",
+        Status.WARN,
+        "{w} accepts the connection but sends no greeting ({detail}): the server is "
+        "overloaded, tarpitting, or something in front of it holds connections open. "
+        "Senders wait up to 5 minutes, so mail may be slow rather than lost.",
+        fix="Check the mail server's load and any greeting delay (postscreen, greet_pause); "
+        "a healthy server greets within a second.",
+    ),
+    Failure.EARLY_CLOSE: _Verdict(
+        "closed_early",
+        Status.ERROR,
+        "{w} closed the connection without greeting. Inconclusive: servers do this to "
+        "addresses they rate-limit or treat as scanners, and real senders may be served.",
+        fix=_INCONCLUSIVE_FIX,
+    ),
+    Failure.GREETING_DEFERRED: _Verdict(
+        "greeting_deferred",
+        Status.ERROR,
+        "{w} turned us away for now ({banner}). Inconclusive: this is rate limiting "
+        "(too many connections) or scanner blocking; senders retry after a 4xx.",
+        fix=_INCONCLUSIVE_FIX,
+    ),
+    Failure.GREETING_REJECTED: _Verdict(  # and the greeting does not blame the bot's address
+        "greeting_rejected",
+        Status.FAIL,
+        "{w} greets with a refusal ({banner}): it takes no mail, so senders bounce or try "
+        "other MX hosts.",
+        fix="If this host should receive mail, configure it to accept SMTP; otherwise remove it "
+        "from the MX records.",
+    ),
+    Failure.GARBAGE: _Verdict(
+        "not_smtp",
+        Status.FAIL,
+        "{w} answers on port 25, but not with SMTP ({detail}); senders cannot deliver.",
+        fix="Make sure port 25 reaches the mail server and not another service "
+        "(a load balancer, an HTTP or SSH server, TLS-only SMTP).",
+        extra_evidence="first bytes: {first_bytes}",
+    ),
+    Failure.EHLO_FAILED: _Verdict(
+        "ehlo_rejected",
+        Status.FAIL,
+        "{w} refuses EHLO ({detail}), so no STARTTLS and no ESMTP extensions.",
+        fix="Enable ESMTP (EHLO) on the mail server.",
+    ),
+    Failure.STARTTLS_MISSING: _Verdict(
+        "starttls_missing",
+        Status.FAIL,
+        "{w} does not offer STARTTLS, so mail to it travels unencrypted, and senders "
+        "that require TLS (MTA-STS, DANE) will not deliver.",
+        fix="Configure a certificate on the mail server and enable STARTTLS "
+        "(Postfix: smtpd_tls_security_level = may). If a firewall rewrites the EHLO "
+        "reply (SMTP inspection/fixup), turn that feature off.",
+    ),
+    Failure.STARTTLS_REFUSED: _Verdict(
+        "starttls_refused",
+        Status.FAIL,
+        "{w} offers STARTTLS but refuses it ({reply}); senders fall back "
+        "to plain text or, when they require TLS, do not deliver.",
+        fix="Check the TLS certificate and key paths in the mail server's configuration.",
+    ),
+    Failure.TLS_FAILED: _Verdict(
+        "tls_failed",
+        Status.FAIL,
+        "The TLS handshake with {w} failed ({detail}); senders that require TLS will "
+        "not deliver and others may fall back to plain text.",
+        fix="Check the server's certificate, key and TLS protocol settings (enable TLS 1.2 "
+        "and 1.3).",
+    ),
+    Failure.TIMEOUT: _STALLED,  # it stopped answering part-way
+    Failure.CLOSED: _STALLED,
+}
+
+# A connect timeout to one host while others answer: not the bot's network, a firewall.
+_FIREWALLED: Final = _Verdict(
+    "connect_timeout",
+    Status.FAIL,
+    "{w} does not answer on port 25 ({detail}) while other mail hosts do, so a "
+    "firewall drops connections to it; senders cannot deliver to this address.",
+    fix="Open port 25 to {address} in the firewall, or remove the host from the MX records.",
+)
+# A refusing greeting that _BLOCKS_US recognises as aimed at the bot's own address.
+_BLOCKS_THE_BOT: Final = _Verdict(
+    "blocked_by_server",
+    Status.ERROR,
+    "{w} rejects the bot's own address ({banner}). Inconclusive for other senders.",
+    fix=_INCONCLUSIVE_FIX,
 )
 
 
@@ -62,7 +208,7 @@ async def _ptr_names(ctx: Context, r: ProbeResult) -> tuple[str, ...]:
 def _judge(r: ProbeResult, ptr: tuple[str, ...], *, reachable_elsewhere: bool) -> list[Finding]:
     if r.failure is None:
         return _passed(r, ptr)
-    failed = _failure(r, reachable_elsewhere)
+    failed = _failure(r, r.failure, reachable_elsewhere)
     return [failed, *(_names(r, ptr) if r.banner is not None else [])]
 
 
@@ -97,165 +243,39 @@ def _passed(r: ProbeResult, ptr: tuple[str, ...]) -> list[Finding]:
     ]
 
 
-def _failure(r: ProbeResult, reachable_elsewhere: bool) -> Finding:
-    w = where(r.host, r.address)
-    ev = _evidence(r)
-    match r.failure:
-        case Failure.REFUSED_BY_POLICY:
-            return Finding(
-                "smtp.address_refused",
-                Status.INFO,
-                f"Not connecting to {w}: {r.detail}.",
-                fix="Publish the server's public address, or allow private addresses in a lab.",
-            )
-        case Failure.CONNECTION_REFUSED:
-            return Finding(
-                "smtp.connection_refused",
-                Status.FAIL,
-                f"{w} refuses connections on port 25: nothing listens there, so senders cannot "
-                "deliver to this address (they try the other MX hosts, then give up).",
-                fix=f"Start the mail server on {r.address} port 25, or open port 25 in its firewall; "
-                "if the host no longer handles mail, remove it from the MX records.",
-                evidence=ev,
-            )
-        case Failure.CONNECT_TIMEOUT:
-            return _connect_timeout(r, w, ev, reachable_elsewhere)
-        case Failure.UNREACHABLE:
-            return Finding(
-                "smtp.unreachable",
-                Status.ERROR,
-                f"{w} could not be reached from here ({r.detail}); this may be the bot's own "
-                "network (no IPv6 route, say) rather than the server.",
-                evidence=ev,
-            )
-        case Failure.NO_BANNER:
-            return Finding(
-                "smtp.no_banner",
-                Status.WARN,
-                f"{w} accepts the connection but sends no greeting ({r.detail}): the server is "
-                "overloaded, tarpitting, or something in front of it holds connections open. "
-                "Senders wait up to 5 minutes, so mail may be slow rather than lost.",
-                fix="Check the mail server's load and any greeting delay (postscreen, greet_pause); "
-                "a healthy server greets within a second.",
-                evidence=ev,
-            )
-        case Failure.EARLY_CLOSE:
-            return Finding(
-                "smtp.closed_early",
-                Status.ERROR,
-                f"{w} closed the connection without greeting. Inconclusive: servers do this to "
-                "addresses they rate-limit or treat as scanners, and real senders may be served.",
-                fix=_INCONCLUSIVE_FIX,
-                evidence=ev,
-            )
-        case Failure.GREETING_DEFERRED:
-            return Finding(
-                "smtp.greeting_deferred",
-                Status.ERROR,
-                f"{w} turned us away for now ({r.banner}). Inconclusive: this is rate limiting "
-                "(too many connections) or scanner blocking; senders retry after a 4xx.",
-                fix=_INCONCLUSIVE_FIX,
-                evidence=ev,
-            )
-        case Failure.GREETING_REJECTED:
-            return _rejected(r, w, ev)
-        case Failure.GARBAGE:
-            return Finding(
-                "smtp.not_smtp",
-                Status.FAIL,
-                f"{w} answers on port 25, but not with SMTP ({r.detail}); senders cannot deliver.",
-                fix="Make sure port 25 reaches the mail server and not another service "
-                "(a load balancer, an HTTP or SSH server, TLS-only SMTP).",
-                evidence=(*ev, f"first bytes: {r.garbage[:120]!r}"),
-            )
-        case Failure.EHLO_FAILED:
-            return Finding(
-                "smtp.ehlo_rejected",
-                Status.FAIL,
-                f"{w} refuses EHLO ({r.detail}), so no STARTTLS and no ESMTP extensions.",
-                fix="Enable ESMTP (EHLO) on the mail server.",
-                evidence=ev,
-            )
-        case Failure.STARTTLS_MISSING:
-            return Finding(
-                "smtp.starttls_missing",
-                Status.FAIL,
-                f"{w} does not offer STARTTLS, so mail to it travels unencrypted, and senders "
-                "that require TLS (MTA-STS, DANE) will not deliver.",
-                fix="Configure a certificate on the mail server and enable STARTTLS "
-                "(Postfix: smtpd_tls_security_level = may). If a firewall rewrites the EHLO "
-                "reply (SMTP inspection/fixup), turn that feature off.",
-                evidence=ev,
-            )
-        case Failure.STARTTLS_REFUSED:
-            return Finding(
-                "smtp.starttls_refused",
-                Status.FAIL,
-                f"{w} offers STARTTLS but refuses it ({r.starttls or r.detail}); senders fall back "
-                "to plain text or, when they require TLS, do not deliver.",
-                fix="Check the TLS certificate and key paths in the mail server's configuration.",
-                evidence=ev,
-            )
-        case Failure.TLS_FAILED:
-            return Finding(
-                "smtp.tls_failed",
-                Status.FAIL,
-                f"The TLS handshake with {w} failed ({r.detail}); senders that require TLS will "
-                "not deliver and others may fall back to plain text.",
-                fix="Check the server's certificate, key and TLS protocol settings (enable TLS 1.2 "
-                "and 1.3).",
-                evidence=ev,
-            )
-        case _:  # TIMEOUT, CLOSED: it stopped answering part-way
-            return Finding(
-                "smtp.stalled",
-                Status.ERROR,
-                f"{w} stopped answering during {r.failed_step or 'the dialogue'} ({r.detail}). "
-                "Inconclusive: run the check again; if it repeats, the server is overloaded.",
-                fix=_INCONCLUSIVE_FIX,
-                evidence=ev,
-            )
-
-
-def _connect_timeout(r: ProbeResult, w: str, ev: tuple[str, ...], elsewhere: bool) -> Finding:
-    if elsewhere:
-        return Finding(
-            "smtp.connect_timeout",
-            Status.FAIL,
-            f"{w} does not answer on port 25 ({r.detail}) while other mail hosts do, so a "
-            "firewall drops connections to it; senders cannot deliver to this address.",
-            fix=f"Open port 25 to {r.address} in the firewall, or remove the host from the MX records.",
-            evidence=ev,
-        )
+def _failure(r: ProbeResult, failure: Failure, reachable_elsewhere: bool) -> Finding:
+    """The finding for where the probe stopped: a row of `_FAILURES`, filled in."""
+    verdict = _verdict(r, failure, reachable_elsewhere)
+    fields = {
+        "w": where(r.host, r.address),
+        "detail": r.detail,
+        "address": r.address,
+        "banner": r.banner,
+        "reply": r.starttls or r.detail,
+        "step": r.failed_step or "the dialogue",
+        "first_bytes": repr(r.garbage[:120]),
+    }
+    evidence = _evidence(r) if verdict.evidence else ()
+    if verdict.extra_evidence:
+        evidence = (*evidence, verdict.extra_evidence.format(**fields))
     return Finding(
-        "smtp.connect_timeout",
-        Status.ERROR,
-        f"{w} does not answer on port 25 ({r.detail}). Either a firewall drops connections to "
-        "it, or the network the bot runs in blocks outgoing port 25 (common in clouds).",
-        fix="Run the check from a network that allows outgoing port 25; if it still times out, "
-        "open port 25 to the server.",
-        evidence=ev,
+        f"smtp.{verdict.code}",
+        verdict.status,
+        verdict.message.format(**fields),
+        fix=verdict.fix.format(**fields),
+        evidence=evidence,
     )
 
 
-def _rejected(r: ProbeResult, w: str, ev: tuple[str, ...]) -> Finding:
-    if _BLOCKS_US.search(r.banner.text if r.banner else r.detail):
-        return Finding(
-            "smtp.blocked_by_server",
-            Status.ERROR,
-            f"{w} rejects the bot's own address ({r.banner}). Inconclusive for other senders.",
-            fix=_INCONCLUSIVE_FIX,
-            evidence=ev,
-        )
-    return Finding(
-        "smtp.greeting_rejected",
-        Status.FAIL,
-        f"{w} greets with a refusal ({r.banner}): it takes no mail, so senders bounce or try "
-        "other MX hosts.",
-        fix="If this host should receive mail, configure it to accept SMTP; otherwise remove it "
-        "from the MX records.",
-        evidence=ev,
-    )
+def _verdict(r: ProbeResult, failure: Failure, reachable_elsewhere: bool) -> _Verdict:
+    """The row for `failure`, or its variant when the rest of the report changes the meaning."""
+    if failure is Failure.CONNECT_TIMEOUT and reachable_elsewhere:
+        return _FIREWALLED
+    if failure is Failure.GREETING_REJECTED and _BLOCKS_US.search(
+        r.banner.text if r.banner else r.detail
+    ):
+        return _BLOCKS_THE_BOT
+    return _FAILURES.get(failure, _STALLED)
 
 
 def _names(r: ProbeResult, ptr: tuple[str, ...]) -> list[Finding]:

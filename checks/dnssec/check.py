@@ -16,7 +16,7 @@ from typing import Final
 
 import dns.dnssec
 import dns.name
-import dns.rdata
+import dns.rdtypes.ANY.DNSKEY
 
 from checks.context import Context, MxSet
 from checks.dnssec.crypto import ZoneKeys, judge, only_deprecated_algorithms
@@ -133,7 +133,7 @@ async def _assess(ctx: Context, apex: str) -> ZoneVerdict:
         return ZoneVerdict(
             apex, ZoneState.VALIDATED, evidence=_evidence(ds, dnskey), server=server, keys=keys
         )
-    zone_keys = [k for k in dnskey.rdata if k.flags & _ZONE] if dnskey.ok else []  # type: ignore[attr-defined]
+    zone_keys = _zone_signing_keys(dnskey)
     has_ds = ds.ok and bool(ds.rdata)
     if not zone_keys and not has_ds:
         return ZoneVerdict(apex, ZoneState.UNSIGNED, server=server)
@@ -157,9 +157,9 @@ def _zone_keys(apex: str, dnskey: Answer, ds: Answer, nsec3param: Answer) -> Zon
         return None
     return ZoneKeys(
         apex,
-        dnskey.rdata if dnskey.ok else (),
-        ds.rdata if ds.ok else (),
-        nsec3param.rdata if nsec3param.ok else (),
+        dnskey.dnskeys() if dnskey.ok else (),
+        ds.ds_records() if ds.ok else (),
+        nsec3param.nsec3params() if nsec3param.ok else (),
     )
 
 
@@ -186,12 +186,12 @@ def _chain_problem(
 ) -> tuple[str, str]:
     """What breaks the chain of trust, judged from the records alone ('' when nothing visible),
     and the DS record that would repair it when the DS is what is wrong."""
-    keys = [k for k in dnskey.rdata if k.flags & _ZONE] if dnskey.ok else []  # type: ignore[attr-defined]
+    keys = _zone_signing_keys(dnskey)
     if ds.ok and ds.rdata and not keys:
         return f"the parent zone publishes a DS record for {apex}, but {apex} has no DNSKEY", ""
     if ds.ok and keys and _matching_ds(apex, ds, keys) is False:
-        tags = ", ".join(str(r.key_tag) for r in ds.rdata)  # type: ignore[attr-defined]
-        key_tags = ", ".join(str(dns.dnssec.key_id(k)) for k in keys)  # type: ignore[arg-type]
+        tags = ", ".join(str(r.key_tag) for r in ds.ds_records())
+        key_tags = ", ".join(str(dns.dnssec.key_id(k)) for k in keys)
         why = (
             f"the DS record at the parent (key tag {tags}) matches none of the zone's DNSKEYs "
             f"(key tags {key_tags})"
@@ -200,12 +200,17 @@ def _chain_problem(
     return _signature_problem(signed), ""
 
 
-def _matching_ds(apex: str, ds: Answer, keys: list[dns.rdata.Rdata]) -> bool | None:
+def _zone_signing_keys(dnskey: Answer) -> list[dns.rdtypes.ANY.DNSKEY.DNSKEY]:
+    """The DNSKEYs with the Zone Key flag (RFC 4034 2.1.1): only those may sign the zone."""
+    return [k for k in dnskey.dnskeys() if k.flags & _ZONE] if dnskey.ok else []
+
+
+def _matching_ds(apex: str, ds: Answer, keys: list[dns.rdtypes.ANY.DNSKEY.DNSKEY]) -> bool | None:
     """Does any DS match any key? None when no DS uses a digest we can compute."""
     owner = dns.name.from_text(apex)
     computable = False
-    for record in ds.rdata:
-        algorithm = _DIGESTS.get(record.digest_type)  # type: ignore[attr-defined]
+    for record in ds.ds_records():
+        algorithm = _DIGESTS.get(record.digest_type)
         if algorithm is None:
             continue
         computable = True
@@ -219,8 +224,8 @@ def _matching_ds(apex: str, ds: Answer, keys: list[dns.rdata.Rdata]) -> bool | N
 def _signature_problem(answers: tuple[Answer, ...]) -> str:
     now = datetime.datetime.now(datetime.UTC).timestamp()
     for answer in answers:
-        for sig in answer.signatures:
-            expiration, inception = sig.expiration, sig.inception  # type: ignore[attr-defined]
+        for sig in answer.rrsigs():
+            expiration, inception = sig.expiration, sig.inception
             if expiration < now:
                 when = datetime.datetime.fromtimestamp(expiration, datetime.UTC)
                 return f"the signatures on {answer.name} {answer.rdtype} expired on {when:%Y-%m-%d %H:%M} UTC"
@@ -230,8 +235,8 @@ def _signature_problem(answers: tuple[Answer, ...]) -> str:
     return ""
 
 
-def _ds_for(apex: str, keys: list[dns.rdata.Rdata]) -> str:
-    ksks = [k for k in keys if k.flags & _SEP] or keys  # type: ignore[attr-defined]
+def _ds_for(apex: str, keys: list[dns.rdtypes.ANY.DNSKEY.DNSKEY]) -> str:
+    ksks = [k for k in keys if k.flags & _SEP] or keys
     return dns.dnssec.make_ds(dns.name.from_text(apex), ksks[0], "SHA256").to_text()
 
 
@@ -239,8 +244,8 @@ def _evidence(ds: Answer, dnskey: Answer) -> tuple[str, ...]:
     lines = [f"DS {r.to_text()}" for r in ds.rdata] if ds.ok else []
     if dnskey.ok:
         lines += [
-            f"DNSKEY flags {k.flags} algorithm {k.algorithm} key tag {dns.dnssec.key_id(k)}"  # type: ignore[attr-defined, arg-type]
-            for k in dnskey.rdata
+            f"DNSKEY flags {k.flags} algorithm {k.algorithm} key tag {dns.dnssec.key_id(k)}"
+            for k in dnskey.dnskeys()
         ]
     return tuple(lines)
 

@@ -14,7 +14,9 @@ from typing import Final
 
 import dns.dnssec
 import dns.name
-import dns.rdata
+import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.DS
+import dns.rdtypes.ANY.NSEC3PARAM
 
 from checks.model import Finding, Record, Status
 
@@ -59,9 +61,9 @@ class ZoneKeys:
     """The DNSSEC records of one zone, as fetched: DNSKEY, the parent's DS, NSEC3PARAM."""
 
     apex: str
-    dnskeys: tuple[dns.rdata.Rdata, ...] = ()
-    ds: tuple[dns.rdata.Rdata, ...] = ()
-    nsec3params: tuple[dns.rdata.Rdata, ...] = ()
+    dnskeys: tuple[dns.rdtypes.ANY.DNSKEY.DNSKEY, ...] = ()
+    ds: tuple[dns.rdtypes.ANY.DS.DS, ...] = ()
+    nsec3params: tuple[dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM, ...] = ()
 
 
 def rsa_modulus_bits(key: bytes) -> int:
@@ -82,7 +84,7 @@ def rsa_modulus_bits(key: bytes) -> int:
 
 def judge(zone: ZoneKeys) -> list[Finding]:
     """Findings on the cryptography of one signed zone; [] when it is all sound."""
-    keys = [k for k in zone.dnskeys if k.flags & _ZONE]  # type: ignore[attr-defined]
+    keys = [k for k in zone.dnskeys if k.flags & _ZONE]
     return [
         *_algorithm_findings(zone, keys),
         *_rsa_findings(zone.apex, keys),
@@ -93,9 +95,8 @@ def judge(zone: ZoneKeys) -> list[Finding]:
 
 def only_deprecated_algorithms(zone: ZoneKeys) -> bool:
     """Is every key algorithm in use one that validators no longer implement (RFC 8624 3.1)?"""
-    algorithms = {k.algorithm for k in zone.dnskeys if k.flags & _ZONE} or {  # type: ignore[attr-defined]
-        ds.algorithm  # type: ignore[attr-defined]
-        for ds in zone.ds
+    algorithms = {k.algorithm for k in zone.dnskeys if k.flags & _ZONE} or {
+        ds.algorithm for ds in zone.ds
     }
     return bool(algorithms) and algorithms <= _DEPRECATED.keys()
 
@@ -108,14 +109,16 @@ def algorithm_name(algorithm: int) -> str:
 # ---- key algorithms ---------------------------------------------------------------------------
 
 
-def _algorithm_findings(zone: ZoneKeys, keys: Sequence[dns.rdata.Rdata]) -> list[Finding]:
+def _algorithm_findings(
+    zone: ZoneKeys, keys: Sequence[dns.rdtypes.ANY.DNSKEY.DNSKEY]
+) -> list[Finding]:
     """One finding per deprecated or weak algorithm in use (DNSKEYs, else the DS records)."""
     in_use: dict[int, list[str]] = {}
     for key in keys:
-        in_use.setdefault(key.algorithm, []).append(str(dns.dnssec.key_id(key)))  # type: ignore[attr-defined, arg-type]
+        in_use.setdefault(key.algorithm, []).append(str(dns.dnssec.key_id(key)))
     if not keys:
         for ds in zone.ds:
-            in_use.setdefault(ds.algorithm, []).append(str(ds.key_tag))  # type: ignore[attr-defined]
+            in_use.setdefault(ds.algorithm, []).append(str(ds.key_tag))
     sound = any(a in _GOOD for a in in_use)
     findings = []
     for algorithm, tags in sorted(in_use.items()):
@@ -157,18 +160,18 @@ def _deprecated(apex: str, what: str, sound: bool) -> Finding:
     )
 
 
-def _rsa_findings(apex: str, keys: Sequence[dns.rdata.Rdata]) -> list[Finding]:
+def _rsa_findings(apex: str, keys: Sequence[dns.rdtypes.ANY.DNSKEY.DNSKEY]) -> list[Finding]:
     short: list[str] = []
     for key in keys:
-        if key.algorithm not in _RSA:  # type: ignore[attr-defined]
+        if key.algorithm not in _RSA:
             continue
         try:
-            bits = rsa_modulus_bits(key.key)  # type: ignore[attr-defined]
+            bits = rsa_modulus_bits(key.key)
         except DnskeySyntaxError:
             continue  # a malformed key cannot validate anything; the chain verdict shows that
         if bits < _RSA_MIN_BITS:
-            role = "KSK" if key.flags & _SEP else "ZSK"  # type: ignore[attr-defined]
-            short.append(f"{role} {dns.dnssec.key_id(key)} ({bits} bits)")  # type: ignore[arg-type]
+            role = "KSK" if key.flags & _SEP else "ZSK"
+            short.append(f"{role} {dns.dnssec.key_id(key)} ({bits} bits)")
     if not short:
         return []
     return [
@@ -187,11 +190,11 @@ def _rsa_findings(apex: str, keys: Sequence[dns.rdata.Rdata]) -> list[Finding]:
 # ---- DS digests -------------------------------------------------------------------------------
 
 
-def _ds_findings(zone: ZoneKeys, keys: Sequence[dns.rdata.Rdata]) -> list[Finding]:
-    digests = {ds.digest_type for ds in zone.ds}  # type: ignore[attr-defined]
+def _ds_findings(zone: ZoneKeys, keys: Sequence[dns.rdtypes.ANY.DNSKEY.DNSKEY]) -> list[Finding]:
+    digests = {ds.digest_type for ds in zone.ds}
     if not digests or digests & _SOUND_DIGESTS:
         return []
-    tags = ", ".join(sorted({str(ds.key_tag) for ds in zone.ds}))  # type: ignore[attr-defined]
+    tags = ", ".join(sorted({str(ds.key_tag) for ds in zone.ds}))
     used = ", ".join(f"{d} ({_DIGEST_NAMES.get(d, 'unknown')})" for d in sorted(digests))
     record = _sha256_ds(zone, keys)
     if digests == {1}:
@@ -224,11 +227,11 @@ def _ds_findings(zone: ZoneKeys, keys: Sequence[dns.rdata.Rdata]) -> list[Findin
     ]
 
 
-def _sha256_ds(zone: ZoneKeys, keys: Sequence[dns.rdata.Rdata]) -> Record | None:
+def _sha256_ds(zone: ZoneKeys, keys: Sequence[dns.rdtypes.ANY.DNSKEY.DNSKEY]) -> Record | None:
     """The SHA-256 DS for the key the existing DS points at (else the first KSK)."""
-    tags = {ds.key_tag for ds in zone.ds}  # type: ignore[attr-defined]
-    ksks = [k for k in keys if k.flags & _SEP] or list(keys)  # type: ignore[attr-defined]
-    chosen = [k for k in ksks if dns.dnssec.key_id(k) in tags] or ksks  # type: ignore[arg-type]
+    tags = {ds.key_tag for ds in zone.ds}
+    ksks = [k for k in keys if k.flags & _SEP] or list(keys)
+    chosen = [k for k in ksks if dns.dnssec.key_id(k) in tags] or ksks
     if not chosen:
         return None
     ds = dns.dnssec.make_ds(dns.name.from_text(zone.apex), chosen[0], "SHA256")
@@ -238,9 +241,11 @@ def _sha256_ds(zone: ZoneKeys, keys: Sequence[dns.rdata.Rdata]) -> Record | None
 # ---- NSEC3 ------------------------------------------------------------------------------------
 
 
-def _nsec3_findings(apex: str, params: Sequence[dns.rdata.Rdata]) -> list[Finding]:
+def _nsec3_findings(
+    apex: str, params: Sequence[dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM]
+) -> list[Finding]:
     findings = []
-    iterations = max((p.iterations for p in params), default=0)  # type: ignore[attr-defined]
+    iterations = max((p.iterations for p in params), default=0)
     if iterations > 0:
         risk = (
             "Current validators already treat NSEC3 with more than 100 or 150 iterations as "
@@ -261,7 +266,7 @@ def _nsec3_findings(apex: str, params: Sequence[dns.rdata.Rdata]) -> list[Findin
                 evidence=tuple(f"NSEC3PARAM {p.to_text()}" for p in params),
             )
         )
-    if any(p.salt for p in params):  # type: ignore[attr-defined]
+    if any(p.salt for p in params):
         findings.append(
             Finding(
                 "dnssec.nsec3_salt",

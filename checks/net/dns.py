@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import dns.asyncquery
 import dns.exception
@@ -25,6 +26,16 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.DS
+import dns.rdtypes.ANY.MX
+import dns.rdtypes.ANY.NSEC3PARAM
+import dns.rdtypes.ANY.RRSIG
+import dns.rdtypes.ANY.TLSA
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
+import dns.rdtypes.IN.SRV
+import dns.rdtypes.txtbase
 import dns.resolver
 import dns.reversename
 import dns.rrset
@@ -35,6 +46,8 @@ log = logging.getLogger(__name__)
 
 _MAX_CNAME_HOPS = 10
 _EDNS_PAYLOAD = 1232  # DNS flag day 2020: avoids IP fragmentation
+
+_R = TypeVar("_R", bound=dns.rdata.Rdata)
 
 
 class Outcome(enum.StrEnum):
@@ -76,12 +89,41 @@ class Answer:
     def canonical(self) -> str:
         return self.cnames[-1] if self.cnames else self.name
 
+    def of_type(self, cls: type[_R]) -> tuple[_R, ...]:
+        """The records that are `cls`, typed, so callers read their fields without guessing."""
+        return tuple(r for r in self.rdata if isinstance(r, cls))
+
+    def mx_records(self) -> tuple[dns.rdtypes.ANY.MX.MX, ...]:
+        return self.of_type(dns.rdtypes.ANY.MX.MX)
+
+    def srv_records(self) -> tuple[dns.rdtypes.IN.SRV.SRV, ...]:
+        return self.of_type(dns.rdtypes.IN.SRV.SRV)
+
+    def tlsa_records(self) -> tuple[dns.rdtypes.ANY.TLSA.TLSA, ...]:
+        return self.of_type(dns.rdtypes.ANY.TLSA.TLSA)
+
+    def dnskeys(self) -> tuple[dns.rdtypes.ANY.DNSKEY.DNSKEY, ...]:
+        return self.of_type(dns.rdtypes.ANY.DNSKEY.DNSKEY)
+
+    def ds_records(self) -> tuple[dns.rdtypes.ANY.DS.DS, ...]:
+        return self.of_type(dns.rdtypes.ANY.DS.DS)
+
+    def nsec3params(self) -> tuple[dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM, ...]:
+        return self.of_type(dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM)
+
+    def rrsigs(self) -> tuple[dns.rdtypes.ANY.RRSIG.RRSIG, ...]:
+        """The signatures over the answer (asked with `dnssec=True`)."""
+        return tuple(r for r in self.signatures if isinstance(r, dns.rdtypes.ANY.RRSIG.RRSIG))
+
     def texts(self) -> tuple[str, ...]:
         """TXT records with their strings joined (RFC 7208 3.3), decoded leniently."""
-        return tuple(b"".join(r.strings).decode("utf-8", "replace") for r in self.rdata)  # type: ignore[attr-defined]
+        txts = self.of_type(dns.rdtypes.txtbase.TXTBase)
+        return tuple(b"".join(r.strings).decode("utf-8", "replace") for r in txts)
 
     def addresses(self) -> tuple[str, ...]:
-        return tuple(r.address for r in self.rdata)  # type: ignore[attr-defined]
+        """A and AAAA records as text."""
+        kinds = (dns.rdtypes.IN.A.A, dns.rdtypes.IN.AAAA.AAAA)
+        return tuple(str(r.address) for r in self.rdata if isinstance(r, kinds))
 
     def targets(self) -> tuple[str, ...]:
         """Names an MX, PTR, NS, CNAME or SRV answer points at, without the trailing dot."""
@@ -283,15 +325,16 @@ def _interpret(
     tcp: bool,
 ) -> tuple[Answer, dns.name.Name | None]:
     rcode = response.rcode()
-    base = {
-        "name": key.name,
-        "rdtype": key.rdtype,
-        "server": str(server),
-        "rcode": dns.rcode.to_text(rcode),
-        "authenticated": bool(response.flags & dns.flags.AD),
-        "size": len(response.to_wire()) if response.wire is None else len(response.wire),
-        "tcp": tcp,
-    }
+    base = Answer(  # what every outcome of this response shares; the outcome is decided below
+        key.name,
+        key.rdtype,
+        Outcome.ANSWER,
+        server=str(server),
+        rcode=dns.rcode.to_text(rcode),
+        authenticated=bool(response.flags & dns.flags.AD),
+        size=len(response.to_wire()) if response.wire is None else len(response.wire),
+        tcp=tcp,
+    )
     cnames: list[str] = []
     current = qname
     seen = {qname}
@@ -299,13 +342,12 @@ def _interpret(
         rrset = _find(response, current, rdtype)
         if rrset is not None:
             sigs = _find(response, current, dns.rdatatype.RRSIG, covers=rdtype)
-            return Answer(
-                outcome=Outcome.ANSWER,
+            return replace(
+                base,
                 rdata=tuple(rrset),
                 cnames=tuple(cnames),
                 ttl=rrset.ttl,
                 signatures=tuple(sigs) if sigs is not None else (),
-                **base,  # type: ignore[arg-type]
             ), None
         cname = (
             _find(response, current, dns.rdatatype.CNAME) if rdtype != dns.rdatatype.CNAME else None
@@ -315,11 +357,8 @@ def _interpret(
         target = cname[0].target
         cnames.append(_text(target))
         if target in seen:
-            return Answer(
-                outcome=Outcome.SERVFAIL,
-                cnames=tuple(cnames),
-                detail="CNAME loop",
-                **base,  # type: ignore[arg-type]
+            return replace(
+                base, outcome=Outcome.SERVFAIL, cnames=tuple(cnames), detail="CNAME loop"
             ), None
         seen.add(target)
         current = target
@@ -329,10 +368,10 @@ def _interpret(
         outcome = Outcome.NODATA
         # An authoritative server answers only for its own zones: chase a CNAME that leaves them.
         if cnames and not response.flags & dns.flags.RA:
-            return Answer(outcome=outcome, cnames=tuple(cnames), **base), current  # type: ignore[arg-type]
+            return replace(base, outcome=outcome, cnames=tuple(cnames)), current
     else:
         outcome = Outcome.SERVFAIL
-    return Answer(outcome=outcome, cnames=tuple(cnames), **base), None  # type: ignore[arg-type]
+    return replace(base, outcome=outcome, cnames=tuple(cnames)), None
 
 
 def _find(

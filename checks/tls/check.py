@@ -14,7 +14,8 @@ from checks.context import Context
 from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import ProbeResult
-from checks.tls.analysis import TlsAnalysis, analyse_probe, findings
+from checks.tls.analysis import TlsAnalysis, analyse_probe
+from checks.tls.findings import findings
 
 ID: Final = "tls"
 TITLE: Final = "TLS certificates"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import dns.dnssec
 import dns.dnssectypes
@@ -11,6 +12,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.DNSKEY
+import dns.rdtypes.ANY.DS
+import dns.rdtypes.ANY.NSEC3PARAM
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
@@ -64,44 +67,88 @@ def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
     return [(f.code, f.status) for f in findings]
 
 
-async def test_a_signed_chained_zone_validates(lab: DnssecLab) -> None:
-    findings = await dnssec.run(validating(lab, "good.test"))
-
-    assert codes(findings) == [("dnssec.validated", Status.PASS)]
-
-
-async def test_an_mx_in_an_unsigned_zone_is_noted(lab: DnssecLab) -> None:
-    findings = await dnssec.run(validating(lab, "outsourced.test"))
-
-    assert codes(findings) == [
-        ("dnssec.validated", Status.PASS),
-        ("dnssec.mx_unsigned", Status.INFO),
-    ]
-    assert "plain.test (MX mx.plain.test)" in findings[1].message
+Resolver = Callable[[DnssecLab, str], Context]
+BROKEN_CHAINS = [
+    pytest.param("bogus.test", "matches none of the zone's DNSKEYs", id="ds-matches-no-key"),
+    pytest.param("expired.test", "expired on", id="signatures-expired"),
+]
 
 
-async def test_an_unsigned_zone_is_information_mentioning_dane(lab: DnssecLab) -> None:
-    findings = await dnssec.run(validating(lab, "plain.test"))
+@pytest.mark.parametrize(
+    ("resolver", "domain", "expected", "phrase"),
+    [
+        pytest.param(
+            validating,
+            "good.test",
+            [("dnssec.validated", Status.PASS)],
+            (0, "validated its answers"),
+            id="signed-and-chained-validates",
+        ),
+        pytest.param(
+            validating,
+            "outsourced.test",
+            [("dnssec.validated", Status.PASS), ("dnssec.mx_unsigned", Status.INFO)],
+            (1, "plain.test (MX mx.plain.test)"),
+            id="mx-in-an-unsigned-zone-is-noted",
+        ),
+        pytest.param(
+            validating,
+            "plain.test",
+            [("dnssec.unsigned", Status.INFO)],
+            (0, "DANE"),
+            id="unsigned-is-information-mentioning-dane",
+        ),
+        pytest.param(
+            validating,
+            "victim.test",
+            [("dnssec.validated", Status.PASS), ("dnssec.mx_bogus", Status.FAIL)],
+            (1, "mail.bogus.test"),
+            id="mx-in-a-bogus-zone-fails",
+        ),
+        pytest.param(
+            non_validating,
+            "good.test",
+            [("dnssec.not_validated", Status.INFO)],
+            (0, "does not appear to validate"),
+            id="non-validating-resolver-limits-the-verdict",
+        ),
+    ],
+)
+async def test_each_lab_zone_gets_its_verdict(
+    lab: DnssecLab,
+    resolver: Resolver,
+    domain: str,
+    expected: list[tuple[str, Status]],
+    phrase: tuple[int, str],
+) -> None:
+    findings = await dnssec.run(resolver(lab, domain))
 
-    assert codes(findings) == [("dnssec.unsigned", Status.INFO)]
-    assert "DANE" in findings[0].message
+    assert codes(findings) == expected
+    index, words = phrase
+    assert words in findings[index].message
 
 
-async def test_a_signed_zone_without_ds_warns_with_the_ds_to_publish(lab: DnssecLab) -> None:
-    findings = await dnssec.run(validating(lab, "island.test"))
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        pytest.param("island.test", ("dnssec.no_ds", Status.WARN), id="signed-without-ds"),
+        pytest.param("bogus.test", ("dnssec.bogus", Status.FAIL), id="ds-matches-no-key"),
+    ],
+)
+async def test_the_ds_to_publish_is_the_one_for_the_zones_own_key(
+    lab: DnssecLab, domain: str, expected: tuple[str, Status]
+) -> None:
+    findings = await dnssec.run(validating(lab, domain))
 
-    assert codes(findings) == [("dnssec.no_ds", Status.WARN)]
+    assert codes(findings) == [expected]
     record = findings[0].record
     assert record is not None
-    assert (record.name, record.type) == ("island.test.", "DS")
+    assert (record.name, record.type) == (f"{domain}.", "DS")
     tag = record.value.split()[0]
     assert f"key tag {tag}" in " ".join(findings[0].evidence)  # the DS names the zone's own key
 
 
-@pytest.mark.parametrize(
-    ("domain", "why"),
-    [("bogus.test", "matches none of the zone's DNSKEYs"), ("expired.test", "expired on")],
-)
+@pytest.mark.parametrize(("domain", "why"), BROKEN_CHAINS)
 async def test_a_bogus_chain_fails_with_a_plain_explanation(
     lab: DnssecLab, domain: str, why: str
 ) -> None:
@@ -113,15 +160,6 @@ async def test_a_bogus_chain_fails_with_a_plain_explanation(
     assert "bounces or queues" in findings[0].message
 
 
-async def test_a_mismatched_ds_comes_with_the_ds_that_matches_the_key(lab: DnssecLab) -> None:
-    findings = await dnssec.run(validating(lab, "bogus.test"))
-
-    record = findings[0].record
-    assert record is not None
-    assert (record.name, record.type) == ("bogus.test.", "DS")
-    assert f"key tag {record.value.split()[0]}" in " ".join(findings[0].evidence)
-
-
 async def test_expired_signatures_ask_for_re_signing(lab: DnssecLab) -> None:
     findings = await dnssec.run(validating(lab, "expired.test"))
 
@@ -129,27 +167,7 @@ async def test_expired_signatures_ask_for_re_signing(lab: DnssecLab) -> None:
     assert findings[0].fix.startswith("Re-sign expired.test")
 
 
-async def test_an_mx_in_a_bogus_zone_fails(lab: DnssecLab) -> None:
-    findings = await dnssec.run(validating(lab, "victim.test"))
-
-    assert codes(findings) == [
-        ("dnssec.validated", Status.PASS),
-        ("dnssec.mx_bogus", Status.FAIL),
-    ]
-    assert "mail.bogus.test" in findings[1].message
-
-
-async def test_a_non_validating_resolver_limits_the_verdict(lab: DnssecLab) -> None:
-    findings = await dnssec.run(non_validating(lab, "good.test"))
-
-    assert codes(findings) == [("dnssec.not_validated", Status.INFO)]
-    assert "does not appear to validate" in findings[0].message
-
-
-@pytest.mark.parametrize(
-    ("domain", "why"),
-    [("bogus.test", "matches none of the zone's DNSKEYs"), ("expired.test", "expired on")],
-)
+@pytest.mark.parametrize(("domain", "why"), BROKEN_CHAINS)
 async def test_broken_chains_are_seen_even_without_a_validating_resolver(
     lab: DnssecLab, domain: str, why: str
 ) -> None:
@@ -166,21 +184,26 @@ async def test_a_subdomain_is_judged_by_its_zone(lab: DnssecLab) -> None:
     assert "mail.good.test (zone good.test)" in findings[0].message
 
 
-async def test_an_unsigned_zone_on_the_plain_test_server(context_for: MakeContext) -> None:
-    zone = "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ MX 10 mail\nmail A 192.0.2.25\n"
-    ctx = await context_for(zone, "example.test")
+@pytest.mark.parametrize(
+    ("zone", "domain", "expected"),
+    [
+        pytest.param(
+            "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ MX 10 mail\nmail A 192.0.2.25\n",
+            "example.test",
+            ("dnssec.unsigned", Status.INFO),
+            id="unsigned-zone",
+        ),
+        pytest.param("", "nowhere.test", ("dnssec.skipped", Status.SKIP), id="no-zone-found"),
+    ],
+)
+async def test_unsigned_and_missing_zones_on_the_plain_test_server(
+    context_for: MakeContext, zone: str, domain: str, expected: tuple[str, Status]
+) -> None:
+    ctx = await context_for(zone, domain)
 
     findings = await dnssec.run(ctx)
 
-    assert codes(findings) == [("dnssec.unsigned", Status.INFO)]
-
-
-async def test_a_domain_whose_zone_cannot_be_found_is_skipped(context_for: MakeContext) -> None:
-    ctx = await context_for("", "nowhere.test")
-
-    findings = await dnssec.run(ctx)
-
-    assert codes(findings) == [("dnssec.skipped", Status.SKIP)]
+    assert codes(findings) == [expected]
 
 
 # ---- cryptography (RFC 8624, RFC 9276) --------------------------------------------------------
@@ -231,12 +254,20 @@ def _raw_key(algorithm: int, key: bytes = b"\x01\x02\x03") -> dns.rdtypes.ANY.DN
     return rdata
 
 
-def _ds(key: dns.rdata.Rdata, digest: str) -> dns.rdata.Rdata:
+def _ds(key: dns.rdtypes.ANY.DNSKEY.DNSKEY, digest: str) -> dns.rdtypes.ANY.DS.DS:
     return dns.dnssec.make_ds("example.test.", key, digest, policy=dns.dnssec.allow_all_policy)
 
 
-def _nsec3param(text: str) -> dns.rdata.Rdata:
-    return dns.rdata.from_text("IN", "NSEC3PARAM", text)
+def _ds_text(text: str) -> dns.rdtypes.ANY.DS.DS:
+    rdata = dns.rdata.from_text("IN", "DS", text)
+    assert isinstance(rdata, dns.rdtypes.ANY.DS.DS)
+    return rdata
+
+
+def _nsec3param(text: str) -> dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM:
+    rdata = dns.rdata.from_text("IN", "NSEC3PARAM", text)
+    assert isinstance(rdata, dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM)
+    return rdata
 
 
 @pytest.mark.parametrize(
@@ -247,7 +278,7 @@ def _nsec3param(text: str) -> dns.rdata.Rdata:
         pytest.param(_rsa_key(10, 2048), id="RSASHA512-2048"),
     ],
 )
-def test_sound_keys_with_a_sha256_ds_raise_nothing(key: dns.rdata.Rdata) -> None:
+def test_sound_keys_with_a_sha256_ds_raise_nothing(key: dns.rdtypes.ANY.DNSKEY.DNSKEY) -> None:
     zone = ZoneKeys("example.test", (key,), (_ds(key, "SHA256"),), (_nsec3param("1 0 0 -"),))
 
     assert judge(zone) == []
@@ -276,13 +307,30 @@ def test_a_deprecated_algorithm_beside_a_sound_one_is_an_unfinished_rollover() -
     assert findings[0].fix.startswith("Finish the rollover")
 
 
-def test_without_dnskeys_the_ds_algorithm_is_judged() -> None:
-    ds = dns.rdata.from_text("IN", "DS", "12345 1 2 " + "ab" * 32)
+@pytest.mark.parametrize(
+    ("ds", "expected"),
+    [
+        pytest.param(
+            "12345 1 2 " + "ab" * 32,
+            ("dnssec.algorithm_deprecated", Status.FAIL),
+            id="algorithm-judged-from-the-ds",
+        ),
+        pytest.param(
+            "12345 13 1 " + "ab" * 20,
+            ("dnssec.ds_sha1", Status.WARN),
+            id="sha1-ds-warns-without-a-record",
+        ),
+    ],
+)
+def test_without_dnskeys_the_ds_alone_is_judged_and_no_ds_is_offered(
+    ds: str, expected: tuple[str, Status]
+) -> None:
+    findings = judge(ZoneKeys("example.test", (), (_ds_text(ds),)))
 
-    findings = judge(ZoneKeys("example.test", (), (ds,)))
-
-    assert codes(findings) == [("dnssec.algorithm_deprecated", Status.FAIL)]
+    assert codes(findings) == [expected]
     assert "key tag 12345" in findings[0].message
+    assert findings[0].record is None  # no key to derive a DS from
+    assert "(this one)" not in findings[0].fix
 
 
 @pytest.mark.parametrize("algorithm", [5, 7])
@@ -311,44 +359,57 @@ def test_a_sha1_ds_beside_a_sha256_one_is_not_flagged() -> None:
     assert judge(ZoneKeys("example.test", (key,), (_ds(key, "SHA1"), _ds(key, "SHA256")))) == []
 
 
-def test_a_gost_only_ds_fails_with_the_sha256_replacement() -> None:
+def _gost_only() -> tuple[ZoneKeys, dns.rdtypes.ANY.DNSKEY.DNSKEY]:
     key = _ec_key()
-    gost = dns.rdata.from_text("IN", "DS", f"{dns.dnssec.key_id(key)} 13 3 " + "ab" * 32)
+    gost = _ds_text(f"{dns.dnssec.key_id(key)} 13 3 " + "ab" * 32)
+    return ZoneKeys("example.test", (key,), (gost,)), key
 
-    findings = judge(ZoneKeys("example.test", (key,), (gost,)))
 
-    assert codes(findings) == [("dnssec.ds_digest_deprecated", Status.FAIL)]
+def _sha1_for_the_second_key() -> tuple[ZoneKeys, dns.rdtypes.ANY.DNSKEY.DNSKEY]:
+    first, second = _ec_key(), _ec_key()
+    return ZoneKeys("example.test", (first, second), (_ds(second, "SHA1"),)), second
+
+
+@pytest.mark.parametrize(
+    ("make_zone", "expected"),
+    [
+        pytest.param(
+            _gost_only, ("dnssec.ds_digest_deprecated", Status.FAIL), id="gost-only-ds-fails"
+        ),
+        pytest.param(
+            _sha1_for_the_second_key,
+            ("dnssec.ds_sha1", Status.WARN),
+            id="for-the-key-the-old-ds-points-at",
+        ),
+    ],
+)
+def test_a_deprecated_ds_digest_comes_with_the_sha256_replacement(
+    make_zone: Callable[[], tuple[ZoneKeys, dns.rdtypes.ANY.DNSKEY.DNSKEY]],
+    expected: tuple[str, Status],
+) -> None:
+    zone, key = make_zone()
+
+    findings = judge(zone)
+
+    assert codes(findings) == [expected]
     assert findings[0].record is not None
     assert findings[0].record.value == _ds(key, "SHA256").to_text()
-
-
-def test_the_replacement_ds_is_for_the_key_the_old_ds_points_at() -> None:
-    first, second = _ec_key(), _ec_key()
-
-    findings = judge(ZoneKeys("example.test", (first, second), (_ds(second, "SHA1"),)))
-
-    assert codes(findings) == [("dnssec.ds_sha1", Status.WARN)]
-    assert findings[0].record is not None
-    assert findings[0].record.value == _ds(second, "SHA256").to_text()
-
-
-def test_without_the_dnskey_a_sha1_ds_still_warns_but_offers_no_record() -> None:
-    ds = dns.rdata.from_text("IN", "DS", "12345 13 1 " + "ab" * 20)
-
-    findings = judge(ZoneKeys("example.test", (), (ds,)))
-
-    assert codes(findings) == [("dnssec.ds_sha1", Status.WARN)]
-    assert findings[0].record is None
-    assert "(this one)" not in findings[0].fix
 
 
 @pytest.mark.parametrize(
     ("param", "expected", "phrase"),
     [
-        ("1 0 0 -", [], ""),
-        ("1 0 5 -", [("dnssec.nsec3_iterations", Status.WARN)], "may treat"),
-        ("1 0 151 -", [("dnssec.nsec3_iterations", Status.WARN)], "already treat"),
-        ("1 0 0 CAFE", [("dnssec.nsec3_salt", Status.INFO)], "SHOULD NOT"),
+        pytest.param("1 0 0 -", [], "", id="no-iterations-no-salt"),
+        pytest.param(
+            "1 0 5 -", [("dnssec.nsec3_iterations", Status.WARN)], "may treat", id="5-iterations"
+        ),
+        pytest.param(
+            "1 0 151 -",
+            [("dnssec.nsec3_iterations", Status.WARN)],
+            "already treat",
+            id="151-iterations",
+        ),
+        pytest.param("1 0 0 CAFE", [("dnssec.nsec3_salt", Status.INFO)], "SHOULD NOT", id="salt"),
     ],
 )
 def test_nsec3_parameters_follow_rfc_9276(
@@ -410,35 +471,40 @@ async def test_crypto_findings_name_the_zone_through_the_plain_test_server(
     assert findings[3].record.value == _ds(key, "SHA256").to_text()
 
 
-async def test_a_sha1_ds_that_matches_is_not_mistaken_for_a_broken_chain(
-    context_for: MakeContext, dns_server: DnsTestServer
+@pytest.mark.parametrize(
+    ("make_key", "digest", "expected", "phrases"),
+    [
+        pytest.param(
+            _ec_key,
+            "SHA1",
+            [("dnssec.not_validated", Status.INFO), ("dnssec.ds_sha1", Status.WARN)],
+            [],
+            id="matching-sha1-ds-is-not-a-broken-chain",
+        ),
+        pytest.param(
+            functools.partial(_raw_key, 1),
+            "SHA256",
+            [("dnssec.not_validated", Status.INFO), ("dnssec.algorithm_deprecated", Status.FAIL)],
+            [(0, "do not implement its signing algorithm"), (1, "algorithm 1 (RSAMD5)")],
+            id="dead-algorithm-is-not-blamed-on-the-resolver",
+        ),
+    ],
+)
+async def test_an_unvalidated_zone_is_judged_from_its_own_records(
+    context_for: MakeContext,
+    dns_server: DnsTestServer,
+    make_key: Callable[[], dns.rdtypes.ANY.DNSKEY.DNSKEY],
+    digest: str,
+    expected: list[tuple[str, Status]],
+    phrases: list[tuple[int, str]],
 ) -> None:
-    key = _ec_key()
+    key = make_key()
     ctx = await context_for("$TTL 300\n@ SOA ns hm 1 2 3 4 5\n", "example.test")
     dns_server.add("example.test", "DNSKEY", key.to_text())
-    dns_server.add("example.test", "DS", _ds(key, "SHA1").to_text())
+    dns_server.add("example.test", "DS", _ds(key, digest).to_text())
 
     findings = await dnssec.run(ctx)
 
-    assert codes(findings) == [
-        ("dnssec.not_validated", Status.INFO),
-        ("dnssec.ds_sha1", Status.WARN),
-    ]
-
-
-async def test_a_zone_signed_with_a_dead_algorithm_is_not_blamed_on_the_resolver(
-    context_for: MakeContext, dns_server: DnsTestServer
-) -> None:
-    key = _raw_key(1)
-    ctx = await context_for("$TTL 300\n@ SOA ns hm 1 2 3 4 5\n", "example.test")
-    dns_server.add("example.test", "DNSKEY", key.to_text())
-    dns_server.add("example.test", "DS", _ds(key, "SHA256").to_text())
-
-    findings = await dnssec.run(ctx)
-
-    assert codes(findings) == [
-        ("dnssec.not_validated", Status.INFO),
-        ("dnssec.algorithm_deprecated", Status.FAIL),
-    ]
-    assert "do not implement its signing algorithm" in findings[0].message
-    assert "algorithm 1 (RSAMD5)" in findings[1].message
+    assert codes(findings) == expected
+    for index, words in phrases:
+        assert words in findings[index].message

@@ -19,16 +19,9 @@ from hypothesis import strategies as st
 from checks import dane
 from checks.model import Status
 from checks.net.trust import TrustStore
-from checks.tls.analysis import (
-    ChainProblem,
-    Grade,
-    analyse,
-    findings,
-    forward_secrecy,
-    grade_protocol,
-    name_matches,
-    weak_cipher,
-)
+from checks.tls.analysis import Grade, analyse, forward_secrecy, grade_protocol, weak_cipher
+from checks.tls.chain import ChainProblem, name_matches
+from checks.tls.findings import findings
 from tests.fakes.mailservers import Pki, make_pki
 
 NOW = dt.datetime.now(dt.UTC)

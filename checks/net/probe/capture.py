@@ -2,7 +2,7 @@
 start and finish?
 
 - Certificate chain capture: the handshake runs with verification off (a server with a broken
-  certificate must still be described), and `checks.tls.analysis` verifies the captured chain with
+  certificate must still be described), and `checks.tls.chain` verifies the captured chain with
   `cryptography` against the system store or `settings.ca_file`, so no second connection is made.
   Python 3.13 has `SSLObject.get_unverified_chain()`; 3.10 to 3.12 have the same method on the
   private `_sslobj` (CPython's `_ssl._SSLSocket`, bpo-18233), which we use when present. Only when
@@ -14,6 +14,7 @@ start and finish?
 
 from __future__ import annotations
 
+import _ssl  # ENCODING_DER, for the private chain API of CPython 3.10-3.12 (see _chain)
 import contextlib
 import ssl
 import time
@@ -67,7 +68,7 @@ class CaptureContext(ssl.SSLContext):
 def capture_context() -> CaptureContext:
     """A client context that accepts anything, so that a bad server can still be described.
 
-    Verification happens afterwards, in `checks.tls.analysis`; nothing is ever sent over this
+    Verification happens afterwards, in `checks.tls.chain`; nothing is ever sent over this
     connection but greetings and QUIT. Old protocols and ciphers are allowed so that a TLS 1.0
     server is reported as such instead of as a handshake failure. Cheap (about 0.2 ms): no CA
     store is loaded.
@@ -115,6 +116,6 @@ def _chain(obj: ssl.SSLObject | ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]
     private = getattr(inner, "get_unverified_chain", None)
     if callable(private):
         certs = private() or ()
-        return tuple(c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs), True  # type: ignore[attr-defined]
+        return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in certs), True
     leaf = obj.getpeercert(binary_form=True)
     return ((leaf,) if leaf else ()), False

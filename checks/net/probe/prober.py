@@ -8,7 +8,7 @@ The pieces, one module each:
 - `checks.net.probe.smtp`: SMTP on 25, 587 (STARTTLS) and 465 (implicit TLS), spoken by aiosmtplib;
 - `checks.net.probe.mailbox`: IMAP and POP3 on the client ports, on asyncio streams;
 - `checks.net.probe.capture`: the handshake with verification off, its timing and the chain as sent
-  (verified afterwards by `checks.tls.analysis`, so no second connection is made);
+  (verified afterwards by `checks.tls.chain`, so no second connection is made);
 - `checks.net.probe.run`: one probe's clock, steps and early end, shared by the two sessions;
 - here: the TCP connection and the rules that keep probing safe and polite.
 

@@ -7,9 +7,12 @@ import time
 from dataclasses import replace
 
 import dns.name
+import dns.rdata
+import dns.rdtypes.ANY.MX
+import dns.rdtypes.IN.A
 import pytest
 
-from checks.net.dns import DnsClient, Outcome
+from checks.net.dns import Answer, DnsClient, Outcome
 from checks.settings import Nameserver, Settings, parse_nameserver
 from tests.fakes.dnsserver import DnsTestServer
 
@@ -188,3 +191,44 @@ async def test_an_ipv6_resolver_given_as_bracketed_host_and_port_is_used(
 
     assert answer.texts() == ("v=spf1 -all",)
     assert answer.server == server.address
+
+
+async def test_typed_accessors_read_the_fields_of_each_record_type(
+    dns_server: DnsTestServer, settings: Settings
+) -> None:
+    dns_server.load_zone(ZONE, "example.test")
+    dns_server.add("example.test", "MX", "20 b.example.test.", "10 a.example.test.")
+    dns_server.add("_imaps._tcp.example.test", "SRV", "0 5 993 imap.example.test.")
+    dns_server.add("_25._tcp.mx.example.test", "TLSA", f"3 1 1 {'ab' * 32}")
+    dns_server.add("example.test", "NSEC3PARAM", "1 0 0 CAFE")
+    dns_ = client(settings)
+
+    mx, srv, tlsa, nsec3param = await asyncio.gather(
+        dns_.query("example.test", "MX"),
+        dns_.query("_imaps._tcp.example.test", "SRV"),
+        dns_.query("_25._tcp.mx.example.test", "TLSA"),
+        dns_.query("example.test", "NSEC3PARAM"),
+    )
+
+    assert sorted((r.preference, r.exchange.to_text()) for r in mx.mx_records()) == [
+        (10, "a.example.test."),
+        (20, "b.example.test."),
+    ]
+    assert [(r.priority, r.weight, r.port) for r in srv.srv_records()] == [(0, 5, 993)]
+    assert [(r.usage, r.selector, r.mtype, r.cert) for r in tlsa.tlsa_records()] == [
+        (3, 1, 1, b"\xab" * 32)
+    ]
+    assert [(p.iterations, p.salt) for p in nsec3param.nsec3params()] == [(0, b"\xca\xfe")]
+    assert mx.dnskeys() == mx.ds_records() == mx.rrsigs() == ()
+
+
+def test_an_accessor_returns_only_records_of_its_type() -> None:
+    mx = dns.rdata.from_text("IN", "MX", "10 a.example.test.")
+    a = dns.rdata.from_text("IN", "A", "192.0.2.1")
+    answer = Answer("example.test", "MX", Outcome.ANSWER, rdata=(mx, a))
+
+    assert answer.mx_records() == (mx,)
+    assert answer.of_type(dns.rdtypes.IN.A.A) == (a,)
+    assert answer.of_type(dns.rdtypes.ANY.MX.MX) == answer.mx_records()
+    assert answer.addresses() == ("192.0.2.1",)
+    assert answer.texts() == ()
