@@ -47,6 +47,7 @@ from tests.fakes.realservers import (
     nginx_missing,
     postfix_missing,
 )
+from tests.findings import report_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 TLSA_NAME = f"_25._tcp.{MX_NAME}."
@@ -104,11 +105,6 @@ def load_mail_zone(
     zone = f"example.test. 300 IN MX 10 {MX_NAME}.\n{MX_NAME}. 300 IN A {address}\n{extra}"
     dns_server.load_zone(zone, "example.test")
     dns_server.add(f"{address.rsplit('.', 1)[1]}.0.0.127.in-addr.arpa.", "PTR", ptr)
-
-
-def codes(report: Report, check: str) -> Codes:
-    result = next(r for r in report.results if r.id == check)
-    return {(f.code, f.status) for f in result.findings}
 
 
 def spki_sha256(pem: bytes) -> str:
@@ -175,9 +171,12 @@ async def test_good_postfix_passes_smtp_tls_and_dane_with_one_harmless_session(
         tlsa=f"3 1 1 {spki_sha256(postfix.good_pem)}",
     )
 
-    assert codes(report, "smtp") == {("smtp.ok", Status.PASS)}  # the PTR matches the banner
-    assert codes(report, "tls") == {("tls.ok", Status.PASS)}
-    assert codes(report, "dane") == {("dane.ok", Status.PASS), ("dane.single_record", Status.INFO)}
+    assert report_codes(report, "smtp") == {("smtp.ok", Status.PASS)}  # the PTR matches the banner
+    assert report_codes(report, "tls") == {("tls.ok", Status.PASS)}
+    assert report_codes(report, "dane") == {
+        ("dane.ok", Status.PASS),
+        ("dane.single_record", Status.INFO),
+    }
     ok = next(r for r in report.results if r.id == "smtp").findings[0]
     assert re.search(r"negotiates TLS 1\.[23] ", ok.message), ok.message
     assert any("STARTTLS" in e for e in ok.evidence)
@@ -196,7 +195,7 @@ async def test_a_stale_tlsa_record_fails_dane_with_the_real_certificates_record(
         dns_server, settings, test_ca, postfix, "good", tlsa=f"3 1 1 {'ab' * 32}"
     )
 
-    assert ("dane.mismatch", Status.FAIL) in codes(report, "dane")
+    assert ("dane.mismatch", Status.FAIL) in report_codes(report, "dane")
     mismatch = next(f for r in report.results for f in r.findings if f.code == "dane.mismatch")
     assert mismatch.record is not None
     assert mismatch.record.value == f"3 1 1 {spki_sha256(postfix.good_pem)}"
@@ -210,14 +209,14 @@ async def test_postfix_banner_is_checked_against_the_ptr(
         dns_server, settings, test_ca, postfix, "good", ptr="host-31.isp.test."
     )
 
-    assert codes(report, "smtp") == {
+    assert report_codes(report, "smtp") == {
         ("smtp.ok", Status.PASS),
         ("smtp.banner_name_mismatch", Status.INFO),
     }
     note = next(f for r in report.results for f in r.findings if f.code.endswith("name_mismatch"))
     assert note.evidence == (f"220 {MX_NAME} ESMTP Postfix",)  # Postfix's real greeting
     assert "host-31.isp.test" in note.message
-    assert codes(report, "dane") == {("dane.none", Status.INFO)}
+    assert report_codes(report, "dane") == {("dane.none", Status.INFO)}
     assert assert_harmless(lines, sessions=1) == [FULL_SESSION]
 
 
@@ -228,9 +227,9 @@ async def test_without_the_test_ca_the_same_postfix_certificate_is_not_trusted(
         dns_server, settings, test_ca, postfix, "good", trust_test_ca=False
     )
 
-    assert codes(report, "smtp") == {("smtp.ok", Status.PASS)}
+    assert report_codes(report, "smtp") == {("smtp.ok", Status.PASS)}
     # Postfix sends the leaf alone; its issuer (the test CA) is in no system store.
-    assert codes(report, "tls") == {("tls.cert_chain_incomplete", Status.WARN)}
+    assert report_codes(report, "tls") == {("tls.cert_chain_incomplete", Status.WARN)}
     assert assert_harmless(lines, sessions=1) == [FULL_SESSION]
 
 
@@ -240,8 +239,8 @@ async def test_postfix_without_tls_lacks_starttls(
     report, lines, _ = await probe_postfix(dns_server, settings, test_ca, postfix, "notls")
 
     assert postfix.services["notls"].host == NOTLS_HOST
-    assert codes(report, "smtp") == {("smtp.starttls_missing", Status.FAIL)}
-    assert codes(report, "tls") == {("tls.not_checked", Status.SKIP)}
+    assert report_codes(report, "smtp") == {("smtp.starttls_missing", Status.FAIL)}
+    assert report_codes(report, "tls") == {("tls.not_checked", Status.SKIP)}
     assert assert_harmless(lines, sessions=1) == ["ehlo=1 quit=1 commands=2"]
 
 
@@ -251,8 +250,8 @@ async def test_postfix_with_an_expired_certificate_fails_tls_only(
     report, lines, _ = await probe_postfix(dns_server, settings, test_ca, postfix, "expired")
 
     assert postfix.services["expired"].host == EXPIRED_HOST
-    assert codes(report, "smtp") == {("smtp.ok", Status.PASS)}
-    assert codes(report, "tls") == {("tls.cert_expired", Status.FAIL)}
+    assert report_codes(report, "smtp") == {("smtp.ok", Status.PASS)}
+    assert report_codes(report, "tls") == {("tls.cert_expired", Status.FAIL)}
     assert assert_harmless(lines, sessions=1) == [FULL_SESSION]
 
 
@@ -292,7 +291,7 @@ async def test_mta_sts_policies_served_by_nginx(
 
     report = await run_report([mta_sts], ctx)
 
-    assert codes(report, "mta_sts") == expected
+    assert report_codes(report, "mta_sts") == expected
     finding = report.results[0].findings[0]
     if domain == "redirect.test":
         assert REDIRECT_TO in finding.message

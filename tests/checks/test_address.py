@@ -8,24 +8,21 @@ from checks import address
 from checks.model import Status
 from checks.settings import Settings
 from tests.conftest import MakeContext
+from tests.findings import code_set
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
-
-
-def codes(findings: list) -> set[tuple[str, Status]]:  # type: ignore[type-arg]
-    return {(f.code, f.status) for f in findings}
 
 
 async def test_public_v4_and_v6_pass(context_for: MakeContext) -> None:
     ctx = await context_for(SOA + "@ MX 10 a\na A 8.8.4.4\na AAAA 2606:4700::1\n")
 
-    assert codes(await address.run(ctx)) == {("address.ok", Status.PASS)}
+    assert code_set(await address.run(ctx)) == {("address.ok", Status.PASS)}
 
 
 async def test_no_ipv6_is_informational(context_for: MakeContext) -> None:
     ctx = await context_for(SOA + "@ MX 10 a\na A 8.8.4.4\n")
 
-    assert codes(await address.run(ctx)) == {
+    assert code_set(await address.run(ctx)) == {
         ("address.no_ipv6", Status.INFO),
         ("address.ok", Status.PASS),
     }
@@ -49,18 +46,18 @@ async def test_loopback_is_tolerated_only_when_private_addresses_are_allowed(
     context_for: MakeContext, settings: Settings
 ) -> None:
     ctx = await context_for(SOA + "@ MX 10 a\na A 127.0.0.5\n")
-    assert ("address.lab_allowed", Status.INFO) in codes(await address.run(ctx))
+    assert ("address.lab_allowed", Status.INFO) in code_set(await address.run(ctx))
 
     strict = await context_for("")
     strict.settings = replace(settings, allow_private=False)
 
-    assert ("address.non_global", Status.FAIL) in codes(await address.run(strict))
+    assert ("address.non_global", Status.FAIL) in code_set(await address.run(strict))
 
 
 async def test_null_mx_skips(context_for: MakeContext) -> None:
     ctx = await context_for(SOA + "@ MX 0 .\n")
 
-    assert codes(await address.run(ctx)) == {("address.skipped", Status.SKIP)}
+    assert code_set(await address.run(ctx)) == {("address.skipped", Status.SKIP)}
 
 
 async def test_implicit_mx_checks_the_domains_own_address(context_for: MakeContext) -> None:
@@ -68,7 +65,7 @@ async def test_implicit_mx_checks_the_domains_own_address(context_for: MakeConte
 
     findings = await address.run(ctx)
 
-    assert ("address.ok", Status.PASS) in codes(findings)
+    assert ("address.ok", Status.PASS) in code_set(findings)
     assert "example.test 8.8.4.4" in findings[-1].message
 
 
@@ -76,11 +73,11 @@ async def test_documentation_addresses_fail_in_public_but_pass_in_a_lab(
     context_for: MakeContext, settings: Settings
 ) -> None:
     lab = await context_for(SOA + "@ MX 10 a\na A 192.0.2.1\n")
-    assert ("address.lab_allowed", Status.INFO) in codes(await address.run(lab))
+    assert ("address.lab_allowed", Status.INFO) in code_set(await address.run(lab))
 
     public = await context_for("")
     public.settings = replace(settings, allow_private=False)
     findings = await address.run(public)
 
-    assert ("address.non_global", Status.FAIL) in codes(findings)
+    assert ("address.non_global", Status.FAIL) in code_set(findings)
     assert "documentation-only" in findings[0].message

@@ -9,13 +9,10 @@ from checks.model import Status
 from checks.settings import Settings
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import code_set
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
 ZONE = SOA + "@ MX 10 mx\nmx A 192.0.2.25\nmx AAAA 2001:db8::25\n"
-
-
-def codes(findings: list) -> set[tuple[str, Status]]:  # type: ignore[type-arg]
-    return {(f.code, f.status) for f in findings}
 
 
 def with_zones(settings: Settings, *zones: str) -> Settings:
@@ -41,7 +38,7 @@ async def test_a_listed_address_fails_with_the_lists_reason(
 
     findings = await dnsbl.run(ctx)
 
-    assert codes(findings) == {("dnsbl.listed", Status.FAIL)}
+    assert code_set(findings) == {("dnsbl.listed", Status.FAIL)}
     assert "Listed for spam" in findings[0].evidence[0]
 
 
@@ -54,7 +51,7 @@ async def test_clean_addresses_pass(
 
     findings = await dnsbl.run(ctx)
 
-    assert codes(findings) == {("dnsbl.clean", Status.PASS)}
+    assert code_set(findings) == {("dnsbl.clean", Status.PASS)}
     assert (
         dns_server.count(
             "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.test", "A"
@@ -72,8 +69,8 @@ async def test_a_wildcarding_list_is_ignored_not_a_false_alarm(
 
     findings = await dnsbl.run(ctx)
 
-    assert ("dnsbl.zone_broken", Status.INFO) in codes(findings)
-    assert ("dnsbl.listed", Status.FAIL) not in codes(findings)
+    assert ("dnsbl.zone_broken", Status.INFO) in code_set(findings)
+    assert ("dnsbl.listed", Status.FAIL) not in code_set(findings)
 
 
 async def test_spamhaus_refusal_is_an_error_not_a_listing(
@@ -83,7 +80,7 @@ async def test_spamhaus_refusal_is_an_error_not_a_listing(
     ctx = await context_for(ZONE)
     ctx.settings = with_zones(settings, "zen.spamhaus.org")
 
-    assert codes(await dnsbl.run(ctx)) >= {("dnsbl.query_refused", Status.ERROR)}
+    assert code_set(await dnsbl.run(ctx)) >= {("dnsbl.query_refused", Status.ERROR)}
 
 
 async def test_pbl_listing_of_a_receiving_host_is_a_warning(
@@ -93,7 +90,7 @@ async def test_pbl_listing_of_a_receiving_host_is_a_warning(
     ctx = await context_for(ZONE)
     ctx.settings = with_zones(settings, "zen.spamhaus.org")
 
-    assert ("dnsbl.policy_listed", Status.WARN) in codes(await dnsbl.run(ctx))
+    assert ("dnsbl.policy_listed", Status.WARN) in code_set(await dnsbl.run(ctx))
 
 
 async def test_private_addresses_are_not_looked_up_unless_allowed(
@@ -102,7 +99,7 @@ async def test_private_addresses_are_not_looked_up_unless_allowed(
     ctx = await context_for(SOA + "@ MX 10 mx\nmx A 10.0.0.25\n")
     ctx.settings = replace(with_zones(settings, "bl.test"), allow_private=False)
 
-    assert codes(await dnsbl.run(ctx)) == {("dnsbl.skipped", Status.SKIP)}
+    assert code_set(await dnsbl.run(ctx)) == {("dnsbl.skipped", Status.SKIP)}
 
 
 async def test_loopback_is_never_looked_up_even_in_a_lab(
@@ -111,7 +108,7 @@ async def test_loopback_is_never_looked_up_even_in_a_lab(
     ctx = await context_for(SOA + "@ MX 10 mx\nmx A 127.0.0.2\n")
     ctx.settings = with_zones(settings, "bl.test")
 
-    assert codes(await dnsbl.run(ctx)) == {("dnsbl.skipped", Status.SKIP)}
+    assert code_set(await dnsbl.run(ctx)) == {("dnsbl.skipped", Status.SKIP)}
     assert dns_server.count("2.0.0.127.bl.test", "A") == 0
 
 
@@ -130,11 +127,11 @@ async def test_asn_names_the_network_and_its_owner(
 
     findings = await asn.run(ctx)
 
-    assert codes(findings) == {("asn.origin", Status.INFO)}
+    assert code_set(findings) == {("asn.origin", Status.INFO)}
     assert "AS64500 (EXAMPLE-NET - Example Hosting) in 192.0.2.0/24" in findings[0].message
 
 
 async def test_asn_of_an_unrouted_address_is_informational(context_for: MakeContext) -> None:
     ctx = await context_for(SOA + "@ MX 10 mx\nmx A 192.0.2.25\n")
 
-    assert codes(await asn.run(ctx)) == {("asn.unannounced", Status.INFO)}
+    assert code_set(await asn.run(ctx)) == {("asn.unannounced", Status.INFO)}

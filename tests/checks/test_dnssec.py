@@ -23,12 +23,13 @@ from checks.context import Context
 from checks.dnssec import check as dnssec
 from checks.dnssec.crypto import DnskeySyntaxError, ZoneKeys, judge, rsa_modulus_bits
 from checks.engine import make_context
-from checks.model import Finding, Status
+from checks.model import Status
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
 from tests.conftest import LOOPBACK_ONLY, MakeContext
 from tests.fakes.dnsseclab import DnssecLab, binaries_present
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import codes
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +62,6 @@ def validating(lab: DnssecLab, domain: str) -> Context:
 def non_validating(lab: DnssecLab, domain: str) -> Context:
     """Asking NSD directly: the records are all there, but nobody validates (no AD bit ever)."""
     return _context(domain, lab.nsd_port)
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
 
 
 Resolver = Callable[[DnssecLab, str], Context]

@@ -5,15 +5,12 @@ from __future__ import annotations
 import dns.name
 
 from checks import mx
-from checks.model import Finding, Status
+from checks.model import Status
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import codes
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
 
 
 async def test_two_reachable_hosts_pass_and_equal_preference_is_load_balancing(

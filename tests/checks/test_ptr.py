@@ -8,13 +8,10 @@ from checks import ptr
 from checks.model import Status
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import code_set
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
 MX = SOA + "@ MX 10 mx\nmx A 192.0.2.25\n"
-
-
-def codes(findings: list) -> set[tuple[str, Status]]:  # type: ignore[type-arg]
-    return {(f.code, f.status) for f in findings}
 
 
 async def test_forward_confirmed_ptr_passes(
@@ -23,7 +20,7 @@ async def test_forward_confirmed_ptr_passes(
     dns_server.add("25.2.0.192.in-addr.arpa", "PTR", "mx.example.test.")
     ctx = await context_for(MX)
 
-    assert codes(await ptr.run(ctx)) == {("ptr.ok", Status.PASS)}
+    assert code_set(await ptr.run(ctx)) == {("ptr.ok", Status.PASS)}
 
 
 async def test_missing_ptr_fails_and_says_who_sets_it(context_for: MakeContext) -> None:
@@ -31,7 +28,7 @@ async def test_missing_ptr_fails_and_says_who_sets_it(context_for: MakeContext) 
 
     findings = await ptr.run(ctx)
 
-    assert codes(findings) == {("ptr.missing", Status.FAIL)}
+    assert code_set(findings) == {("ptr.missing", Status.FAIL)}
     assert "hosting provider or ISP" in findings[0].fix
     assert "mx.example.test" in findings[0].fix
 
@@ -42,7 +39,7 @@ async def test_ptr_that_does_not_resolve_back_fails(
     dns_server.add("25.2.0.192.in-addr.arpa", "PTR", "elsewhere.example.test.")
     ctx = await context_for(MX + "elsewhere A 192.0.2.99\n")
 
-    assert codes(await ptr.run(ctx)) == {("ptr.unconfirmed", Status.FAIL)}
+    assert code_set(await ptr.run(ctx)) == {("ptr.unconfirmed", Status.FAIL)}
 
 
 async def test_generic_ptr_warns(context_for: MakeContext, dns_server: DnsTestServer) -> None:
@@ -50,7 +47,7 @@ async def test_generic_ptr_warns(context_for: MakeContext, dns_server: DnsTestSe
     dns_server.add("192-0-2-25.dyn.isp.test", "A", "192.0.2.25")
     ctx = await context_for(MX)
 
-    assert codes(await ptr.run(ctx)) == {("ptr.generic", Status.WARN)}
+    assert code_set(await ptr.run(ctx)) == {("ptr.generic", Status.WARN)}
 
 
 async def test_ipv6_ptr_is_confirmed_against_aaaa(
@@ -63,7 +60,7 @@ async def test_ipv6_ptr_is_confirmed_against_aaaa(
     )
     ctx = await context_for(SOA + "@ MX 10 mx\nmx AAAA 2001:db8::1\n")
 
-    assert codes(await ptr.run(ctx)) == {("ptr.ok", Status.PASS)}
+    assert code_set(await ptr.run(ctx)) == {("ptr.ok", Status.PASS)}
 
 
 async def test_an_ip_address_target_checks_its_own_ptr(
@@ -73,7 +70,7 @@ async def test_an_ip_address_target_checks_its_own_ptr(
     dns_server.add("out.example.test", "A", "203.0.113.7")
     ctx = await context_for("", domain="203.0.113.7")
 
-    assert codes(await ptr.run(ctx)) == {("ptr.ok", Status.PASS)}
+    assert code_set(await ptr.run(ctx)) == {("ptr.ok", Status.PASS)}
 
 
 async def test_one_lookup_per_address_even_when_two_hosts_share_it(
@@ -84,7 +81,7 @@ async def test_one_lookup_per_address_even_when_two_hosts_share_it(
 
     findings = await ptr.run(ctx)
 
-    assert codes(findings) == {("ptr.ok", Status.PASS)}
+    assert code_set(findings) == {("ptr.ok", Status.PASS)}
     assert dns_server.count("25.2.0.192.in-addr.arpa", "PTR") == 1
 
 
@@ -93,7 +90,7 @@ async def test_an_address_target_without_ptr_asks_for_a_host_name(context_for: M
 
     findings = await ptr.run(ctx)
 
-    assert codes(findings) == {("ptr.missing", Status.FAIL)}
+    assert code_set(findings) == {("ptr.missing", Status.FAIL)}
     assert "host name" in findings[0].fix
     assert "PTR to 203.0.113.9" not in findings[0].fix
 
@@ -117,6 +114,6 @@ async def test_generic_ptr_names_are_recognised_without_flagging_ordinary_host_n
     dns_server.add(name, "A", "192.0.2.25")
     ctx = await context_for(MX)
 
-    found = codes(await ptr.run(ctx))
+    found = code_set(await ptr.run(ctx))
 
     assert (("ptr.generic", Status.WARN) in found) is generic

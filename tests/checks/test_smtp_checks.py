@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from checks import dane, ports, registry, smtp
 from checks.context import Context
 from checks.engine import make_context, run_report
-from checks.model import Finding, Status
+from checks.model import Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.services import Services
 from checks.settings import Settings
@@ -32,6 +32,7 @@ from tests.fakes.mailservers import (
     make_pki,
     tarpit,
 )
+from tests.findings import code_set
 
 ZONE = """
 @ 300 IN MX 10 mx.example.test.
@@ -65,10 +66,6 @@ def context(
     return make_context(normalise("example.test"), s, services=Services(smtp=prober))
 
 
-def codes(findings: list[Finding]) -> set[tuple[str, Status]]:
-    return {(f.code, f.status) for f in findings}
-
-
 def spki_sha256(pki: Pki) -> str:
     cert = x509.load_pem_x509_certificate(pki.good.cert_chain_pems[0].bytes())
     spki = cert.public_key().public_bytes(
@@ -87,8 +84,8 @@ async def test_a_good_mx_passes_smtp_and_tls_with_one_connection(
         smtp_findings = await smtp.run(ctx)
         tls_findings = await tls.run(ctx)
 
-    assert codes(smtp_findings) == {("smtp.ok", Status.PASS)}
-    assert codes(tls_findings) == {("tls.ok", Status.PASS)}
+    assert code_set(smtp_findings) == {("smtp.ok", Status.PASS)}
+    assert code_set(tls_findings) == {("tls.ok", Status.PASS)}
     assert server.accepted == 1  # smtp and tls shared the probe
     assert "MAIL" not in " ".join(script.commands)
     assert "RCPT" not in " ".join(script.commands)
@@ -102,7 +99,7 @@ async def test_a_greeting_name_other_than_the_ptr_is_noted(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {("smtp.ok", Status.PASS), ("smtp.banner_name_mismatch", Status.INFO)}
+    assert code_set(found) == {("smtp.ok", Status.PASS), ("smtp.banner_name_mismatch", Status.INFO)}
 
 
 async def test_an_expired_certificate_fails_tls_but_not_smtp(
@@ -111,8 +108,8 @@ async def test_an_expired_certificate_fails_tls_but_not_smtp(
     async with aiosmtpd_server(pki.context(pki.expired)) as server:
         ctx = context(dns_server, settings, pki, server.port)
 
-        assert codes(await smtp.run(ctx)) == {("smtp.ok", Status.PASS)}
-        assert codes(await tls.run(ctx)) == {("tls.cert_expired", Status.FAIL)}
+        assert code_set(await smtp.run(ctx)) == {("smtp.ok", Status.PASS)}
+        assert code_set(await tls.run(ctx)) == {("tls.cert_expired", Status.FAIL)}
 
 
 @pytest.mark.parametrize(
@@ -138,7 +135,7 @@ async def test_certificate_problems_are_named(
     async with aiosmtpd_server(contexts[make]()) as server:
         ctx = context(dns_server, settings, pki, server.port)
 
-        assert codes(await tls.run(ctx)) == expected
+        assert code_set(await tls.run(ctx)) == expected
 
 
 @pytest.mark.parametrize(
@@ -180,8 +177,8 @@ async def test_failures_become_their_own_findings(
         found = await smtp.run(ctx)
         tls_found = await tls.run(ctx)
 
-    assert expected in codes(found)
-    assert codes(tls_found) == {("tls.not_checked", Status.SKIP)}
+    assert expected in code_set(found)
+    assert code_set(tls_found) == {("tls.not_checked", Status.SKIP)}
     if expected[0] in (
         "smtp.greeting_rejected",
         "smtp.greeting_deferred",
@@ -194,7 +191,7 @@ async def test_failures_become_their_own_findings(
 async def test_a_closed_port_fails(dns_server: DnsTestServer, settings: Settings, pki: Pki) -> None:
     ctx = context(dns_server, settings, pki, free_port())
 
-    assert codes(await smtp.run(ctx)) == {("smtp.connection_refused", Status.FAIL)}
+    assert code_set(await smtp.run(ctx)) == {("smtp.connection_refused", Status.FAIL)}
 
 
 async def test_private_addresses_are_refused_as_a_finding_without_connecting(
@@ -205,7 +202,7 @@ async def test_private_addresses_are_refused_as_a_finding_without_connecting(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {("smtp.address_refused", Status.INFO)}
+    assert code_set(found) == {("smtp.address_refused", Status.INFO)}
     assert server.accepted == 0
 
 
@@ -214,9 +211,9 @@ async def test_a_null_mx_is_skipped(
 ) -> None:
     ctx = context(dns_server, settings, pki, free_port(), zone="@ 300 IN MX 0 .\n")
 
-    assert codes(await smtp.run(ctx)) == {("smtp.skipped", Status.SKIP)}
-    assert codes(await tls.run(ctx)) == {("tls.skipped", Status.SKIP)}
-    assert codes(await dane.run(ctx)) == {("dane.skipped", Status.SKIP)}
+    assert code_set(await smtp.run(ctx)) == {("smtp.skipped", Status.SKIP)}
+    assert code_set(await tls.run(ctx)) == {("tls.skipped", Status.SKIP)}
+    assert code_set(await dane.run(ctx)) == {("dane.skipped", Status.SKIP)}
 
 
 async def test_without_a_prober_nothing_is_contacted(
@@ -225,7 +222,7 @@ async def test_without_a_prober_nothing_is_contacted(
     dns_server.load_zone(ZONE, "example.test")
     ctx = make_context(normalise("example.test"), settings)
 
-    assert codes(await smtp.run(ctx)) == {("smtp.not_configured", Status.SKIP)}
+    assert code_set(await smtp.run(ctx)) == {("smtp.not_configured", Status.SKIP)}
 
 
 async def test_a_tarpit_cannot_stretch_the_report(
@@ -239,7 +236,7 @@ async def test_a_tarpit_cannot_stretch_the_report(
         elapsed = time.monotonic() - started
 
     assert elapsed < 1.5 + 2.0  # within the report budget
-    assert ("smtp.no_banner", Status.WARN) in codes(list(report.results[0].findings))
+    assert ("smtp.no_banner", Status.WARN) in code_set(list(report.results[0].findings))
     assert server.accepted == 1
 
 
@@ -261,7 +258,7 @@ async def test_the_report_budget_wins_over_a_slow_probe(
 
     assert elapsed < 2.5  # the 3 s step timeout never ran out: the budget cut it
     # The probe sizes itself to the check budget (0.9 x 0.6 s), so it still says what it saw.
-    assert codes(list(report.results[0].findings)) == {("smtp.no_banner", Status.WARN)}
+    assert code_set(list(report.results[0].findings)) == {("smtp.no_banner", Status.WARN)}
     assert "0.5" in report.results[0].findings[0].message
 
 
@@ -280,7 +277,7 @@ async def dane_findings(
         if tlsa:
             dns_server.add(TLSA_NAME, "TLSA", *tlsa)
         dns_server.behaviour.authenticated = authenticated
-        return codes(await dane.run(ctx))
+        return code_set(await dane.run(ctx))
 
 
 async def test_dane_matching_record_passes_and_notes_a_single_record(
@@ -355,7 +352,7 @@ async def test_dane_unvalidated_address_records_disable_it(
         dns_server.add(TLSA_NAME, "TLSA", f"3 1 1 {spki_sha256(pki)}")
         dns_server.behaviour.authenticated_names = {dns.name.from_text(TLSA_NAME)}
 
-        found = codes(await dane.run(ctx))
+        found = code_set(await dane.run(ctx))
 
     assert ("dane.address_not_validated", Status.WARN) in found
     assert ("dane.mx_not_validated", Status.INFO) in found
@@ -395,7 +392,7 @@ async def test_client_ports_from_srv_and_usual_names(
 
         found = await ports.run(ctx)
 
-    got = codes(found)
+    got = code_set(found)
     assert ("ports.ok", Status.PASS) in got  # IMAPS via SRV
     assert ("ports.cert_name_mismatch", Status.FAIL) in got  # clients verify: a failure here
     assert ("ports.srv_missing", Status.INFO) in got  # submission found by name, not SRV
@@ -442,4 +439,4 @@ async def test_the_engine_cuts_a_probe_that_outlives_the_check_budget(
         "tls": Status.ERROR,
         "dane": Status.INFO,  # no TLSA records: nothing to wait for
     }
-    assert ("smtp.timeout", Status.ERROR) in codes(list(report.results[0].findings))
+    assert ("smtp.timeout", Status.ERROR) in code_set(list(report.results[0].findings))

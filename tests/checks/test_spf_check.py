@@ -17,6 +17,7 @@ from checks.spf import check as spf
 from checks.spf.repair import spf_record
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import by_code, codes
 
 MX = """$TTL 300
 @ MX 10 mail
@@ -27,14 +28,6 @@ mail A 192.0.2.10
 async def lint(context_for: MakeContext, zone: str, **options: object) -> list[Finding]:
     ctx = await context_for(MX + zone, "example.test", **options)
     return await spf.run(ctx)
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
-
-
-def by_code(findings: list[Finding], code: str) -> Finding:
-    return next(f for f in findings if f.code == code)
 
 
 async def test_a_clean_record_passes_and_shows_the_lookup_count(context_for: MakeContext) -> None:

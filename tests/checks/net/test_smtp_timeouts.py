@@ -21,7 +21,7 @@ import pytest
 from checks import dane, ports, smtp
 from checks.context import Context
 from checks.engine import make_context, run_report
-from checks.model import Finding, Status
+from checks.model import Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure
 from checks.net.services import Services
@@ -40,6 +40,7 @@ from tests.fakes.mailservers import (
 from tests.fakes.mailservers import (
     prober_settings as loopback_settings,
 )
+from tests.findings import by_code, code_set
 
 HOST = "mx.example.test"
 TIMEOUT = 0.4  # one step
@@ -81,15 +82,6 @@ def report_context(
     s = settings.with_overrides(**{"ca_file": pki.ca_file, "timeout": TIMEOUT, **changes})
     p = prober or SmtpProber(s, port=prober_port, cache_seconds=cache_seconds)
     return make_context(normalise("example.test"), s, services=Services(smtp=p))
-
-
-def codes(findings: list[Finding] | tuple[Finding, ...]) -> set[tuple[str, Status]]:
-    return {(f.code, f.status) for f in findings}
-
-
-def finding(findings: list[Finding] | tuple[Finding, ...], code: str) -> Finding:
-    (found,) = [f for f in findings if f.code == code]
-    return found
 
 
 # ---- the probe ---------------------------------------------------------------------------------
@@ -207,12 +199,12 @@ async def test_one_host_answers_and_one_drops_so_the_timeout_is_a_failure(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {("smtp.ok", Status.PASS), ("smtp.connect_timeout", Status.FAIL)}
-    timeout = finding(found, "smtp.connect_timeout")
+    assert code_set(found) == {("smtp.ok", Status.PASS), ("smtp.connect_timeout", Status.FAIL)}
+    timeout = by_code(found, "smtp.connect_timeout")
     assert "mx2.example.test [127.0.0.2]" in timeout.message
     assert "127.0.0.1" not in timeout.message
     assert "127.0.0.2" in timeout.fix
-    assert "mx.example.test [127.0.0.1]" in finding(found, "smtp.ok").message
+    assert "mx.example.test [127.0.0.1]" in by_code(found, "smtp.ok").message
 
 
 async def test_only_dropping_hosts_is_inconclusive(
@@ -223,7 +215,7 @@ async def test_only_dropping_hosts_is_inconclusive(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {("smtp.connect_timeout", Status.ERROR)}  # maybe our own network
+    assert code_set(found) == {("smtp.connect_timeout", Status.ERROR)}  # maybe our own network
     assert len(found) == 2
     assert {f.message.split(" does not answer")[0] for f in found} == {
         "mx.example.test [127.0.0.1]",
@@ -241,7 +233,7 @@ async def test_a_host_that_connects_but_fails_later_still_proves_the_network(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {
+    assert code_set(found) == {
         ("smtp.starttls_missing", Status.FAIL),
         ("smtp.connect_timeout", Status.FAIL),
     }
@@ -262,9 +254,9 @@ async def test_a_dropping_mx_keeps_the_report_within_budget(
         elapsed = time.monotonic() - started
 
     by_id = {r.id: r for r in report.results}
-    assert codes(by_id["smtp"].findings) == {("smtp.connect_timeout", Status.ERROR)}
-    assert codes(by_id["tls"].findings) == {("tls.not_checked", Status.SKIP)}
-    assert ("dane.not_verified", Status.ERROR) in codes(by_id["dane"].findings)
+    assert code_set(by_id["smtp"].findings) == {("smtp.connect_timeout", Status.ERROR)}
+    assert code_set(by_id["tls"].findings) == {("tls.not_checked", Status.SKIP)}
+    assert ("dane.not_verified", Status.ERROR) in code_set(by_id["dane"].findings)
     assert ctx.services.smtp is not None
     assert ctx.services.smtp.connections == 2  # smtp, tls and dane shared each probe
     assert elapsed < TIMEOUT + SLACK  # the two addresses were probed side by side
@@ -293,7 +285,7 @@ async def test_a_report_cut_short_by_its_budget_still_names_the_connect_timeout(
         report = await run_report([smtp], ctx)
         elapsed = time.monotonic() - started
 
-    assert codes(report.results[0].findings) == {("smtp.connect_timeout", Status.ERROR)}
+    assert code_set(report.results[0].findings) == {("smtp.connect_timeout", Status.ERROR)}
     assert elapsed < 0.8 + SLACK
 
 
@@ -314,11 +306,11 @@ async def test_a_second_report_waits_for_the_first_probe_and_reuses_it(
         elapsed = time.monotonic() - started
 
     expected = {("smtp.ok", Status.PASS), ("smtp.connect_timeout", Status.FAIL)}
-    assert codes(one.results[0].findings) == expected
-    assert codes(two.results[0].findings) == expected
+    assert code_set(one.results[0].findings) == expected
+    assert code_set(two.results[0].findings) == expected
     assert shared.connections == 2  # one per address, for both reports
     assert server.accepted == 1
-    reused = finding(two.results[0].findings, "smtp.connect_timeout")
+    reused = by_code(two.results[0].findings, "smtp.connect_timeout")
     assert "(cached probe)" in reused.evidence
     assert elapsed < 2 * TIMEOUT  # the second report did not pay a second timeout
 
@@ -335,10 +327,10 @@ async def test_a_dual_stack_mx_names_the_family_that_drops(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {("smtp.ok", Status.PASS), ("smtp.connect_timeout", Status.FAIL)}
-    assert f"mx.example.test [{drops}]" in finding(found, "smtp.connect_timeout").message
-    assert f"[{answers}]" not in finding(found, "smtp.connect_timeout").message
-    assert f"mx.example.test [{answers}]" in finding(found, "smtp.ok").message
+    assert code_set(found) == {("smtp.ok", Status.PASS), ("smtp.connect_timeout", Status.FAIL)}
+    assert f"mx.example.test [{drops}]" in by_code(found, "smtp.connect_timeout").message
+    assert f"[{answers}]" not in by_code(found, "smtp.connect_timeout").message
+    assert f"mx.example.test [{answers}]" in by_code(found, "smtp.ok").message
 
 
 @pytest.mark.parametrize(("answers", "closed"), [("127.0.0.1", "::1"), ("::1", "127.0.0.1")])
@@ -351,8 +343,8 @@ async def test_a_dual_stack_mx_names_the_family_that_refuses(
 
         found = await smtp.run(ctx)
 
-    assert codes(found) == {("smtp.ok", Status.PASS), ("smtp.connection_refused", Status.FAIL)}
-    refused = finding(found, "smtp.connection_refused")
+    assert code_set(found) == {("smtp.ok", Status.PASS), ("smtp.connection_refused", Status.FAIL)}
+    refused = by_code(found, "smtp.connection_refused")
     assert f"mx.example.test [{closed}]" in refused.message
     assert f"[{answers}]" not in refused.message
 
@@ -407,8 +399,8 @@ async def test_a_hang_up_after_starttls_220_fails_the_smtp_check(
         elapsed = time.monotonic() - started
 
     by_id = {r.id: r for r in report.results}
-    assert codes(by_id["smtp"].findings) == {("smtp.tls_failed", Status.FAIL)}
-    assert codes(by_id["tls"].findings) == {("tls.not_checked", Status.SKIP)}
+    assert code_set(by_id["smtp"].findings) == {("smtp.tls_failed", Status.FAIL)}
+    assert code_set(by_id["tls"].findings) == {("tls.not_checked", Status.SKIP)}
     assert "mx.example.test [127.0.0.1]" in by_id["smtp"].findings[0].message
     assert elapsed < TIMEOUT + SLACK
 
@@ -428,7 +420,7 @@ async def test_a_dropped_client_port_is_closed_and_bounded(
         found = await ports.run(ctx)
         elapsed = time.monotonic() - started
 
-    assert codes(found) == {("ports.closed", Status.INFO), ("ports.none_open", Status.INFO)}
+    assert code_set(found) == {("ports.closed", Status.INFO), ("ports.none_open", Status.INFO)}
     assert sum(f.code == "ports.closed" for f in found) == 2
     assert elapsed < 2 * TIMEOUT + SLACK  # two ports, one address: one after the other
 
