@@ -382,6 +382,7 @@ async def run_report(deps: Deps, client: AsyncWebClient, cmd: Command, where: Wh
 async def _collect(
     deps: Deps, cmd: Command, planned: list[tuple[str, str]], message: _Message, *, queued: bool
 ) -> Report:
+    """Update the placeholder as results arrive; the finished `Report` is the engine's own."""
     target = cmd.target
     assert target is not None  # noqa: S101 -- checked by the caller
     results: list[CheckResult] = []
@@ -391,23 +392,17 @@ async def _collect(
         pending = [(cid, title) for cid, title in planned if cid not in done_ids]
         return blocks.render_progress(target, order(results), pending)
 
+    running = deps.engine(cmd)
     throttle = Throttle(deps.settings.update_interval, lambda: message.update(progress()))
     if queued:
         throttle.poke()  # the "queued" placeholder becomes the running one
-    started = time.monotonic()
     try:
-        async for result in deps.engine(cmd):
+        async for result in running:
             results.append(result)
             throttle.poke()
     finally:
         await throttle.close()
-    return Report(
-        domain=target.name,
-        results=tuple(order(results)),
-        duration_ms=round((time.monotonic() - started) * 1000),
-        display_name=target.unicode,
-        resolvers=tuple(str(ns) for ns in deps.settings.engine.resolvers),
-    )
+    return running.report
 
 
 class Throttle:
