@@ -97,40 +97,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 
 def _command(deps: Deps) -> Callable[..., Awaitable[None]]:
-    async def on_mx(
-        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        watching = await _watch_reply(
-            deps,
-            command.get("text", ""),
-            team=command.get("team_id", ""),
-            channel=command.get("channel_id", ""),
-            user=command.get("user_id", ""),
-            prefix="/mx",
-        )
-        if watching is not None:
-            await ack(**watching)
-            return
-        try:
-            cmd = parse(command.get("text", ""))
-        except UsageError as exc:
-            await ack(**_usage(exc, "/mx"))
-            return
-        if cmd.kind == "help":
-            await ack(**_help(deps, "/mx"))
-            return
+    async def on_mx(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         where = Where(
             team=command.get("team_id", ""),
             channel=command.get("channel_id", ""),
             user=command.get("user_id", ""),
             response_url=command.get("response_url"),
         )
-        refusal = _admit(deps, where)
-        if refusal:
-            await ack(**blocks.render_text(refusal))
-            return
-        await ack()  # within 3 s, before any network work
-        await run_report(deps, client, cmd, where)
+        request = Request(command.get("text", ""), where, "/mx")
+        await triage(deps, client, request, answer=lambda message: ack(**message), accept=ack)
 
     return on_mx
 
@@ -157,26 +132,10 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
             user=event.get("user", ""),
             thread_ts=event.get("thread_ts") or event.get("ts"),
         )
-        text = without_mention(event.get("text", ""), context.bot_user_id or "")
-        watching = await _watch_reply(
-            deps, text, team=where.team, channel=where.channel, user=where.user, prefix="@mxbot"
+        request = Request(event.get("text", ""), where, "@mxbot", context.bot_user_id or "")
+        await triage(
+            deps, client, request, answer=lambda message: _ephemeral(deps, client, where, message)
         )
-        if watching is not None:
-            await _ephemeral(deps, client, where, watching)
-            return
-        try:
-            cmd = parse(event.get("text", ""), bot_user=context.bot_user_id or "")
-        except UsageError as exc:
-            await _ephemeral(deps, client, where, _usage(exc, "@mxbot"))
-            return
-        if cmd.kind == "help":
-            await _ephemeral(deps, client, where, _help(deps, "@mxbot"))
-            return
-        refusal = _admit(deps, where)
-        if refusal:
-            await _ephemeral(deps, client, where, blocks.render_text(refusal))
-            return
-        await run_report(deps, client, cmd, where)
 
     return on_mention
 
@@ -221,16 +180,10 @@ def _rerun(deps: Deps) -> Callable[..., Awaitable[None]]:
     ) -> None:
         await ack()
         where = _where_from_action(body)
-        try:
-            cmd = parse(action.get("value", ""))
-        except UsageError as exc:
-            await _reply(deps, respond, where, _usage(exc, "/mx"))
-            return
-        refusal = _admit(deps, where)
-        if refusal:
-            await _reply(deps, respond, where, blocks.render_text(refusal))
-            return
-        await run_report(deps, client, cmd, where)
+        request = Request(action.get("value", ""), where, "/mx")
+        await triage(
+            deps, client, request, answer=lambda message: _reply(deps, respond, where, message)
+        )
 
     return on_rerun
 
@@ -300,14 +253,79 @@ def _watch(deps: Deps) -> Callable[..., Awaitable[None]]:
     return on_watch
 
 
-async def _watch_reply(
-    deps: Deps, text: str, *, team: str, channel: str, user: str, prefix: str
-) -> Message | None:
-    """The reply to a watch/unwatch/watches command, or None when `text` is something else."""
+# ---- the shared path ----------------------------------------------------------------------------
+
+
+Answer = Callable[[Message], Awaitable[object]]  # a reply only the asker sees
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a listener read from Slack: the text, where it came from, and how to quote commands."""
+
+    text: str  # as typed; a mention's text still carries the bot's <@…>
+    where: Where
+    prefix: str  # "/mx" or "@mxbot", for usage and help replies
+    bot_user: str | None = None  # a mention's bot user id: its <@…> is not part of the command
+
+    @property
+    def command_text(self) -> str:
+        """The text without the bot's own mention, as watch-list commands read it."""
+        if self.bot_user is None:
+            return self.text
+        return without_mention(self.text, self.bot_user)
+
+
+async def _accepted() -> None:
+    return None
+
+
+async def triage(
+    deps: Deps,
+    client: AsyncWebClient,
+    request: Request,
+    answer: Answer,
+    accept: Callable[[], Awaitable[object]] = _accepted,
+) -> None:
+    """The one path of every request: a watch-list reply, usage, help, a refusal, or a report.
+
+    Args:
+        answer: replies to the asker alone (the slash command's ack, an ephemeral message, or
+            the request's response_url).
+        accept: runs just before a report starts (the slash command's empty ack).
+    """
+    watching = await _watch_reply(deps, request)
+    if watching is not None:
+        await answer(watching)
+        return
+    try:
+        cmd = parse(request.text, bot_user=request.bot_user or "")
+    except UsageError as exc:
+        await answer(_usage(exc, request.prefix))
+        return
+    if cmd.kind == "help":
+        await answer(_help(deps, request.prefix))
+        return
+    refusal = _admit(deps, request.where)
+    if refusal:
+        await answer(blocks.render_text(refusal))
+        return
+    await accept()  # within 3 s, before any network work
+    await run_report(deps, client, cmd, request.where)
+
+
+async def _watch_reply(deps: Deps, request: Request) -> Message | None:
+    """The reply to a watch/unwatch/watches command, or None when the request is something else."""
     if deps.watch_store is None:
         return None
+    where = request.where
     return await watch_commands.answer(
-        text, store=deps.watch_store, team_id=team, channel_id=channel, user_id=user, prefix=prefix
+        request.command_text,
+        store=deps.watch_store,
+        team_id=where.team,
+        channel_id=where.channel,
+        user_id=where.user,
+        prefix=request.prefix,
     )
 
 
