@@ -398,7 +398,7 @@ async def test_an_expired_response_url_is_logged_not_fatal(
     h.api.expired.add("click")
     container = {"type": "message", "message_ts": "1.1", "channel_id": "C1", "is_ephemeral": False}
 
-    with caplog.at_level(logging.WARNING, logger="bot.slack.handlers"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.replies"):
         status, _, _ = await h.interact(
             click_payload(
                 h,
