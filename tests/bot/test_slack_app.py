@@ -56,6 +56,8 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
 ) -> None:
     engine = Canned(hold=True)
     h = await make_harness(run=engine, plan=engine.plan)
+    placeholder_ts = "1700000000.424242"  # what Slack answers chat.postMessage with
+    h.api.answers["chat.postMessage"] = {"ok": True, "channel": "C1", "ts": placeholder_ts}
 
     status, body, _ = await h.command("example.com")
     [placeholder] = await h.api.wait_for("chat.postMessage")
@@ -70,8 +72,8 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
     assert "⏳ *MX*: running…" in blocks_text(placeholder)
     assert "✅ *MX*: 2 MX records." in blocks_text(first)
     assert "⏳ *SPF*: running…" in blocks_text(first)
-    assert final.params["ts"] == placeholder.params.get("ts", final.params["ts"])
-    assert final.params["ts"] == first.params["ts"]
+    assert first.params["ts"] == placeholder_ts  # progress edits the placeholder…
+    assert final.params["ts"] == placeholder_ts  # …and so does the finished report
     text = blocks_text(final)
     assert "❌ example.com" in text
     assert "*Fix:* Publish a record that ends in -all." in text
