@@ -16,7 +16,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -24,7 +23,6 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.commands import Command
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
 from bot.slack.app import build_app
@@ -32,17 +30,11 @@ from bot.slack.server import build_web_app, start_http
 from bot.store.db import Store
 from checks.model import CheckResult, Finding, Status
 from tests.fakes.slackapi import SlackApi, signature
+from tests.fakes.slackharness import Canned
 
 SECRET = "bench-secret"
 RESULT = CheckResult("mx", "MX", (Finding("mx.ok", Status.PASS, "fine"),), 1)
-
-
-async def engine(command: Command) -> AsyncIterator[CheckResult]:
-    yield RESULT
-
-
-def plan(command: Command) -> list[tuple[str, str]]:
-    return [("mx", "MX")]
+ENGINE = Canned(results=(RESULT,))
 
 
 async def main(runs: int) -> None:
@@ -58,7 +50,7 @@ async def main(runs: int) -> None:
         store = Store(f"sqlite:///{tmp}/bench.db")
         store.create_all()
         metrics = Metrics()
-        app = build_app(config, engine=engine, store=store, metrics=metrics, plan=plan)
+        app = build_app(config, engine=ENGINE, store=store, metrics=metrics, plan=ENGINE.plan)
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
         )

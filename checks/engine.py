@@ -114,27 +114,60 @@ async def stream(checks: Sequence[Check], ctx: Context) -> AsyncIterator[CheckRe
             memo.cancel()
 
 
+class ReportStream:
+    """One report as it runs: iterate it for each result as it completes; then `report` is the whole.
+
+    The `Report` is built here, once, for every face: results in display order, the run's duration,
+    and the resolvers of the DNS client actually used (resolv.conf's when the settings name none).
+    """
+
+    def __init__(self, checks: Sequence[Check], ctx: Context) -> None:
+        self._checks = checks
+        self._ctx = ctx
+        self._started = False
+        self._report: Report | None = None
+
+    def __aiter__(self) -> AsyncIterator[CheckResult]:
+        if self._started:  # a second pass would run every check again
+            raise RuntimeError("a report stream can be read only once")
+        self._started = True
+        return self._run()
+
+    @property
+    def report(self) -> Report:
+        """The finished report; there is none until the stream has been read to the end."""
+        if self._report is None:
+            raise RuntimeError("the report is not finished: read the stream to the end first")
+        return self._report
+
+    async def _run(self) -> AsyncIterator[CheckResult]:
+        started = time.monotonic()
+        results: dict[str, CheckResult] = {}
+        async for result in stream(self._checks, self._ctx):
+            results[result.id] = result
+            yield result
+        target = self._ctx.target
+        self._report = Report(
+            domain=target.name,
+            results=tuple(results[c.ID] for c in self._checks if c.ID in results),
+            duration_ms=round((time.monotonic() - started) * 1000),
+            display_name=target.unicode,
+            resolvers=tuple(str(ns) for ns in self._ctx.dns.nameservers),
+        )
+
+
 async def run_report(
     checks: Sequence[Check],
     ctx: Context,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> Report:
-    """Run to completion and return the results in display order; `on_result` sees each result
-    as it arrives (progress output)."""
-    started = time.monotonic()
-    results: dict[str, CheckResult] = {}
-    async for result in stream(checks, ctx):
-        results[result.id] = result
+    """Run to completion and return the report; `on_result` sees each result as it arrives
+    (progress output)."""
+    running = ReportStream(checks, ctx)
+    async for result in running:
         if on_result is not None:
             on_result(result)
-    ordered = tuple(results[c.ID] for c in checks if c.ID in results)
-    return Report(
-        domain=ctx.target.name,
-        results=ordered,
-        duration_ms=round((time.monotonic() - started) * 1000),
-        display_name=ctx.target.unicode,
-        resolvers=tuple(str(ns) for ns in ctx.dns.nameservers),
-    )
+    return running.report
 
 
 def order(results: Sequence[CheckResult]) -> list[CheckResult]:

@@ -19,10 +19,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
+from bot.slack.deps import Deps
 from bot.slack.engine_binding import Plan, RunChecks, registry_plan
-from bot.slack.handlers import Deps, register
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
+from bot.slack.listeners import register
 from bot.store.db import Store
 from bot.store.watch import WatchStore
 

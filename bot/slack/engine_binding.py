@@ -1,4 +1,4 @@
-"""The engine seam for the Slack app: a callable from `Command` to a stream of `CheckResult`s.
+"""The engine seam for the Slack app: a callable from `Command` to a running report.
 
 `bind_engine(settings)` builds the shared services once and returns the callable; tests pass a
 canned engine instead, or the real one pointed at the DNS test server.
@@ -11,8 +11,8 @@ from typing import Protocol
 
 from bot.commands import Command
 from checks import registry
-from checks.engine import make_context, stream
-from checks.model import CheckResult
+from checks.engine import ReportStream, make_context
+from checks.model import CheckResult, Report
 from checks.net.services import Services, build_services
 from checks.registry import Check
 from checks.settings import Settings
@@ -20,10 +20,20 @@ from checks.settings import Settings
 Select = Callable[..., list[Check]]  # registry.select's shape: (only, *, is_address)
 
 
-class RunChecks(Protocol):
-    """Run the checks a command asks for; yield each result as it completes."""
+class RunningReport(Protocol):
+    """A report being run (`checks.engine.ReportStream`): each result as its check completes,
+    then the finished `Report`, built by the engine so that every face shows the same one."""
 
-    def __call__(self, command: Command) -> AsyncIterator[CheckResult]: ...
+    def __aiter__(self) -> AsyncIterator[CheckResult]: ...
+
+    @property
+    def report(self) -> Report: ...
+
+
+class RunChecks(Protocol):
+    """Start the checks a command asks for (a report command: help runs nothing)."""
+
+    def __call__(self, command: Command) -> RunningReport: ...
 
 
 Plan = Callable[[Command], Sequence[tuple[str, str]]]  # (id, title) of checks that will run
@@ -46,13 +56,12 @@ def bind_engine(
     """The real engine bound to `settings`, with process-wide services built once."""
     shared = build_services(settings) if services is None else services
 
-    async def run(command: Command) -> AsyncIterator[CheckResult]:
+    def run(command: Command) -> ReportStream:
         target = command.target
         if target is None:
-            return
+            raise ValueError("a help command runs no checks")
         checks = select(list(command.checks) or None, is_address=target.is_address)
         ctx = make_context(target, settings, options=command.options, services=shared)
-        async for result in stream(checks, ctx):
-            yield result
+        return ReportStream(checks, ctx)
 
     return run

@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,10 +23,13 @@ from bot.settings import Secret
 from bot.slack.engine_binding import bind_engine
 from checks import address, mx
 from checks.context import Context
-from checks.model import DOMAIN, CheckResult, Finding, Status
+from checks.engine import ReportStream
+from checks.model import DOMAIN, CheckResult, Finding, Report, Status
+from checks.net.dns import DnsClient
 from checks.registry import Check
-from checks.settings import Settings
+from checks.settings import Nameserver, Settings
 from tests.fakes.dnsserver import DnsTestServer
+from tests.fakes.slackapi import TEAM
 from tests.fakes.slackharness import (
     CANNED,
     SECRET,
@@ -52,6 +56,8 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
 ) -> None:
     engine = Canned(hold=True)
     h = await make_harness(run=engine, plan=engine.plan)
+    placeholder_ts = "1700000000.424242"  # what Slack answers chat.postMessage with
+    h.api.answers["chat.postMessage"] = {"ok": True, "channel": "C1", "ts": placeholder_ts}
 
     status, body, _ = await h.command("example.com")
     [placeholder] = await h.api.wait_for("chat.postMessage")
@@ -66,8 +72,8 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
     assert "⏳ *MX*: running…" in blocks_text(placeholder)
     assert "✅ *MX*: 2 MX records." in blocks_text(first)
     assert "⏳ *SPF*: running…" in blocks_text(first)
-    assert final.params["ts"] == placeholder.params.get("ts", final.params["ts"])
-    assert final.params["ts"] == first.params["ts"]
+    assert first.params["ts"] == placeholder_ts  # progress edits the placeholder…
+    assert final.params["ts"] == placeholder_ts  # …and so does the finished report
     text = blocks_text(final)
     assert "❌ example.com" in text
     assert "*Fix:* Publish a record that ends in -all." in text
@@ -393,6 +399,34 @@ async def test_real_engine_report_escapes_a_hostile_txt_record(
     assert "127.0.0.1" in text  # the resolver in the context line
 
 
+async def test_the_reports_resolvers_are_those_of_the_dns_client_the_engine_used(
+    make_harness: MakeHarness, dns_server: DnsTestServer, settings: Settings
+) -> None:
+    dns_server.load_zone(ZONE, "example.test")
+    no_resolvers = replace(settings, resolvers=())  # as when resolv.conf supplies the resolvers
+    used = Nameserver(dns_server.host, dns_server.port)
+    probe: Check = TxtProbe()
+
+    def engine(command: Command) -> ReportStream:
+        assert command.target is not None
+        dns = DnsClient(no_resolvers, [used])
+        return ReportStream([probe], Context(command.target, no_resolvers, dns))
+
+    h = await make_harness(
+        run=engine, plan=lambda cmd: [(probe.ID, probe.TITLE)], engine=no_resolvers
+    )
+
+    await h.command("example.test")
+    final = await final_update(h.api)
+    stored = await h.store.get_report(int(buttons(final)["mx_details"]), team_id=TEAM)
+
+    text = blocks_text(final)
+    assert "v=spf1 -all" in text  # the answer came through that client
+    assert f"resolver {used} ·" in text
+    assert stored is not None
+    assert stored.report.resolvers == (str(used),)
+
+
 # ---- multi-workspace OAuth ----------------------------------------------------------------------
 
 
@@ -479,7 +513,17 @@ async def test_ssl_check_is_answered_without_work(make_harness: MakeHarness) -> 
 class Broken:
     """An engine with a bug: it crashes after the first result."""
 
-    async def __call__(self, command: Command) -> AsyncIterator[CheckResult]:
+    def __call__(self, command: Command) -> Broken:
+        return self
+
+    def __aiter__(self) -> AsyncIterator[CheckResult]:
+        return self._run()
+
+    @property
+    def report(self) -> Report:
+        raise AssertionError("a crashed run has no report")
+
+    async def _run(self) -> AsyncIterator[CheckResult]:
         yield CANNED[0]
         raise RuntimeError("bug")
 

@@ -7,10 +7,14 @@ import time
 from dataclasses import replace
 from typing import Final
 
+import pytest
+
 from checks import engine, registry
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Status
-from checks.settings import Settings
+from checks.net.dns import DnsClient
+from checks.settings import Nameserver, Settings
+from checks.target import normalise
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
 
@@ -59,6 +63,54 @@ async def test_results_stream_in_completion_order(context_for: MakeContext) -> N
     order = [r.id async for r in engine.stream([Slow(), Fast()], ctx)]
 
     assert order == ["fast", "slow"]
+
+
+async def test_a_report_stream_yields_as_checks_finish_then_holds_the_report(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    ctx = await context_for()
+    running = engine.ReportStream([Slow(), Fast()], ctx)
+
+    arrived = [r.id async for r in running]
+    report = running.report
+
+    assert arrived == ["fast", "slow"]
+    assert [r.id for r in report.results] == ["slow", "fast"]  # the order the checks were given
+    assert report.domain == "example.test"
+    assert report.resolvers == (f"{dns_server.host}:{dns_server.port}",)
+    assert report.duration_ms >= 250  # Slow sleeps 0.3 s
+
+
+async def test_the_report_is_not_there_before_the_stream_ends(context_for: MakeContext) -> None:
+    ctx = await context_for()
+    running = engine.ReportStream([Fast(), Slow()], ctx)
+    results = aiter(running)
+
+    first = await anext(results)
+
+    assert first.id == "fast"
+    with pytest.raises(RuntimeError, match="not finished"):
+        _ = running.report
+    with pytest.raises(RuntimeError, match="only once"):
+        aiter(running)
+    assert [r.id async for r in results] == ["slow"]
+    assert running.report.status is Status.PASS
+
+
+async def test_the_reports_resolvers_are_those_of_the_dns_client_in_use(
+    settings: Settings, dns_server: DnsTestServer
+) -> None:
+    no_resolvers = replace(settings, resolvers=())  # as when resolv.conf supplies them
+    used = Nameserver(dns_server.host, dns_server.port)
+    ctx = Context(
+        target=normalise("example.test"),
+        settings=no_resolvers,
+        dns=DnsClient(no_resolvers, [used]),
+    )
+
+    report = await engine.run_report([Fast()], ctx)
+
+    assert report.resolvers == (str(used),)
 
 
 async def test_one_bad_check_costs_only_its_own_row(

@@ -28,7 +28,8 @@ from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, start_http
 from bot.store.db import Store
 from bot.store.watch import WatchStore
-from checks.model import CheckResult, Finding, Record, Status
+from checks.engine import order
+from checks.model import CheckResult, Finding, Record, Report, Status
 from tests.fakes.slackapi import BOT_USER, TEAM, Call, SlackApi, signature
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -65,15 +66,44 @@ class Canned:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     commands: list[Command] = field(default_factory=list)
 
-    async def __call__(self, command: Command) -> AsyncIterator[CheckResult]:
+    def __call__(self, command: Command) -> CannedRun:
         self.commands.append(command)
-        for index, item in enumerate(self.results):
-            if self.hold and index == 1:
-                await asyncio.wait_for(self.release.wait(), 5)
-            yield item
+        return CannedRun(self, command)
 
     def plan(self, command: Command) -> list[tuple[str, str]]:
         return [(r.id, r.title) for r in self.results]
+
+
+class CannedRun:
+    """One canned report: the results one by one, then the `Report` the engine would hand back."""
+
+    def __init__(self, engine: Canned, command: Command) -> None:
+        self._engine = engine
+        self._command = command
+        self._report: Report | None = None
+
+    def __aiter__(self) -> AsyncIterator[CheckResult]:
+        return self._run()
+
+    @property
+    def report(self) -> Report:
+        assert self._report is not None, "the canned report was not read to the end"
+        return self._report
+
+    async def _run(self) -> AsyncIterator[CheckResult]:
+        started = time.monotonic()
+        for index, item in enumerate(self._engine.results):
+            if self._engine.hold and index == 1:
+                await asyncio.wait_for(self._engine.release.wait(), 5)
+            yield item
+        target = self._command.target
+        assert target is not None
+        self._report = Report(
+            domain=target.name,
+            results=tuple(order(self._engine.results)),
+            duration_ms=round((time.monotonic() - started) * 1000),
+            display_name=target.unicode,
+        )
 
 
 class CountingStore(Store):

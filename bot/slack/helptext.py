@@ -1,0 +1,29 @@
+"""What the bot can do, in words: the help reply, usage after a typo, and the check catalogue."""
+
+from __future__ import annotations
+
+from bot.commands import UsageError
+from bot.render import blocks
+from bot.render.blocks import Message
+from bot.slack import watch_commands
+from bot.slack.deps import Deps
+from checks import registry
+
+
+def help_message(deps: Deps, prefix: str) -> Message:
+    return blocks.render_help(prefix, catalogue(), watch_help(deps))
+
+
+def usage(exc: UsageError, prefix: str) -> Message:
+    text = f"{blocks.escape(exc.reason)}\nTry: `{prefix} {blocks.escape(exc.usage)}` (or `{prefix} help`)"
+    return blocks.render_text(text)
+
+
+def catalogue() -> list[tuple[str, str]]:
+    """(id, title) of every check, in display order."""
+    return [(c.ID, c.TITLE) for c in registry.all_checks()]
+
+
+def watch_help(deps: Deps) -> str:
+    """The watch-list usage lines, when this app keeps watch-lists."""
+    return watch_commands.render_watch_help() if deps.watch_store is not None else ""

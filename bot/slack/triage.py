@@ -1,0 +1,114 @@
+"""The one path every request takes, whichever listener read it: a watch-list reply, usage, help,
+a refusal (rate limits, a full queue), or a report."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import UsageError, parse, without_mention
+from bot.render import blocks
+from bot.render.blocks import Message
+from bot.slack import watch_commands
+from bot.slack.deps import Deps, Where
+from bot.slack.helptext import help_message, usage
+from bot.slack.report_run import run_report
+
+Answer = Callable[[Message], Awaitable[object]]  # a reply only the asker sees
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a listener read from Slack: the text, where it came from, and how to quote commands."""
+
+    text: str  # as typed; a mention's text still carries the bot's <@…>
+    where: Where
+    prefix: str  # "/mx" or "@mxbot", for usage and help replies
+    bot_user: str | None = None  # a mention's bot user id: its <@…> is not part of the command
+
+    @property
+    def command_text(self) -> str:
+        """The text without the bot's own mention, as watch-list commands read it."""
+        if self.bot_user is None:
+            return self.text
+        return without_mention(self.text, self.bot_user)
+
+
+async def _accepted() -> None:
+    return None
+
+
+async def triage(
+    deps: Deps,
+    client: AsyncWebClient,
+    request: Request,
+    answer: Answer,
+    accept: Callable[[], Awaitable[object]] = _accepted,
+) -> None:
+    """The one path of every request: a watch-list reply, usage, help, a refusal, or a report.
+
+    Args:
+        answer: replies to the asker alone (the slash command's ack, an ephemeral message, or
+            the request's response_url).
+        accept: runs just before a report starts (the slash command's empty ack).
+    """
+    watching = await _watch_reply(deps, request)
+    if watching is not None:
+        await answer(watching)
+        return
+    try:
+        cmd = parse(request.text, bot_user=request.bot_user or "")
+    except UsageError as exc:
+        await answer(usage(exc, request.prefix))
+        return
+    if cmd.kind == "help":
+        await answer(help_message(deps, request.prefix))
+        return
+    refusal = admit(deps, request.where)
+    if refusal:
+        await answer(blocks.render_text(refusal))
+        return
+    await accept()  # within 3 s, before any network work
+    await run_report(deps, client, cmd, request.where)
+
+
+def admit(deps: Deps, where: Where) -> str:
+    """ "" when the report may run (and it is counted); otherwise the reason, for the user."""
+    user_key, channel_key = f"{where.team}:{where.user}", f"{where.team}:{where.channel}"
+    wait_user = deps.user_limit.retry_after(user_key)
+    if wait_user:
+        deps.metrics.refusal("user_rate")
+        return (
+            f"You have asked for {deps.user_limit.per_minute} reports in the last minute; "
+            f"try again in {wait_user:.0f} s."
+        )
+    wait_channel = deps.channel_limit.retry_after(channel_key)
+    if wait_channel:
+        deps.metrics.refusal("channel_rate")
+        return (
+            f"This channel has had {deps.channel_limit.per_minute} reports in the last minute; "
+            f"try again in {wait_channel:.0f} s."
+        )
+    if deps.gate.full:
+        deps.metrics.refusal("queue_full")
+        return f"I am busy with {deps.gate.running} reports and {deps.gate.waiting} more waiting; try again in a minute."
+    deps.user_limit.record(user_key)
+    deps.channel_limit.record(channel_key)
+    return ""
+
+
+async def _watch_reply(deps: Deps, request: Request) -> Message | None:
+    """The reply to a watch/unwatch/watches command, or None when the request is something else."""
+    if deps.watch_store is None:
+        return None
+    where = request.where
+    return await watch_commands.answer(
+        request.command_text,
+        store=deps.watch_store,
+        team_id=where.team,
+        channel_id=where.channel,
+        user_id=where.user,
+        prefix=request.prefix,
+    )
