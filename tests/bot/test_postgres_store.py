@@ -212,7 +212,7 @@ def test_two_instances_racing_on_the_same_events_claim_each_once(pg_url: str) ->
         def body() -> None:
             for event_id in ids:  # both deliveries of every event arrive at the same moment
                 step.wait(timeout=5)
-                if instances[name]._claim_event(event_id):
+                if Store.claim_event.sync(instances[name], event_id):
                     won[name].append(event_id)
 
         return body
