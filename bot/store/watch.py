@@ -2,7 +2,7 @@
 
 Three tables on their own `MetaData`, so they live beside `bot.store.db`'s in the same database
 (SQLite by default, PostgreSQL for several instances). One synchronous SQLAlchemy engine, called
-from the event loop through `asyncio.to_thread`, as `bot.store.db` does.
+from the event loop through `bot.store.threads.in_thread`, as `bot.store.db` does.
 
 Several instances may share the database: a due schedule is *claimed* with one conditional
 UPDATE (`... WHERE next_run_at <= now AND lease is free`), and only the instance whose UPDATE
@@ -11,7 +11,6 @@ changed a row runs that digest. All times are stored as naive UTC (SQLite has no
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.store.db import create_tables
+from bot.store.threads import in_thread
 from checks.model import Status
 
 MAX_WATCHES: Final = 50  # domains per channel; a digest of more would not fit one message
@@ -216,77 +216,9 @@ class WatchStore:
             self.engine.dispose()
 
     # ---- watch-lists -------------------------------------------------------------------------
-    async def add_watch(
+    @in_thread
+    def add_watch(
         self, team_id: str, channel_id: str, domain: str, *, user_id: str, now: datetime
-    ) -> AddOutcome:
-        return await asyncio.to_thread(self._add_watch, team_id, channel_id, domain, user_id, now)
-
-    async def remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
-        """True when the domain was on the list. The last one gone takes the schedule with it."""
-        return await asyncio.to_thread(self._remove_watch, team_id, channel_id, domain)
-
-    async def watches(self, team_id: str, channel_id: str) -> list[Watch]:
-        return await asyncio.to_thread(self._watches, team_id, channel_id)
-
-    async def team_watches(self, team_id: str) -> dict[str, list[str]]:
-        """Every channel's watched domains in a workspace (for App Home)."""
-        return await asyncio.to_thread(self._team_watches, team_id)
-
-    # ---- schedules ---------------------------------------------------------------------------
-    async def schedule(self, team_id: str, channel_id: str) -> Schedule | None:
-        return await asyncio.to_thread(self._schedule, team_id, channel_id)
-
-    async def set_schedule(
-        self, team_id: str, channel_id: str, when: When | None, *, now: datetime
-    ) -> Schedule:
-        """Set the channel's digest time; `None` keeps an existing one or sets the default."""
-        return await asyncio.to_thread(self._set_schedule, team_id, channel_id, when, now)
-
-    async def claim_next(
-        self, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
-    ) -> Schedule | None:
-        """The most overdue schedule this owner won, leased to it until `now + lease`.
-
-        One at a time, so a lease only has to outlast one digest, and instances sharing the
-        database spread the due digests between them.
-        """
-        return await asyncio.to_thread(self._claim_next, owner, now, lease)
-
-    async def claim(
-        self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
-    ) -> bool:
-        """Atomically take one due schedule; False when it is not due or another holds it."""
-        return await asyncio.to_thread(self._claim, schedule_id, owner, now, lease)
-
-    async def finish(
-        self,
-        schedule_id: int,
-        owner: str,
-        *,
-        ran_at: datetime,
-        snapshot: Snapshot | None,
-        posted: bool,
-        next_run_at: datetime,
-    ) -> bool:
-        """Record the run (when there is a snapshot), move the schedule on and free the lease.
-
-        False when this owner no longer held the lease (it expired and another took it).
-        """
-        return await asyncio.to_thread(
-            self._finish, schedule_id, owner, ran_at, snapshot, posted, next_run_at
-        )
-
-    async def release(self, schedule_id: int, owner: str) -> None:
-        """Give a claimed schedule back unrun (shutting down): it stays due for anyone."""
-        await asyncio.to_thread(self._release, schedule_id, owner)
-
-    async def last_run(self, schedule_id: int, *, posted_only: bool = True) -> DigestRun | None:
-        """The latest run, by default the latest whose digest reached the channel."""
-        return await asyncio.to_thread(self._last_run, schedule_id, posted_only)
-
-    # ---- synchronous halves (run in a worker thread) -----------------------------------------
-    def _add_watch(
-        self, team_id: str, channel_id: str, domain: str, user_id: str, now: datetime
     ) -> AddOutcome:
         with Session(self.engine) as session:
             self._lock_channel(session, team_id, channel_id)
@@ -324,7 +256,9 @@ class WatchStore:
             key = zlib.crc32(f"{team_id}/{channel_id}".encode()) - 2**31  # into int4's range
             session.execute(select(func.pg_advisory_xact_lock(_CHANNEL_LOCK, key)))
 
-    def _remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
+    @in_thread
+    def remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
+        """True when the domain was on the list. The last one gone takes the schedule with it."""
         with Session(self.engine) as session:
             gone = session.execute(
                 delete(WatchRow)
@@ -343,7 +277,8 @@ class WatchStore:
             session.commit()
             return bool(_rowcount(gone))
 
-    def _watches(self, team_id: str, channel_id: str) -> list[Watch]:
+    @in_thread
+    def watches(self, team_id: str, channel_id: str) -> list[Watch]:
         query = (
             select(WatchRow)
             .where(*_channel(WatchRow, team_id, channel_id))
@@ -354,7 +289,9 @@ class WatchStore:
                 Watch(r.domain, r.added_by, _aware(r.created_at)) for r in session.scalars(query)
             ]
 
-    def _team_watches(self, team_id: str) -> dict[str, list[str]]:
+    @in_thread
+    def team_watches(self, team_id: str) -> dict[str, list[str]]:
+        """Every channel's watched domains in a workspace (for App Home)."""
         query = (
             select(WatchRow.channel_id, WatchRow.domain)
             .where(WatchRow.team_id == team_id)
@@ -366,16 +303,20 @@ class WatchStore:
                 out.setdefault(channel, []).append(domain)
         return out
 
-    def _schedule(self, team_id: str, channel_id: str) -> Schedule | None:
+    # ---- schedules ---------------------------------------------------------------------------
+    @in_thread
+    def schedule(self, team_id: str, channel_id: str) -> Schedule | None:
         with Session(self.engine) as session:
             row = session.scalar(
                 select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
             )
             return _schedule_of(row) if row is not None else None
 
-    def _set_schedule(
-        self, team_id: str, channel_id: str, when: When | None, now: datetime
+    @in_thread
+    def set_schedule(
+        self, team_id: str, channel_id: str, when: When | None, *, now: datetime
     ) -> Schedule:
+        """Set the channel's digest time; `None` keeps an existing one or sets the default."""
         for _ in range(2):  # a second pass when another instance created the row meanwhile
             with Session(self.engine, expire_on_commit=False) as session:
                 row = session.scalar(
@@ -399,7 +340,15 @@ class WatchStore:
                 return _schedule_of(row)
         raise RuntimeError(f"could not set the schedule of {team_id}/{channel_id}")
 
-    def _claim_next(self, owner: str, now: datetime, lease: timedelta) -> Schedule | None:
+    @in_thread
+    def claim_next(
+        self, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+    ) -> Schedule | None:
+        """The most overdue schedule this owner won, leased to it until `now + lease`.
+
+        One at a time, so a lease only has to outlast one digest, and instances sharing the
+        database spread the due digests between them.
+        """
         at = _naive(now)
         query = (
             select(ScheduleRow.id)
@@ -411,14 +360,18 @@ class WatchStore:
         with Session(self.engine) as session:
             candidates = list(session.scalars(query))
         for schedule_id in candidates:  # lost races move on to the next candidate
-            if self._claim(schedule_id, owner, now, lease):
+            if WatchStore.claim.sync(self, schedule_id, owner, now=now, lease=lease):
                 with Session(self.engine) as session:
                     row = session.get(ScheduleRow, schedule_id)
                     if row is not None:
                         return _schedule_of(row)
         return None
 
-    def _claim(self, schedule_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+    @in_thread
+    def claim(
+        self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+    ) -> bool:
+        """Atomically take one due schedule; False when it is not due or another holds it."""
         at = _naive(now)
         # One statement, so the database decides: of several instances racing for the same
         # schedule, exactly one UPDATE matches the row.
@@ -433,15 +386,21 @@ class WatchStore:
         with self.engine.begin() as connection:
             return _rowcount(connection.execute(statement)) == 1
 
-    def _finish(
+    @in_thread
+    def finish(
         self,
         schedule_id: int,
         owner: str,
+        *,
         ran_at: datetime,
         snapshot: Snapshot | None,
         posted: bool,
         next_run_at: datetime,
     ) -> bool:
+        """Record the run (when there is a snapshot), move the schedule on and free the lease.
+
+        False when this owner no longer held the lease (it expired and another took it).
+        """
         release = (
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
@@ -464,7 +423,9 @@ class WatchStore:
             session.commit()
         return held
 
-    def _release(self, schedule_id: int, owner: str) -> None:
+    @in_thread
+    def release(self, schedule_id: int, owner: str) -> None:
+        """Give a claimed schedule back unrun (shutting down): it stays due for anyone."""
         statement = (
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
@@ -475,7 +436,9 @@ class WatchStore:
         with self.engine.begin() as connection:
             connection.execute(statement)
 
-    def _last_run(self, schedule_id: int, posted_only: bool) -> DigestRun | None:
+    @in_thread
+    def last_run(self, schedule_id: int, *, posted_only: bool = True) -> DigestRun | None:
+        """The latest run, by default the latest whose digest reached the channel."""
         query = select(DigestRunRow).where(DigestRunRow.schedule_id == schedule_id)
         if posted_only:
             query = query.where(DigestRunRow.posted == 1)

@@ -299,8 +299,10 @@ def test_two_instances_racing_for_due_schedules_never_both_win(tmp_path: Path) -
     ids = []
     for i in range(20):
         channel = f"C{i}"
-        setup._add_watch(TEAM, channel, "a.example", USER, NOW)
-        ids.append(setup._set_schedule(TEAM, channel, When(Cadence.HOURLY), NOW).id)
+        WatchStore.add_watch.sync(setup, TEAM, channel, "a.example", user_id=USER, now=NOW)
+        ids.append(
+            WatchStore.set_schedule.sync(setup, TEAM, channel, When(Cadence.HOURLY), now=NOW).id
+        )
     instances = [WatchStore(url), WatchStore(url)]
     due = NOW + timedelta(hours=1)
     barrier = threading.Barrier(2)
@@ -309,7 +311,9 @@ def test_two_instances_racing_for_due_schedules_never_both_win(tmp_path: Path) -
     def race(name: str, instance: WatchStore) -> None:
         for schedule_id in ids:
             barrier.wait(timeout=5)
-            if instance._claim(schedule_id, name, due, timedelta(minutes=15)):
+            if WatchStore.claim.sync(
+                instance, schedule_id, name, now=due, lease=timedelta(minutes=15)
+            ):
                 won[name].append(schedule_id)
 
     threads = [
