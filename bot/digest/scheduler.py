@@ -18,10 +18,11 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest import render as digest
+from bot.digest.schedule import DEFAULT_LEASE, Schedule
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import make_client
-from bot.store.watch import DEFAULT_LEASE, DomainSnapshot, FindingState, Schedule, WatchStore
+from bot.store.watch import DomainSnapshot, FindingState, WatchStore
 from checks import registry
 from checks.engine import make_context, run_report
 from checks.model import Report, Status

@@ -38,14 +38,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bot.digest.schedule import DEFAULT_LEASE, Cadence, Schedule, When
 from bot.store.db import create_tables
 from bot.store.threads import in_thread
 from checks.model import Status
 
 MAX_WATCHES: Final = 50  # domains per channel; a digest of more would not fit one message
-DEFAULT_LEASE: Final = timedelta(minutes=15)  # longer than any digest run takes
 _CHANNEL_LOCK: Final = 0x6D78  # PostgreSQL advisory-lock namespace: one channel's watch-list
-WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class WatchBase(DeclarativeBase):
@@ -95,63 +94,11 @@ class DigestRunRow(WatchBase):
     snapshot: Mapped[str] = mapped_column(Text)  # JSON, see `snapshot_to_json`
 
 
-class Cadence(StrEnum):
-    HOURLY = "hourly"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-
-
-@dataclass(frozen=True, slots=True)
-class When:
-    """How often a channel's digest runs: hourly at :MM, daily at HH:MM, weekly on a day."""
-
-    cadence: Cadence = Cadence.DAILY
-    hour: int = 9
-    minute: int = 0
-    weekday: int = 0  # 0 = Monday; weekly only
-
-    def describe(self) -> str:
-        clock = f"{self.hour:02d}:{self.minute:02d} UTC"
-        if self.cadence is Cadence.HOURLY:
-            return "hourly" if self.minute == 0 else f"hourly at :{self.minute:02d}"
-        if self.cadence is Cadence.WEEKLY:
-            return f"weekly on {_DAY_NAMES[self.weekday]} at {clock}"
-        return f"daily at {clock}"
-
-    def next_after(self, moment: datetime) -> datetime:
-        """The first run strictly after `moment` (aware, UTC)."""
-        moment = moment.astimezone(UTC)
-        if self.cadence is Cadence.HOURLY:
-            candidate = moment.replace(minute=self.minute, second=0, microsecond=0)
-            step = timedelta(hours=1)
-        else:
-            candidate = moment.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
-            step = timedelta(days=1)
-            if self.cadence is Cadence.WEEKLY:
-                candidate += timedelta(days=(self.weekday - candidate.weekday()) % 7)
-                step = timedelta(days=7)
-        while candidate <= moment:
-            candidate += step
-        return candidate
-
-
-_DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
 @dataclass(frozen=True, slots=True)
 class Watch:
     domain: str
     added_by: str
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    id: int
-    team_id: str
-    channel_id: str
-    when: When
-    next_run_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,15 +435,6 @@ def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
             domain, Status(item["status"]), findings, str(item.get("display_name", ""))
         )
     return out
-
-
-def weekday_index(name: str) -> int | None:
-    """0 for "mon"/"Monday", …; None when it is not a day."""
-    key = name.strip().lower()[:3]
-    if len(name.strip()) < 3 or key not in WEEKDAYS:
-        return None
-    full = _DAY_NAMES[WEEKDAYS.index(key)].lower()
-    return WEEKDAYS.index(key) if full.startswith(name.strip().lower()) else None
 
 
 def _channel(

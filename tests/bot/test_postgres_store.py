@@ -20,17 +20,16 @@ from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.orm import Session
 
+from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import make_runner, run_due, single_team
 from bot.store.db import ProcessedEvent, Store
 from bot.store.watch import (
     AddOutcome,
-    Cadence,
     DigestRunRow,
     DomainSnapshot,
     FindingState,
     ScheduleRow,
     WatchStore,
-    When,
 )
 from checks.model import CheckResult, Finding, Record, Report, Status
 from checks.net.services import Services

@@ -15,6 +15,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.cli import digest as digest_command
+from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import (
     ClientForTeam,
     EngineRunner,
@@ -25,7 +26,7 @@ from bot.digest.scheduler import (
 )
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
-from bot.store.watch import Cadence, WatchStore, When
+from bot.store.watch import WatchStore
 from checks.model import CheckResult, Finding, Report, Status
 from checks.net.services import Services
 from checks.settings import Settings

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from bot.commands import UsageError
+from bot.digest.schedule import Cadence, When
 from bot.slack.watch_commands import (
     WatchCommand,
     WatchUsageError,
@@ -25,11 +26,9 @@ from bot.slack.watch_commands import (
 )
 from bot.store.watch import (
     AddOutcome,
-    Cadence,
     DomainSnapshot,
     FindingState,
     WatchStore,
-    When,
     snapshot_from_json,
     snapshot_to_json,
 )
@@ -158,16 +157,6 @@ def test_hostile_text_never_crashes_the_parser(text: str) -> None:
     for candidate in (text, "watch " + text, "watch example.com " + text, "unwatch " + text):
         with contextlib.suppress(WatchUsageError):
             parse_watch(candidate)
-
-
-def test_next_run_times_follow_the_cadence() -> None:
-    assert When(Cadence.HOURLY).next_after(NOW) == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-    assert When(Cadence.DAILY, 8, 30).next_after(NOW) == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
-    assert When(Cadence.DAILY, 9, 0).next_after(NOW) == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-    monday = When(Cadence.WEEKLY, 9, 0, 0).next_after(NOW)
-    assert monday == datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
-    wednesday = When(Cadence.WEEKLY, 8, 0, 2).next_after(NOW)
-    assert wednesday == datetime(2024, 5, 8, 8, 0, tzinfo=UTC)
 
 
 # ---- store --------------------------------------------------------------------------------------
