@@ -19,10 +19,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest import render as digest
 from bot.digest.schedule import DEFAULT_LEASE, Schedule
+from bot.digest.snapshot import DomainSnapshot, FindingState
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import make_client
-from bot.store.watch import DomainSnapshot, FindingState, WatchStore
+from bot.store.watch import WatchStore
 from checks import registry
 from checks.engine import make_context, run_report
 from checks.model import Report, Status

@@ -11,9 +11,8 @@ changed a row runs that digest. All times are stored as naive UTC (SQLite has no
 
 from __future__ import annotations
 
-import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -39,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.digest.schedule import DEFAULT_LEASE, Cadence, Schedule, When
+from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_from_json, snapshot_to_json
 from bot.store.db import create_tables
 from bot.store.threads import in_thread
 from checks.model import Status
@@ -91,7 +91,7 @@ class DigestRunRow(WatchBase):
     ran_at: Mapped[datetime] = mapped_column(DateTime())
     status: Mapped[str] = mapped_column(String(8))  # worst over every watched domain
     posted: Mapped[int] = mapped_column(Integer, default=1)  # 0 when Slack refused the post
-    snapshot: Mapped[str] = mapped_column(Text)  # JSON, see `snapshot_to_json`
+    snapshot: Mapped[str] = mapped_column(Text)  # JSON: `bot.digest.snapshot.snapshot_to_json`
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,39 +99,6 @@ class Watch:
     domain: str
     added_by: str
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FindingState:
-    """One finding as a digest remembers it: enough to say what broke or got fixed."""
-
-    check: str
-    code: str
-    status: Status
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DomainSnapshot:
-    """A domain's state at one digest run."""
-
-    domain: str
-    status: Status
-    findings: tuple[FindingState, ...]
-    display_name: str = ""
-
-
-Snapshot = Mapping[str, DomainSnapshot]  # by domain
-
-
-@dataclass(frozen=True, slots=True)
-class DigestRun:
-    id: int
-    schedule_id: int
-    ran_at: datetime
-    status: Status
-    posted: bool
-    snapshot: Snapshot
 
 
 class AddOutcome(StrEnum):
@@ -402,39 +369,6 @@ class WatchStore:
                 posted=bool(row.posted),
                 snapshot=snapshot_from_json(row.snapshot),
             )
-
-
-def overall(snapshot: Snapshot) -> Status:
-    """The worst status over every domain of a snapshot."""
-    return Status.worst(d.status for d in snapshot.values())
-
-
-def snapshot_to_json(snapshot: Snapshot) -> str:
-    data = [
-        {
-            "domain": d.domain,
-            "display_name": d.display_name,
-            "status": d.status.value,
-            "findings": [[f.check, f.code, f.status.value, f.message] for f in d.findings],
-        }
-        for d in snapshot.values()
-    ]
-    return json.dumps(data, ensure_ascii=False)
-
-
-def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
-    data: list[dict[str, Any]] = json.loads(text)
-    out: dict[str, DomainSnapshot] = {}
-    for item in data:
-        findings = tuple(
-            FindingState(str(f[0]), str(f[1]), Status(f[2]), str(f[3]) if len(f) > 3 else "")
-            for f in item.get("findings", ())
-        )
-        domain = str(item["domain"])
-        out[domain] = DomainSnapshot(
-            domain, Status(item["status"]), findings, str(item.get("display_name", ""))
-        )
-    return out
 
 
 def _channel(

@@ -22,12 +22,11 @@ from sqlalchemy.orm import Session
 
 from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import make_runner, run_due, single_team
+from bot.digest.snapshot import DomainSnapshot, FindingState
 from bot.store.db import ProcessedEvent, Store
 from bot.store.watch import (
     AddOutcome,
     DigestRunRow,
-    DomainSnapshot,
-    FindingState,
     ScheduleRow,
     WatchStore,
 )

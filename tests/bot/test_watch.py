@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.commands import UsageError
 from bot.digest.schedule import Cadence, When
+from bot.digest.snapshot import DomainSnapshot, FindingState, snapshot_from_json, snapshot_to_json
 from bot.slack.watch_commands import (
     WatchCommand,
     WatchUsageError,
@@ -24,14 +25,7 @@ from bot.slack.watch_commands import (
     render_home_watches,
     watch_command_for,
 )
-from bot.store.watch import (
-    AddOutcome,
-    DomainSnapshot,
-    FindingState,
-    WatchStore,
-    snapshot_from_json,
-    snapshot_to_json,
-)
+from bot.store.watch import AddOutcome, WatchStore
 from checks.model import Status
 
 NOW = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)  # a Wednesday
