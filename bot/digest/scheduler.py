@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -19,11 +19,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest import render as digest
 from bot.digest.schedule import DEFAULT_LEASE, Schedule
-from bot.digest.snapshot import DomainSnapshot, FindingState
+from bot.digest.snapshot import DigestRun, DomainSnapshot, FindingState, Snapshot
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import make_client
-from bot.store.watch import WatchStore
 from checks import registry
 from checks.engine import make_context, run_report
 from checks.model import Report, Status
@@ -38,6 +37,40 @@ CONCURRENCY: Final = 4  # domains checked at once, across every digest of one pa
 EngineRunner = Callable[[str], Awaitable[Report]]
 ClientForTeam = Callable[[str], Awaitable[AsyncWebClient | None]]
 Clock = Callable[[], datetime]
+
+
+class Watched(Protocol):
+    @property
+    def domain(self) -> str: ...
+
+
+class DigestStore(Protocol):
+    """What running digests needs of the database (`bot.store.watch.WatchStore`).
+
+    A protocol, so this package never imports the store: the store imports the plain schedule
+    and snapshot types from here instead, and the dependency runs one way.
+    """
+
+    async def claim_next(
+        self, owner: str, *, now: datetime, lease: timedelta = ...
+    ) -> Schedule | None: ...
+
+    async def watches(self, team_id: str, channel_id: str) -> Sequence[Watched]: ...
+
+    async def last_run(self, schedule_id: int, *, posted_only: bool = ...) -> DigestRun | None: ...
+
+    async def finish(
+        self,
+        schedule_id: int,
+        owner: str,
+        *,
+        ran_at: datetime,
+        snapshot: Snapshot | None,
+        posted: bool,
+        next_run_at: datetime,
+    ) -> bool: ...
+
+    async def release(self, schedule_id: int, owner: str) -> None: ...
 
 
 def make_runner(
@@ -82,7 +115,7 @@ def installed_teams(settings: AppSettings, installations: AsyncInstallationStore
 
 async def run_due(
     *,
-    store: WatchStore,
+    store: DigestStore,
     engine_runner: EngineRunner,
     client_for_team: ClientForTeam,
     now: datetime,
@@ -106,7 +139,7 @@ async def run_due(
 
 async def loop(
     *,
-    store: WatchStore,
+    store: DigestStore,
     engine_runner: EngineRunner,
     client_for_team: ClientForTeam,
     owner: str,
@@ -142,7 +175,7 @@ class _Job:
 
     def __init__(
         self,
-        store: WatchStore,
+        store: DigestStore,
         engine_runner: EngineRunner,
         client_for_team: ClientForTeam,
         owner: str,
