@@ -21,8 +21,6 @@ from bot.digest import render as digest
 from bot.digest.schedule import DEFAULT_LEASE, Schedule
 from bot.digest.snapshot import DigestRun, DomainSnapshot, FindingState, Snapshot
 from bot.metrics import Metrics
-from bot.settings import AppSettings
-from bot.slack.app import make_client
 from checks import registry
 from checks.engine import make_context, run_report
 from checks.model import Report, Status
@@ -101,14 +99,20 @@ def single_team(client: AsyncWebClient) -> ClientForTeam:
     return client_for
 
 
-def installed_teams(settings: AppSettings, installations: AsyncInstallationStore) -> ClientForTeam:
-    """Multi-workspace OAuth: a client with the team's bot token, None when it is not installed."""
+def installed_teams(
+    installations: AsyncInstallationStore, client_with_token: Callable[[str], AsyncWebClient]
+) -> ClientForTeam:
+    """Multi-workspace OAuth: a client with the team's bot token, None when it is not installed.
+
+    `client_with_token` is the app's client factory (`bot.slack.app.make_client`), passed in so
+    running digests does not import the Slack app (and, through it, the store).
+    """
 
     async def client_for(team_id: str) -> AsyncWebClient | None:
         bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)
         if bot is None or not bot.bot_token:
             return None
-        return make_client(settings, token=bot.bot_token)
+        return client_with_token(bot.bot_token)
 
     return client_for
 
