@@ -14,84 +14,32 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, create_engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from bot.digest.schedule import DEFAULT_LEASE, Cadence, Schedule, When
-from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_from_json, snapshot_to_json
+from bot.digest.schedule import DEFAULT_LEASE, Schedule, When
+from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_to_json
 from bot.store.db import create_tables
 from bot.store.threads import in_thread
-from checks.model import Status
+from bot.store.watch_tables import (
+    DigestRunRow,
+    ScheduleRow,
+    WatchBase,
+    WatchRow,
+    aware,
+    naive,
+    run_of,
+    schedule_of,
+    write_when,
+)
 
 MAX_WATCHES: Final = 50  # domains per channel; a digest of more would not fit one message
 _CHANNEL_LOCK: Final = 0x6D78  # PostgreSQL advisory-lock namespace: one channel's watch-list
-
-
-class WatchBase(DeclarativeBase):
-    """The watch-list tables' own metadata (create them with `WatchStore.create_all`)."""
-
-
-class WatchRow(WatchBase):
-    __tablename__ = "mxbot_watch"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id", "domain"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    domain: Mapped[str] = mapped_column(String(255))
-    added_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime())
-
-
-class ScheduleRow(WatchBase):
-    __tablename__ = "mxbot_schedule"
-    __table_args__ = (
-        UniqueConstraint("team_id", "channel_id"),
-        Index("ix_mxbot_schedule_due", "next_run_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    cadence: Mapped[str] = mapped_column(String(8))  # hourly | daily | weekly
-    time_of_day: Mapped[str] = mapped_column(String(5))  # HH:MM UTC (hourly: only MM counts)
-    weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 = Monday
-    next_run_at: Mapped[datetime] = mapped_column(DateTime())
-    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
-
-
-class DigestRunRow(WatchBase):
-    __tablename__ = "mxbot_digest_run"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("mxbot_schedule.id", ondelete="CASCADE"), index=True
-    )
-    ran_at: Mapped[datetime] = mapped_column(DateTime())
-    status: Mapped[str] = mapped_column(String(8))  # worst over every watched domain
-    posted: Mapped[int] = mapped_column(Integer, default=1)  # 0 when Slack refused the post
-    snapshot: Mapped[str] = mapped_column(Text)  # JSON: `bot.digest.snapshot.snapshot_to_json`
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +102,7 @@ class WatchStore:
                     channel_id=channel_id,
                     domain=domain,
                     added_by=user_id,
-                    created_at=_naive(now),
+                    created_at=naive(now),
                 )
             )
             try:
@@ -200,7 +148,7 @@ class WatchStore:
         )
         with Session(self.engine) as session:
             return [
-                Watch(r.domain, r.added_by, _aware(r.created_at)) for r in session.scalars(query)
+                Watch(r.domain, r.added_by, aware(r.created_at)) for r in session.scalars(query)
             ]
 
     @in_thread
@@ -224,7 +172,7 @@ class WatchStore:
             row = session.scalar(
                 select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
             )
-            return _schedule_of(row) if row is not None else None
+            return schedule_of(row) if row is not None else None
 
     @in_thread
     def set_schedule(
@@ -237,21 +185,17 @@ class WatchStore:
                     select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
                 )
                 if row is not None and when is None:
-                    return _schedule_of(row)
-                chosen = when or When()
+                    return schedule_of(row)
                 if row is None:
                     row = ScheduleRow(team_id=team_id, channel_id=channel_id)
                     session.add(row)
-                row.cadence = chosen.cadence.value
-                row.time_of_day = f"{chosen.hour:02d}:{chosen.minute:02d}"
-                row.weekday = chosen.weekday if chosen.cadence is Cadence.WEEKLY else None
-                row.next_run_at = _naive(chosen.next_after(now))
+                write_when(row, when or When(), now)
                 try:
                     session.commit()
                 except IntegrityError:
                     session.rollback()
                     continue
-                return _schedule_of(row)
+                return schedule_of(row)
         raise RuntimeError(f"could not set the schedule of {team_id}/{channel_id}")
 
     @in_thread
@@ -263,7 +207,7 @@ class WatchStore:
         One at a time, so a lease only has to outlast one digest, and instances sharing the
         database spread the due digests between them.
         """
-        at = _naive(now)
+        at = naive(now)
         query = (
             select(ScheduleRow.id)
             .where(ScheduleRow.next_run_at <= at)
@@ -278,7 +222,7 @@ class WatchStore:
                 with Session(self.engine) as session:
                     row = session.get(ScheduleRow, schedule_id)
                     if row is not None:
-                        return _schedule_of(row)
+                        return schedule_of(row)
         return None
 
     @in_thread
@@ -286,7 +230,7 @@ class WatchStore:
         self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
     ) -> bool:
         """Atomically take one due schedule; False when it is not due or another holds it."""
-        at = _naive(now)
+        at = naive(now)
         # One statement, so the database decides: of several instances racing for the same
         # schedule, exactly one UPDATE matches the row.
         statement = (
@@ -319,7 +263,7 @@ class WatchStore:
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
             .where(ScheduleRow.lease_owner == owner)
-            .values(next_run_at=_naive(next_run_at), lease_owner=None, lease_until=None)
+            .values(next_run_at=naive(next_run_at), lease_owner=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
         with Session(self.engine) as session:
@@ -328,7 +272,7 @@ class WatchStore:
                 session.add(
                     DigestRunRow(
                         schedule_id=schedule_id,
-                        ran_at=_naive(ran_at),
+                        ran_at=naive(ran_at),
                         status=overall(snapshot).value,
                         posted=1 if posted else 0,
                         snapshot=snapshot_to_json(snapshot),
@@ -359,16 +303,7 @@ class WatchStore:
         query = query.order_by(DigestRunRow.ran_at.desc(), DigestRunRow.id.desc()).limit(1)
         with Session(self.engine) as session:
             row = session.scalar(query)
-            if row is None:
-                return None
-            return DigestRun(
-                id=row.id,
-                schedule_id=row.schedule_id,
-                ran_at=_aware(row.ran_at),
-                status=Status(row.status),
-                posted=bool(row.posted),
-                snapshot=snapshot_from_json(row.snapshot),
-            )
+            return run_of(row) if row is not None else None
 
 
 def _channel(
@@ -377,22 +312,5 @@ def _channel(
     return (table.team_id == team_id, table.channel_id == channel_id)
 
 
-def _schedule_of(row: ScheduleRow) -> Schedule:
-    hour, _, minute = row.time_of_day.partition(":")
-    when = When(Cadence(row.cadence), int(hour), int(minute), row.weekday or 0)
-    return Schedule(row.id, row.team_id, row.channel_id, when, _aware(row.next_run_at))
-
-
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _naive(moment: datetime) -> datetime:
-    """Naive UTC for the database (SQLite keeps no zone; comparisons must agree)."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -24,12 +24,8 @@ from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import make_runner, run_due, single_team
 from bot.digest.snapshot import DomainSnapshot, FindingState
 from bot.store.db import ProcessedEvent, Store
-from bot.store.watch import (
-    AddOutcome,
-    DigestRunRow,
-    ScheduleRow,
-    WatchStore,
-)
+from bot.store.watch import AddOutcome, WatchStore
+from bot.store.watch_tables import DigestRunRow, ScheduleRow
 from checks.model import CheckResult, Finding, Record, Report, Status
 from checks.net.services import Services
 from checks.settings import Settings
