@@ -3,7 +3,7 @@
 One synchronous SQLAlchemy engine (SQLite file by default, any SQLAlchemy URL otherwise), used
 from the event loop through `bot.store.threads.in_thread`, so the app needs no async driver.
 Installations and OAuth states live in slack-sdk's own SQLAlchemy tables, wrapped for Bolt's
-async API. Watch-lists will add their tables to the same `Base.metadata`.
+async API. Watch-lists keep their own tables in the same database (`bot.store.watch`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Watch-lists, digest schedules and digest history: which domains a channel watches, and when.
 
-Three tables on their own `MetaData`, so they live beside `bot.store.db`'s in the same database
-(SQLite by default, PostgreSQL for several instances). One synchronous SQLAlchemy engine, called
-from the event loop through `bot.store.threads.in_thread`, as `bot.store.db` does.
+Three tables on their own `MetaData` (`bot.store.watch_tables`), beside `bot.store.db`'s in the
+same database (SQLite by default, PostgreSQL for several instances). One synchronous SQLAlchemy
+engine, called from the event loop through `bot.store.threads.in_thread`, as `bot.store.db` does.
+The schedule and snapshot types are the digest's (`bot.digest.schedule`, `bot.digest.snapshot`):
+this package stores them, and `bot.digest` never imports it.
 
 Several instances may share the database: a due schedule is *claimed* with one conditional
 UPDATE (`... WHERE next_run_at <= now AND lease is free`), and only the instance whose UPDATE
