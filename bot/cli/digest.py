@@ -129,7 +129,9 @@ def start_scheduler(
 def clients_for(config: AppSettings, store: Store) -> ClientForTeam:
     """Installed workspaces' bot tokens (OAuth), or the one SLACK_BOT_TOKEN."""
     if config.multi_workspace:
-        return installed_teams(config, store.installation_store)
+        return installed_teams(
+            store.installation_store, lambda token: make_client(config, token=token)
+        )
     return single_team(make_client(config, token=config.bot_token.reveal() or None))
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bot.digest.snapshot import DomainSnapshot, FindingState, Snapshot
 from bot.render.blocks import EMOJI, clip, context_block, escape, header_block, section_block
-from bot.store.watch import DomainSnapshot, FindingState, Snapshot
 from checks.model import Report, Status
 
 BROKEN: Final = frozenset({Status.FAIL, Status.ERROR})  # what a digest calls "a problem"

@@ -11,17 +11,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest import render as digest
+from bot.digest.schedule import DEFAULT_LEASE, Schedule
+from bot.digest.snapshot import DigestRun, DomainSnapshot, FindingState, Snapshot
 from bot.metrics import Metrics
-from bot.settings import AppSettings
-from bot.slack.app import make_client
-from bot.store.watch import DEFAULT_LEASE, DomainSnapshot, FindingState, Schedule, WatchStore
 from checks import registry
 from checks.engine import make_context, run_report
 from checks.model import Report, Status
@@ -36,6 +35,40 @@ CONCURRENCY: Final = 4  # domains checked at once, across every digest of one pa
 EngineRunner = Callable[[str], Awaitable[Report]]
 ClientForTeam = Callable[[str], Awaitable[AsyncWebClient | None]]
 Clock = Callable[[], datetime]
+
+
+class Watched(Protocol):
+    @property
+    def domain(self) -> str: ...
+
+
+class DigestStore(Protocol):
+    """What running digests needs of the database (`bot.store.watch.WatchStore`).
+
+    A protocol, so this package never imports the store: the store imports the plain schedule
+    and snapshot types from here instead, and the dependency runs one way.
+    """
+
+    async def claim_next(
+        self, owner: str, *, now: datetime, lease: timedelta = ...
+    ) -> Schedule | None: ...
+
+    async def watches(self, team_id: str, channel_id: str) -> Sequence[Watched]: ...
+
+    async def last_run(self, schedule_id: int, *, posted_only: bool = ...) -> DigestRun | None: ...
+
+    async def finish(
+        self,
+        schedule_id: int,
+        owner: str,
+        *,
+        ran_at: datetime,
+        snapshot: Snapshot | None,
+        posted: bool,
+        next_run_at: datetime,
+    ) -> bool: ...
+
+    async def release(self, schedule_id: int, owner: str) -> None: ...
 
 
 def make_runner(
@@ -66,21 +99,27 @@ def single_team(client: AsyncWebClient) -> ClientForTeam:
     return client_for
 
 
-def installed_teams(settings: AppSettings, installations: AsyncInstallationStore) -> ClientForTeam:
-    """Multi-workspace OAuth: a client with the team's bot token, None when it is not installed."""
+def installed_teams(
+    installations: AsyncInstallationStore, client_with_token: Callable[[str], AsyncWebClient]
+) -> ClientForTeam:
+    """Multi-workspace OAuth: a client with the team's bot token, None when it is not installed.
+
+    `client_with_token` is the app's client factory (`bot.slack.app.make_client`), passed in so
+    running digests does not import the Slack app (and, through it, the store).
+    """
 
     async def client_for(team_id: str) -> AsyncWebClient | None:
         bot = await installations.async_find_bot(enterprise_id=None, team_id=team_id)
         if bot is None or not bot.bot_token:
             return None
-        return make_client(settings, token=bot.bot_token)
+        return client_with_token(bot.bot_token)
 
     return client_for
 
 
 async def run_due(
     *,
-    store: WatchStore,
+    store: DigestStore,
     engine_runner: EngineRunner,
     client_for_team: ClientForTeam,
     now: datetime,
@@ -104,7 +143,7 @@ async def run_due(
 
 async def loop(
     *,
-    store: WatchStore,
+    store: DigestStore,
     engine_runner: EngineRunner,
     client_for_team: ClientForTeam,
     owner: str,
@@ -140,7 +179,7 @@ class _Job:
 
     def __init__(
         self,
-        store: WatchStore,
+        store: DigestStore,
         engine_runner: EngineRunner,
         client_for_team: ClientForTeam,
         owner: str,

@@ -20,15 +20,9 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from bot.commands import UsageError
+from bot.digest.schedule import Cadence, Schedule, When, weekday_index
 from bot.render.blocks import clip, context_block, escape, render_text, section_block
-from bot.store.watch import (
-    AddOutcome,
-    Cadence,
-    Schedule,
-    WatchStore,
-    When,
-    weekday_index,
-)
+from bot.store.watch import AddOutcome, WatchStore
 from checks.target import Target, TargetError, normalise
 
 MAX_TEXT: Final = 1000

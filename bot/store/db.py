@@ -1,9 +1,9 @@
 """The app's database: Slack installations, report history and processed event ids.
 
 One synchronous SQLAlchemy engine (SQLite file by default, any SQLAlchemy URL otherwise), used
-from the event loop through `asyncio.to_thread`, so the app needs no async database driver.
+from the event loop through `bot.store.threads.in_thread`, so the app needs no async driver.
 Installations and OAuth states live in slack-sdk's own SQLAlchemy tables, wrapped for Bolt's
-async API. Watch-lists will add their tables to the same `Base.metadata`.
+async API. Watch-lists keep their own tables in the same database (`bot.store.watch`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bot.store.threads import in_thread
 from checks.model import CheckResult, Finding, Record, Report, Status
 
 log = logging.getLogger(__name__)
@@ -108,34 +109,9 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    async def claim_event(self, event_id: str) -> bool:
+    @in_thread
+    def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen; False for every retry or duplicate."""
-        return await asyncio.to_thread(self._claim_event, event_id)
-
-    async def add_report(
-        self, report: Report, *, team_id: str, channel_id: str, user_id: str, command: str
-    ) -> int:
-        row = ReportRow(
-            team_id=team_id,
-            channel_id=channel_id,
-            user_id=user_id,
-            target=report.domain,
-            command=command,
-            status=report.status.value,
-            summary=report_to_json(report),
-            created_at=datetime.now(UTC),
-        )
-        return await asyncio.to_thread(self._add, row)
-
-    async def get_report(self, report_id: int, *, team_id: str) -> StoredReport | None:
-        """The report, only if it was run in this workspace."""
-        return await asyncio.to_thread(self._get, report_id, team_id)
-
-    async def recent_reports(self, team_id: str, limit: int = 10) -> list[StoredReport]:
-        return await asyncio.to_thread(self._recent, team_id, limit)
-
-    # ---- synchronous halves (run in a worker thread) ------------------------------------------
-    def _claim_event(self, event_id: str) -> bool:
         now = datetime.now(UTC)
         with Session(self.engine) as session:
             session.execute(
@@ -148,20 +124,36 @@ class Store:
                 return False
         return True
 
-    def _add(self, row: ReportRow) -> int:
+    @in_thread
+    def add_report(
+        self, report: Report, *, team_id: str, channel_id: str, user_id: str, command: str
+    ) -> int:
+        row = ReportRow(
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            target=report.domain,
+            command=command,
+            status=report.status.value,
+            summary=report_to_json(report),
+            created_at=datetime.now(UTC),
+        )
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
             return row.id
 
-    def _get(self, report_id: int, team_id: str) -> StoredReport | None:
+    @in_thread
+    def get_report(self, report_id: int, *, team_id: str) -> StoredReport | None:
+        """The report, only if it was run in this workspace."""
         with Session(self.engine) as session:
             row = session.get(ReportRow, report_id)
             if row is None or row.team_id != team_id:
                 return None
             return _stored(row)
 
-    def _recent(self, team_id: str, limit: int) -> list[StoredReport]:
+    @in_thread
+    def recent_reports(self, team_id: str, limit: int = 10) -> list[StoredReport]:
         query = (
             select(ReportRow)
             .where(ReportRow.team_id == team_id)

@@ -1,8 +1,10 @@
 """Watch-lists, digest schedules and digest history: which domains a channel watches, and when.
 
-Three tables on their own `MetaData`, so they live beside `bot.store.db`'s in the same database
-(SQLite by default, PostgreSQL for several instances). One synchronous SQLAlchemy engine, called
-from the event loop through `asyncio.to_thread`, as `bot.store.db` does.
+Three tables on their own `MetaData` (`bot.store.watch_tables`), beside `bot.store.db`'s in the
+same database (SQLite by default, PostgreSQL for several instances). One synchronous SQLAlchemy
+engine, called from the event loop through `bot.store.threads.in_thread`, as `bot.store.db` does.
+The schedule and snapshot types are the digest's (`bot.digest.schedule`, `bot.digest.snapshot`):
+this package stores them, and `bot.digest` never imports it.
 
 Several instances may share the database: a due schedule is *claimed* with one conditional
 UPDATE (`... WHERE next_run_at <= now AND lease is free`), and only the instance whose UPDATE
@@ -11,131 +13,35 @@ changed a row runs that digest. All times are stored as naive UTC (SQLite has no
 
 from __future__ import annotations
 
-import asyncio
-import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import (
-    DateTime,
-    Engine,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, create_engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
+from bot.digest.schedule import DEFAULT_LEASE, Schedule, When
+from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_to_json
 from bot.store.db import create_tables
-from checks.model import Status
+from bot.store.threads import in_thread
+from bot.store.watch_tables import (
+    DigestRunRow,
+    ScheduleRow,
+    WatchBase,
+    WatchRow,
+    aware,
+    naive,
+    run_of,
+    schedule_of,
+    write_when,
+)
 
 MAX_WATCHES: Final = 50  # domains per channel; a digest of more would not fit one message
-DEFAULT_LEASE: Final = timedelta(minutes=15)  # longer than any digest run takes
 _CHANNEL_LOCK: Final = 0x6D78  # PostgreSQL advisory-lock namespace: one channel's watch-list
-WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class WatchBase(DeclarativeBase):
-    """The watch-list tables' own metadata (create them with `WatchStore.create_all`)."""
-
-
-class WatchRow(WatchBase):
-    __tablename__ = "mxbot_watch"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id", "domain"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    domain: Mapped[str] = mapped_column(String(255))
-    added_by: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime())
-
-
-class ScheduleRow(WatchBase):
-    __tablename__ = "mxbot_schedule"
-    __table_args__ = (
-        UniqueConstraint("team_id", "channel_id"),
-        Index("ix_mxbot_schedule_due", "next_run_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    team_id: Mapped[str] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    cadence: Mapped[str] = mapped_column(String(8))  # hourly | daily | weekly
-    time_of_day: Mapped[str] = mapped_column(String(5))  # HH:MM UTC (hourly: only MM counts)
-    weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 = Monday
-    next_run_at: Mapped[datetime] = mapped_column(DateTime())
-    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
-
-
-class DigestRunRow(WatchBase):
-    __tablename__ = "mxbot_digest_run"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("mxbot_schedule.id", ondelete="CASCADE"), index=True
-    )
-    ran_at: Mapped[datetime] = mapped_column(DateTime())
-    status: Mapped[str] = mapped_column(String(8))  # worst over every watched domain
-    posted: Mapped[int] = mapped_column(Integer, default=1)  # 0 when Slack refused the post
-    snapshot: Mapped[str] = mapped_column(Text)  # JSON, see `snapshot_to_json`
-
-
-class Cadence(StrEnum):
-    HOURLY = "hourly"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-
-
-@dataclass(frozen=True, slots=True)
-class When:
-    """How often a channel's digest runs: hourly at :MM, daily at HH:MM, weekly on a day."""
-
-    cadence: Cadence = Cadence.DAILY
-    hour: int = 9
-    minute: int = 0
-    weekday: int = 0  # 0 = Monday; weekly only
-
-    def describe(self) -> str:
-        clock = f"{self.hour:02d}:{self.minute:02d} UTC"
-        if self.cadence is Cadence.HOURLY:
-            return "hourly" if self.minute == 0 else f"hourly at :{self.minute:02d}"
-        if self.cadence is Cadence.WEEKLY:
-            return f"weekly on {_DAY_NAMES[self.weekday]} at {clock}"
-        return f"daily at {clock}"
-
-    def next_after(self, moment: datetime) -> datetime:
-        """The first run strictly after `moment` (aware, UTC)."""
-        moment = moment.astimezone(UTC)
-        if self.cadence is Cadence.HOURLY:
-            candidate = moment.replace(minute=self.minute, second=0, microsecond=0)
-            step = timedelta(hours=1)
-        else:
-            candidate = moment.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
-            step = timedelta(days=1)
-            if self.cadence is Cadence.WEEKLY:
-                candidate += timedelta(days=(self.weekday - candidate.weekday()) % 7)
-                step = timedelta(days=7)
-        while candidate <= moment:
-            candidate += step
-        return candidate
-
-
-_DAY_NAMES: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,48 +49,6 @@ class Watch:
     domain: str
     added_by: str
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    id: int
-    team_id: str
-    channel_id: str
-    when: When
-    next_run_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FindingState:
-    """One finding as a digest remembers it: enough to say what broke or got fixed."""
-
-    check: str
-    code: str
-    status: Status
-    message: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DomainSnapshot:
-    """A domain's state at one digest run."""
-
-    domain: str
-    status: Status
-    findings: tuple[FindingState, ...]
-    display_name: str = ""
-
-
-Snapshot = Mapping[str, DomainSnapshot]  # by domain
-
-
-@dataclass(frozen=True, slots=True)
-class DigestRun:
-    id: int
-    schedule_id: int
-    ran_at: datetime
-    status: Status
-    posted: bool
-    snapshot: Snapshot
 
 
 class AddOutcome(StrEnum):
@@ -216,77 +80,9 @@ class WatchStore:
             self.engine.dispose()
 
     # ---- watch-lists -------------------------------------------------------------------------
-    async def add_watch(
+    @in_thread
+    def add_watch(
         self, team_id: str, channel_id: str, domain: str, *, user_id: str, now: datetime
-    ) -> AddOutcome:
-        return await asyncio.to_thread(self._add_watch, team_id, channel_id, domain, user_id, now)
-
-    async def remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
-        """True when the domain was on the list. The last one gone takes the schedule with it."""
-        return await asyncio.to_thread(self._remove_watch, team_id, channel_id, domain)
-
-    async def watches(self, team_id: str, channel_id: str) -> list[Watch]:
-        return await asyncio.to_thread(self._watches, team_id, channel_id)
-
-    async def team_watches(self, team_id: str) -> dict[str, list[str]]:
-        """Every channel's watched domains in a workspace (for App Home)."""
-        return await asyncio.to_thread(self._team_watches, team_id)
-
-    # ---- schedules ---------------------------------------------------------------------------
-    async def schedule(self, team_id: str, channel_id: str) -> Schedule | None:
-        return await asyncio.to_thread(self._schedule, team_id, channel_id)
-
-    async def set_schedule(
-        self, team_id: str, channel_id: str, when: When | None, *, now: datetime
-    ) -> Schedule:
-        """Set the channel's digest time; `None` keeps an existing one or sets the default."""
-        return await asyncio.to_thread(self._set_schedule, team_id, channel_id, when, now)
-
-    async def claim_next(
-        self, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
-    ) -> Schedule | None:
-        """The most overdue schedule this owner won, leased to it until `now + lease`.
-
-        One at a time, so a lease only has to outlast one digest, and instances sharing the
-        database spread the due digests between them.
-        """
-        return await asyncio.to_thread(self._claim_next, owner, now, lease)
-
-    async def claim(
-        self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
-    ) -> bool:
-        """Atomically take one due schedule; False when it is not due or another holds it."""
-        return await asyncio.to_thread(self._claim, schedule_id, owner, now, lease)
-
-    async def finish(
-        self,
-        schedule_id: int,
-        owner: str,
-        *,
-        ran_at: datetime,
-        snapshot: Snapshot | None,
-        posted: bool,
-        next_run_at: datetime,
-    ) -> bool:
-        """Record the run (when there is a snapshot), move the schedule on and free the lease.
-
-        False when this owner no longer held the lease (it expired and another took it).
-        """
-        return await asyncio.to_thread(
-            self._finish, schedule_id, owner, ran_at, snapshot, posted, next_run_at
-        )
-
-    async def release(self, schedule_id: int, owner: str) -> None:
-        """Give a claimed schedule back unrun (shutting down): it stays due for anyone."""
-        await asyncio.to_thread(self._release, schedule_id, owner)
-
-    async def last_run(self, schedule_id: int, *, posted_only: bool = True) -> DigestRun | None:
-        """The latest run, by default the latest whose digest reached the channel."""
-        return await asyncio.to_thread(self._last_run, schedule_id, posted_only)
-
-    # ---- synchronous halves (run in a worker thread) -----------------------------------------
-    def _add_watch(
-        self, team_id: str, channel_id: str, domain: str, user_id: str, now: datetime
     ) -> AddOutcome:
         with Session(self.engine) as session:
             self._lock_channel(session, team_id, channel_id)
@@ -308,7 +104,7 @@ class WatchStore:
                     channel_id=channel_id,
                     domain=domain,
                     added_by=user_id,
-                    created_at=_naive(now),
+                    created_at=naive(now),
                 )
             )
             try:
@@ -324,7 +120,9 @@ class WatchStore:
             key = zlib.crc32(f"{team_id}/{channel_id}".encode()) - 2**31  # into int4's range
             session.execute(select(func.pg_advisory_xact_lock(_CHANNEL_LOCK, key)))
 
-    def _remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
+    @in_thread
+    def remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
+        """True when the domain was on the list. The last one gone takes the schedule with it."""
         with Session(self.engine) as session:
             gone = session.execute(
                 delete(WatchRow)
@@ -343,7 +141,8 @@ class WatchStore:
             session.commit()
             return bool(_rowcount(gone))
 
-    def _watches(self, team_id: str, channel_id: str) -> list[Watch]:
+    @in_thread
+    def watches(self, team_id: str, channel_id: str) -> list[Watch]:
         query = (
             select(WatchRow)
             .where(*_channel(WatchRow, team_id, channel_id))
@@ -351,10 +150,12 @@ class WatchStore:
         )
         with Session(self.engine) as session:
             return [
-                Watch(r.domain, r.added_by, _aware(r.created_at)) for r in session.scalars(query)
+                Watch(r.domain, r.added_by, aware(r.created_at)) for r in session.scalars(query)
             ]
 
-    def _team_watches(self, team_id: str) -> dict[str, list[str]]:
+    @in_thread
+    def team_watches(self, team_id: str) -> dict[str, list[str]]:
+        """Every channel's watched domains in a workspace (for App Home)."""
         query = (
             select(WatchRow.channel_id, WatchRow.domain)
             .where(WatchRow.team_id == team_id)
@@ -366,41 +167,49 @@ class WatchStore:
                 out.setdefault(channel, []).append(domain)
         return out
 
-    def _schedule(self, team_id: str, channel_id: str) -> Schedule | None:
+    # ---- schedules ---------------------------------------------------------------------------
+    @in_thread
+    def schedule(self, team_id: str, channel_id: str) -> Schedule | None:
         with Session(self.engine) as session:
             row = session.scalar(
                 select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
             )
-            return _schedule_of(row) if row is not None else None
+            return schedule_of(row) if row is not None else None
 
-    def _set_schedule(
-        self, team_id: str, channel_id: str, when: When | None, now: datetime
+    @in_thread
+    def set_schedule(
+        self, team_id: str, channel_id: str, when: When | None, *, now: datetime
     ) -> Schedule:
+        """Set the channel's digest time; `None` keeps an existing one or sets the default."""
         for _ in range(2):  # a second pass when another instance created the row meanwhile
             with Session(self.engine, expire_on_commit=False) as session:
                 row = session.scalar(
                     select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
                 )
                 if row is not None and when is None:
-                    return _schedule_of(row)
-                chosen = when or When()
+                    return schedule_of(row)
                 if row is None:
                     row = ScheduleRow(team_id=team_id, channel_id=channel_id)
                     session.add(row)
-                row.cadence = chosen.cadence.value
-                row.time_of_day = f"{chosen.hour:02d}:{chosen.minute:02d}"
-                row.weekday = chosen.weekday if chosen.cadence is Cadence.WEEKLY else None
-                row.next_run_at = _naive(chosen.next_after(now))
+                write_when(row, when or When(), now)
                 try:
                     session.commit()
                 except IntegrityError:
                     session.rollback()
                     continue
-                return _schedule_of(row)
+                return schedule_of(row)
         raise RuntimeError(f"could not set the schedule of {team_id}/{channel_id}")
 
-    def _claim_next(self, owner: str, now: datetime, lease: timedelta) -> Schedule | None:
-        at = _naive(now)
+    @in_thread
+    def claim_next(
+        self, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+    ) -> Schedule | None:
+        """The most overdue schedule this owner won, leased to it until `now + lease`.
+
+        One at a time, so a lease only has to outlast one digest, and instances sharing the
+        database spread the due digests between them.
+        """
+        at = naive(now)
         query = (
             select(ScheduleRow.id)
             .where(ScheduleRow.next_run_at <= at)
@@ -411,15 +220,19 @@ class WatchStore:
         with Session(self.engine) as session:
             candidates = list(session.scalars(query))
         for schedule_id in candidates:  # lost races move on to the next candidate
-            if self._claim(schedule_id, owner, now, lease):
+            if WatchStore.claim.sync(self, schedule_id, owner, now=now, lease=lease):
                 with Session(self.engine) as session:
                     row = session.get(ScheduleRow, schedule_id)
                     if row is not None:
-                        return _schedule_of(row)
+                        return schedule_of(row)
         return None
 
-    def _claim(self, schedule_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
-        at = _naive(now)
+    @in_thread
+    def claim(
+        self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+    ) -> bool:
+        """Atomically take one due schedule; False when it is not due or another holds it."""
+        at = naive(now)
         # One statement, so the database decides: of several instances racing for the same
         # schedule, exactly one UPDATE matches the row.
         statement = (
@@ -433,20 +246,26 @@ class WatchStore:
         with self.engine.begin() as connection:
             return _rowcount(connection.execute(statement)) == 1
 
-    def _finish(
+    @in_thread
+    def finish(
         self,
         schedule_id: int,
         owner: str,
+        *,
         ran_at: datetime,
         snapshot: Snapshot | None,
         posted: bool,
         next_run_at: datetime,
     ) -> bool:
+        """Record the run (when there is a snapshot), move the schedule on and free the lease.
+
+        False when this owner no longer held the lease (it expired and another took it).
+        """
         release = (
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
             .where(ScheduleRow.lease_owner == owner)
-            .values(next_run_at=_naive(next_run_at), lease_owner=None, lease_until=None)
+            .values(next_run_at=naive(next_run_at), lease_owner=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
         with Session(self.engine) as session:
@@ -455,7 +274,7 @@ class WatchStore:
                 session.add(
                     DigestRunRow(
                         schedule_id=schedule_id,
-                        ran_at=_naive(ran_at),
+                        ran_at=naive(ran_at),
                         status=overall(snapshot).value,
                         posted=1 if posted else 0,
                         snapshot=snapshot_to_json(snapshot),
@@ -464,7 +283,9 @@ class WatchStore:
             session.commit()
         return held
 
-    def _release(self, schedule_id: int, owner: str) -> None:
+    @in_thread
+    def release(self, schedule_id: int, owner: str) -> None:
+        """Give a claimed schedule back unrun (shutting down): it stays due for anyone."""
         statement = (
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
@@ -475,65 +296,16 @@ class WatchStore:
         with self.engine.begin() as connection:
             connection.execute(statement)
 
-    def _last_run(self, schedule_id: int, posted_only: bool) -> DigestRun | None:
+    @in_thread
+    def last_run(self, schedule_id: int, *, posted_only: bool = True) -> DigestRun | None:
+        """The latest run, by default the latest whose digest reached the channel."""
         query = select(DigestRunRow).where(DigestRunRow.schedule_id == schedule_id)
         if posted_only:
             query = query.where(DigestRunRow.posted == 1)
         query = query.order_by(DigestRunRow.ran_at.desc(), DigestRunRow.id.desc()).limit(1)
         with Session(self.engine) as session:
             row = session.scalar(query)
-            if row is None:
-                return None
-            return DigestRun(
-                id=row.id,
-                schedule_id=row.schedule_id,
-                ran_at=_aware(row.ran_at),
-                status=Status(row.status),
-                posted=bool(row.posted),
-                snapshot=snapshot_from_json(row.snapshot),
-            )
-
-
-def overall(snapshot: Snapshot) -> Status:
-    """The worst status over every domain of a snapshot."""
-    return Status.worst(d.status for d in snapshot.values())
-
-
-def snapshot_to_json(snapshot: Snapshot) -> str:
-    data = [
-        {
-            "domain": d.domain,
-            "display_name": d.display_name,
-            "status": d.status.value,
-            "findings": [[f.check, f.code, f.status.value, f.message] for f in d.findings],
-        }
-        for d in snapshot.values()
-    ]
-    return json.dumps(data, ensure_ascii=False)
-
-
-def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
-    data: list[dict[str, Any]] = json.loads(text)
-    out: dict[str, DomainSnapshot] = {}
-    for item in data:
-        findings = tuple(
-            FindingState(str(f[0]), str(f[1]), Status(f[2]), str(f[3]) if len(f) > 3 else "")
-            for f in item.get("findings", ())
-        )
-        domain = str(item["domain"])
-        out[domain] = DomainSnapshot(
-            domain, Status(item["status"]), findings, str(item.get("display_name", ""))
-        )
-    return out
-
-
-def weekday_index(name: str) -> int | None:
-    """0 for "mon"/"Monday", …; None when it is not a day."""
-    key = name.strip().lower()[:3]
-    if len(name.strip()) < 3 or key not in WEEKDAYS:
-        return None
-    full = _DAY_NAMES[WEEKDAYS.index(key)].lower()
-    return WEEKDAYS.index(key) if full.startswith(name.strip().lower()) else None
+            return run_of(row) if row is not None else None
 
 
 def _channel(
@@ -542,22 +314,5 @@ def _channel(
     return (table.team_id == team_id, table.channel_id == channel_id)
 
 
-def _schedule_of(row: ScheduleRow) -> Schedule:
-    hour, _, minute = row.time_of_day.partition(":")
-    when = When(Cadence(row.cadence), int(hour), int(minute), row.weekday or 0)
-    return Schedule(row.id, row.team_id, row.channel_id, when, _aware(row.next_run_at))
-
-
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _naive(moment: datetime) -> datetime:
-    """Naive UTC for the database (SQLite keeps no zone; comparisons must agree)."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

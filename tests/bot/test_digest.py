@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from bot.digest import render as digest
-from bot.store.watch import DomainSnapshot, FindingState
+from bot.digest.snapshot import DomainSnapshot, FindingState
 from checks.model import CheckResult, Finding, Report, Status
 
 SINCE = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)

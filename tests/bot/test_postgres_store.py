@@ -20,18 +20,12 @@ from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import func, make_url, select, text
 from sqlalchemy.orm import Session
 
+from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import make_runner, run_due, single_team
+from bot.digest.snapshot import DomainSnapshot, FindingState
 from bot.store.db import ProcessedEvent, Store
-from bot.store.watch import (
-    AddOutcome,
-    Cadence,
-    DigestRunRow,
-    DomainSnapshot,
-    FindingState,
-    ScheduleRow,
-    WatchStore,
-    When,
-)
+from bot.store.watch import AddOutcome, WatchStore
+from bot.store.watch_tables import DigestRunRow, ScheduleRow
 from checks.model import CheckResult, Finding, Record, Report, Status
 from checks.net.services import Services
 from checks.settings import Settings
@@ -212,7 +206,7 @@ def test_two_instances_racing_on_the_same_events_claim_each_once(pg_url: str) ->
         def body() -> None:
             for event_id in ids:  # both deliveries of every event arrive at the same moment
                 step.wait(timeout=5)
-                if instances[name]._claim_event(event_id):
+                if Store.claim_event.sync(instances[name], event_id):
                     won[name].append(event_id)
 
         return body
@@ -351,7 +345,9 @@ def test_two_instances_adding_at_the_limit_never_overfill_a_channel(pg_url: str)
     channels = [f"C{i}" for i in range(10)]
     for channel in channels:
         for i in range(49):
-            setup._add_watch(TEAM, channel, f"d{i:02d}.example", USER, NOW)
+            WatchStore.add_watch.sync(
+                setup, TEAM, channel, f"d{i:02d}.example", user_id=USER, now=NOW
+            )
     instances = {"one": WatchStore(pg_url), "two": WatchStore(pg_url)}
     outcomes: dict[str, list[AddOutcome]] = {name: [] for name in instances}
     step = threading.Barrier(len(instances))
@@ -360,14 +356,16 @@ def test_two_instances_adding_at_the_limit_never_overfill_a_channel(pg_url: str)
         def body() -> None:
             for channel in channels:  # both add a different 50th domain at the same moment
                 step.wait(timeout=5)
-                got = instances[name]._add_watch(TEAM, channel, f"{name}.example", USER, NOW)
+                got = WatchStore.add_watch.sync(
+                    instances[name], TEAM, channel, f"{name}.example", user_id=USER, now=NOW
+                )
                 outcomes[name].append(got)
 
         return body
 
     race({name: adder(name) for name in instances})
 
-    sizes = {channel: len(setup._watches(TEAM, channel)) for channel in channels}
+    sizes = {channel: len(WatchStore.watches.sync(setup, TEAM, channel)) for channel in channels}
     assert sizes == dict.fromkeys(channels, 50)  # was 51 in every channel before the fix
     for first, second in zip(outcomes["one"], outcomes["two"], strict=True):
         assert {first, second} == {AddOutcome.ADDED, AddOutcome.FULL}
@@ -386,8 +384,12 @@ def test_two_instances_adding_the_same_domain_make_one_watch_and_one_schedule(pg
         def body() -> None:
             for i in range(20):  # `watch a.example` in one channel, twice at once
                 step.wait(timeout=5)
-                outcomes.append(instances[name]._add_watch(TEAM, f"C{i}", "a.example", USER, NOW))
-                instances[name]._set_schedule(TEAM, f"C{i}", None, NOW)
+                outcomes.append(
+                    WatchStore.add_watch.sync(
+                        instances[name], TEAM, f"C{i}", "a.example", user_id=USER, now=NOW
+                    )
+                )
+                WatchStore.set_schedule.sync(instances[name], TEAM, f"C{i}", None, now=NOW)
 
         return body
 
@@ -469,8 +471,10 @@ def _due_schedules(url: str, count: int) -> list[int]:
     setup.create_all()
     ids = []
     for i in range(count):
-        setup._add_watch(TEAM, f"C{i}", "a.example", USER, NOW)
-        ids.append(setup._set_schedule(TEAM, f"C{i}", When(Cadence.HOURLY), NOW).id)
+        WatchStore.add_watch.sync(setup, TEAM, f"C{i}", "a.example", user_id=USER, now=NOW)
+        ids.append(
+            WatchStore.set_schedule.sync(setup, TEAM, f"C{i}", When(Cadence.HOURLY), now=NOW).id
+        )
     setup.close()
     return ids
 
@@ -486,7 +490,7 @@ def test_two_instances_racing_for_each_schedule_never_both_win(pg_url: str) -> N
         def body() -> None:
             for schedule_id in ids:  # both ask for the same schedule at the same moment
                 step.wait(timeout=5)
-                if instances[name]._claim(schedule_id, name, due, LEASE):
+                if WatchStore.claim.sync(instances[name], schedule_id, name, now=due, lease=LEASE):
                     won[name].append(schedule_id)
 
         return body
@@ -511,9 +515,19 @@ def test_instances_draining_due_schedules_share_them_without_overlap(pg_url: str
     def drainer(name: str) -> Callable[[], None]:
         def body() -> None:
             db = instances[name]
-            while (schedule := db._claim_next(name, due, LEASE)) is not None:
+            while (
+                schedule := WatchStore.claim_next.sync(db, name, now=due, lease=LEASE)
+            ) is not None:
                 won[name].append(schedule.id)
-                db._finish(schedule.id, name, due, None, False, due + timedelta(hours=1))
+                WatchStore.finish.sync(
+                    db,
+                    schedule.id,
+                    name,
+                    ran_at=due,
+                    snapshot=None,
+                    posted=False,
+                    next_run_at=due + timedelta(hours=1),
+                )
 
         return body
 

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.cli import digest as digest_command
 from bot.cli.main import parse_args
+from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import (
     ClientForTeam,
     EngineRunner,
@@ -24,7 +27,8 @@ from bot.digest.scheduler import (
 )
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
-from bot.store.watch import Cadence, WatchStore, When
+from bot.store.db import Store
+from bot.store.watch import WatchStore
 from checks.model import CheckResult, Finding, Report, Status
 from checks.net.services import Services
 from checks.settings import Settings
@@ -336,3 +340,40 @@ async def test_a_digest_cancelled_at_shutdown_is_left_due_for_another_instance(
 
     assert await store.claim(schedule_id, "other", now=later)
     assert api.calls_to("chat.postMessage") == []
+
+
+async def test_oauth_digests_post_with_each_teams_own_bot_token(
+    tmp_path: Path, api: SlackApi
+) -> None:
+    config = AppSettings(client_id="111.222", client_secret=Secret("cs"), api_url=api.base_url)
+    app_store = Store(f"sqlite:///{tmp_path / 'oauth.db'}", client_id=config.client_id)
+    app_store.create_all()
+    await app_store.installation_store.async_save(
+        Installation(
+            app_id="A1",
+            enterprise_id=None,
+            team_id="T1",
+            bot_token="xoxb-team-one",
+            bot_id="B1",
+            bot_user_id="UBOT",
+            user_id="U1",
+        )
+    )
+    watch_store = WatchStore(app_store.engine)
+    watch_store.create_all()
+    await watch(watch_store, "C1", "a.example", team="T1")
+    await watch(watch_store, "C2", "b.example", team="T2")  # T2 uninstalled the app
+
+    posted = await run_due(
+        store=watch_store,
+        engine_runner=canned({}),
+        client_for_team=digest_command.clients_for(config, app_store),
+        now=NOW + timedelta(hours=1),
+        owner="me",
+    )
+
+    assert posted == 1
+    (post,) = api.calls_to("chat.postMessage")
+    assert post.params["channel"] == "C1"
+    assert post.headers["Authorization"] == "Bearer xoxb-team-one"
+    app_store.close()

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from bot.commands import UsageError
+from bot.digest.schedule import Cadence, When
+from bot.digest.snapshot import DomainSnapshot, FindingState, snapshot_from_json, snapshot_to_json
 from bot.slack.watch_commands import (
     WatchCommand,
     WatchUsageError,
@@ -23,16 +25,7 @@ from bot.slack.watch_commands import (
     render_home_watches,
     watch_command_for,
 )
-from bot.store.watch import (
-    AddOutcome,
-    Cadence,
-    DomainSnapshot,
-    FindingState,
-    WatchStore,
-    When,
-    snapshot_from_json,
-    snapshot_to_json,
-)
+from bot.store.watch import AddOutcome, WatchStore
 from checks.model import Status
 
 NOW = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)  # a Wednesday
@@ -158,16 +151,6 @@ def test_hostile_text_never_crashes_the_parser(text: str) -> None:
     for candidate in (text, "watch " + text, "watch example.com " + text, "unwatch " + text):
         with contextlib.suppress(WatchUsageError):
             parse_watch(candidate)
-
-
-def test_next_run_times_follow_the_cadence() -> None:
-    assert When(Cadence.HOURLY).next_after(NOW) == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-    assert When(Cadence.DAILY, 8, 30).next_after(NOW) == datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
-    assert When(Cadence.DAILY, 9, 0).next_after(NOW) == datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-    monday = When(Cadence.WEEKLY, 9, 0, 0).next_after(NOW)
-    assert monday == datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
-    wednesday = When(Cadence.WEEKLY, 8, 0, 2).next_after(NOW)
-    assert wednesday == datetime(2024, 5, 8, 8, 0, tzinfo=UTC)
 
 
 # ---- store --------------------------------------------------------------------------------------
@@ -299,8 +282,10 @@ def test_two_instances_racing_for_due_schedules_never_both_win(tmp_path: Path) -
     ids = []
     for i in range(20):
         channel = f"C{i}"
-        setup._add_watch(TEAM, channel, "a.example", USER, NOW)
-        ids.append(setup._set_schedule(TEAM, channel, When(Cadence.HOURLY), NOW).id)
+        WatchStore.add_watch.sync(setup, TEAM, channel, "a.example", user_id=USER, now=NOW)
+        ids.append(
+            WatchStore.set_schedule.sync(setup, TEAM, channel, When(Cadence.HOURLY), now=NOW).id
+        )
     instances = [WatchStore(url), WatchStore(url)]
     due = NOW + timedelta(hours=1)
     barrier = threading.Barrier(2)
@@ -309,7 +294,9 @@ def test_two_instances_racing_for_due_schedules_never_both_win(tmp_path: Path) -
     def race(name: str, instance: WatchStore) -> None:
         for schedule_id in ids:
             barrier.wait(timeout=5)
-            if instance._claim(schedule_id, name, due, timedelta(minutes=15)):
+            if WatchStore.claim.sync(
+                instance, schedule_id, name, now=due, lease=timedelta(minutes=15)
+            ):
                 won[name].append(schedule_id)
 
     threads = [

@@ -1,0 +1,101 @@
+"""The watch-list tables (their own `MetaData`), and how schedules, runs and times map to rows.
+
+Times are stored as naive UTC: SQLite keeps no time zone, and comparisons must agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.digest.schedule import Cadence, Schedule, When
+from bot.digest.snapshot import DigestRun, snapshot_from_json
+from checks.model import Status
+
+
+class WatchBase(DeclarativeBase):
+    """The watch-list tables' own metadata (create them with `WatchStore.create_all`)."""
+
+
+class WatchRow(WatchBase):
+    __tablename__ = "mxbot_watch"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(255))
+    added_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class ScheduleRow(WatchBase):
+    __tablename__ = "mxbot_schedule"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id"),
+        Index("ix_mxbot_schedule_due", "next_run_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    cadence: Mapped[str] = mapped_column(String(8))  # hourly | daily | weekly
+    time_of_day: Mapped[str] = mapped_column(String(5))  # HH:MM UTC (hourly: only MM counts)
+    weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 = Monday
+    next_run_at: Mapped[datetime] = mapped_column(DateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+class DigestRunRow(WatchBase):
+    __tablename__ = "mxbot_digest_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("mxbot_schedule.id", ondelete="CASCADE"), index=True
+    )
+    ran_at: Mapped[datetime] = mapped_column(DateTime())
+    status: Mapped[str] = mapped_column(String(8))  # worst over every watched domain
+    posted: Mapped[int] = mapped_column(Integer, default=1)  # 0 when Slack refused the post
+    snapshot: Mapped[str] = mapped_column(Text)  # JSON: `bot.digest.snapshot.snapshot_to_json`
+
+
+def write_when(row: ScheduleRow, when: When, now: datetime) -> None:
+    """Store `when` in the row, due next at its first run after `now`."""
+    row.cadence = when.cadence.value
+    row.time_of_day = f"{when.hour:02d}:{when.minute:02d}"
+    row.weekday = when.weekday if when.cadence is Cadence.WEEKLY else None
+    row.next_run_at = naive(when.next_after(now))
+
+
+def schedule_of(row: ScheduleRow) -> Schedule:
+    """The row as a `Schedule`, its time aware UTC again."""
+    hour, _, minute = row.time_of_day.partition(":")
+    when = When(Cadence(row.cadence), int(hour), int(minute), row.weekday or 0)
+    return Schedule(row.id, row.team_id, row.channel_id, when, aware(row.next_run_at))
+
+
+def run_of(row: DigestRunRow) -> DigestRun:
+    """The row as a `DigestRun`, its snapshot decoded."""
+    return DigestRun(
+        id=row.id,
+        schedule_id=row.schedule_id,
+        ran_at=aware(row.ran_at),
+        status=Status(row.status),
+        posted=bool(row.posted),
+        snapshot=snapshot_from_json(row.snapshot),
+    )
+
+
+def naive(moment: datetime) -> datetime:
+    """Naive UTC for the database (SQLite keeps no zone; comparisons must agree)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def aware(moment: datetime) -> datetime:
+    """A naive time read back from the database, as the UTC it was stored in."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
