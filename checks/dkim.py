@@ -19,6 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from checks import tagvalue
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Status
 from checks.net.dns import Answer, Outcome
@@ -75,8 +76,17 @@ _UNGUESSABLE: Final = (
 _MIN_RSA_BITS = 1024  # RFC 8301 3.2: verifiers MUST NOT accept smaller keys
 _GOOD_RSA_BITS = 2048  # RFC 8301 3.2: signers SHOULD use at least this
 _MAX_RSA_BITS = 4096  # RFC 8301 3.2: verifiers need only support keys up to this size
-_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # RFC 6376 3.2 tag-name
 _WSP = re.compile(r"[ \t\r\n]+")
+_GRAMMAR: Final = tagvalue.Grammar(
+    tag_name=tagvalue.TAG_NAME,  # RFC 6376 3.2: ALPHA *ALNUMPUNC
+    fold_case=False,  # RFC 6376 3.2: tags are interpreted case-sensitively
+    version=tagvalue.Version.OPTIONAL_FIRST,  # RFC 6376 3.6.1: v= MUST be the first tag
+    on_problem=tagvalue.OnProblem.REJECT_RECORD,  # RFC 6376 3.2: a duplicate invalidates the list
+    space_around_semicolon=tagvalue.FWS,  # RFC 6376 3.2: tag-spec = [FWS] ... [FWS]
+    space_before_equals=tagvalue.FWS,  # RFC 6376 3.2: tag-name [FWS] "=" [FWS] tag-value
+    space_after_equals=tagvalue.FWS,
+    blank=tagvalue.ANY_SPACE,  # empty specs of any whitespace are tolerated, as verifiers do
+)
 
 
 class DkimSyntaxError(ValueError):
@@ -107,19 +117,10 @@ class DkimKey:
 
 def parse(text: str) -> DkimKey:
     """Parse one key record (TXT strings already joined). Pure and total: only DkimSyntaxError."""
-    tags: dict[str, str] = {}
-    for index, part in enumerate(text.split(";")):
-        if not part.strip():
-            continue  # a trailing ";" is allowed; empty specs are tolerated like verifiers do
-        name, sep, value = part.partition("=")
-        name = name.strip(" \t\r\n")
-        if not sep or not _TAG_NAME.fullmatch(name):
-            raise DkimSyntaxError(f"{part.strip()!r} is not a tag=value pair")
-        if name in tags:  # RFC 6376 3.2: a duplicate tag makes the whole record invalid
-            raise DkimSyntaxError(f"the tag {name}= appears twice")
-        if name == "v" and index != 0:
-            raise DkimSyntaxError("v= must be the first tag")
-        tags[name] = value.strip(" \t\r\n")
+    read = tagvalue.parse(text, _GRAMMAR)
+    if read.problems:
+        raise DkimSyntaxError(_describe(read.problems[0]))
+    tags = read.tags
     if "v" in tags and tags["v"] != "DKIM1":
         raise DkimSyntaxError(f"v={tags['v']}: the only version is DKIM1")
     if "p" not in tags:
@@ -134,6 +135,16 @@ def parse(text: str) -> DkimKey:
         services=_list(tags.get("s", "*")),
         notes=tags.get("n", ""),
     )
+
+
+def _describe(problem: tagvalue.Problem) -> str:
+    match problem.kind:
+        case tagvalue.Kind.NOT_A_PAIR:
+            return f"{problem.entry!r} is not a tag=value pair"
+        case tagvalue.Kind.DUPLICATE:  # RFC 6376 3.2: it makes the whole record invalid
+            return f"the tag {problem.name}= appears twice"
+        case tagvalue.Kind.VERSION_NOT_FIRST:
+            return "v= must be the first tag"
 
 
 def _list(value: str) -> tuple[str, ...]:
