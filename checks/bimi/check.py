@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from checks import tagvalue
 from checks.bimi.logo import (
     LOGO_PARSE_LIMIT,
     LOGO_RECOMMENDED_BYTES,
@@ -41,8 +42,19 @@ _SELECTOR: Final = (
 )
 _VERSION = re.compile(r"[ \t]*v[ \t]*=[ \t]*BIMI1[ \t]*(;|$)")
 _LOOKS_LIKE_BIMI = re.compile(r"\s*v\s*=\s*bimi", re.IGNORECASE)
-_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _KNOWN: Final = frozenset({"v", "l", "a", "avp"})
+# The draft's tag list (bimi-sep = *WSP ";" *WSP, *WSP around "="), read leniently: any whitespace
+# and tag names in any case (its first ABNF quoted "v", which is case-insensitive).
+_GRAMMAR: Final = tagvalue.Grammar(
+    tag_name=tagvalue.TAG_NAME,  # RFC 6376 3.2 tag-name, whose tag=value syntax BIMI borrows
+    fold_case=True,
+    version=tagvalue.Version.LEADS_ONCE,  # v=BIMI1 first (matched by _VERSION), and only once
+    on_problem=tagvalue.OnProblem.REJECT_RECORD,  # RFC 6376 3.2: a duplicate invalidates it
+    space_around_semicolon=tagvalue.ANY_SPACE,
+    space_before_equals=tagvalue.ANY_SPACE,
+    space_after_equals=tagvalue.ANY_SPACE,
+    blank=tagvalue.ANY_SPACE,
+)
 
 
 class BimiSyntaxError(ValueError):
@@ -69,17 +81,10 @@ def parse(text: str) -> BimiRecord:
     """Parse one BIMI TXT record (strings joined). Pure and total: only BimiSyntaxError."""
     if not _VERSION.match(text):
         raise BimiSyntaxError("the record must begin with v=BIMI1")
-    tags: dict[str, str] = {}
-    for part in text.split(";")[1:]:
-        if not part.strip():
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or not _TAG_NAME.fullmatch(name):
-            raise BimiSyntaxError(f"{part.strip()!r} is not a tag=value pair")
-        if name.lower() in tags or name.lower() == "v":
-            raise BimiSyntaxError(f"the tag {name}= appears twice")
-        tags[name.lower()] = value.strip()
+    read = tagvalue.parse(text, _GRAMMAR)
+    if read.problems:
+        raise BimiSyntaxError(_describe(read.problems[0]))
+    tags = read.tags
     logos = tuple(x.strip() for x in tags.get("l", "").split(",") if x.strip())
     return BimiRecord(
         text=text,
@@ -88,6 +93,12 @@ def parse(text: str) -> BimiRecord:
         evidence=tags.get("a"),
         unknown=tuple(t for t in tags if t not in _KNOWN),
     )
+
+
+def _describe(problem: tagvalue.Problem) -> str:
+    if problem.kind is tagvalue.Kind.DUPLICATE:  # v= included (Version.LEADS_ONCE)
+        return f"the tag {problem.name}= appears twice"
+    return f"{problem.entry!r} is not a tag=value pair"
 
 
 async def run(ctx: Context) -> list[Finding]:
