@@ -332,6 +332,32 @@ def test_parse_rejects_invalid_records(text: str) -> None:
         dkim.parse(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("v=DKIM1;\r\n\tk = rsa ;\r\n p =\tAA BB\t", {"v": "DKIM1", "k": "rsa", "p": "AA BB"}),
+        ("p=;; n=a;\xa0", {"p": "", "n": "a"}),  # empty specs, even of other whitespace, skipped
+        ("K=x; p=", {"K": "x", "p": ""}),  # RFC 6376 3.2: tag names are case-sensitive
+    ],
+)
+def test_parse_reads_the_rfc_6376_tag_list(text: str, tags: dict[str, str]) -> None:
+    assert dict(dkim.parse(text).tags) == tags
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("; v=DKIM1; p=", "v= must be the first tag"),  # even an empty spec may not precede it
+        ("v=DKIM1; v=DKIM1; p=", "the tag v= appears twice"),
+        ("p=AAAA;  junk ; p=", "'junk' is not a tag=value pair"),
+        ("\x0bp=", "is not a tag=value pair"),  # only FWS may surround a tag name
+    ],
+)
+def test_parse_names_the_first_problem(text: str, message: str) -> None:
+    with pytest.raises(dkim.DkimSyntaxError, match=message):
+        dkim.parse(text)
+
+
 @given(st.text())
 def test_parse_raises_only_its_own_error(text: str) -> None:
     with contextlib.suppress(dkim.DkimSyntaxError):
