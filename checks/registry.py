@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from checks import address, asn, dane, dkim, dnsbl, mta_sts, mx, ports, ptr, smtp, tls_rpt
+from checks import address, asn, dane, dnsbl, mta_sts, mx, ports, ptr, smtp, tls_rpt
 from checks.bimi import check as bimi
 from checks.context import Context
+from checks.dkim import check as dkim
 from checks.dmarc import check as dmarc
 from checks.dnssec import check as dnssec
 from checks.model import Finding

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks import dkim
+from checks.dkim import check as dkim
 from checks.model import Finding, Status
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
