@@ -65,9 +65,9 @@ class Kind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Grammar:
-    """How one record type writes its tag=value list; every field is an RFC's rule, cited where
-    the grammars are declared (checks.dkim, checks.dmarc.record, checks.bimi, checks.mta_sts,
-    checks.tls_rpt)."""
+    """How one record type writes its tag=value list. Each field is a rule of that record's RFC,
+    cited where the grammar is declared (checks.dkim.key, checks.dmarc.record, checks.bimi.record,
+    checks.mta_sts, checks.tls_rpt)."""
 
     tag_name: re.Pattern[str]  # matched against the whole name
     fold_case: bool  # tag names are case-insensitive and returned lower-cased
