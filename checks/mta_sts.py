@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from checks import tagvalue
 from checks.context import Context, MxSet
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.https import FetchOutcome, FetchResult
@@ -31,6 +32,17 @@ _ID = re.compile(r"[A-Za-z0-9]{1,32}")
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _PATTERN = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*")
 _KEY = re.compile(r"[A-Za-z0-9_]{1,32}")
+# RFC 8461 3.1: sts-sep = *WSP ";" *WSP, nothing around "=" (%s"id="), names case-sensitive.
+_TXT_GRAMMAR: Final = tagvalue.Grammar(
+    tag_name=_KEY,  # narrower than sts-ext-name, which also allows "-" and "."
+    fold_case=False,
+    version=tagvalue.Version.LEADS,  # matched by _TXT_VERSION; a later v= is an extension
+    on_problem=tagvalue.OnProblem.REJECT_RECORD,
+    space_around_semicolon=tagvalue.WSP,
+    space_before_equals=tagvalue.NO_SPACE,
+    space_after_equals=tagvalue.NO_SPACE,
+    blank=tagvalue.WSP,
+)
 
 
 class MtaStsSyntaxError(ValueError):
@@ -63,26 +75,23 @@ def parse_txt(text: str) -> StsRecord:
     """Parse one `_mta-sts` TXT record. Pure."""
     if not _TXT_VERSION.match(text):
         raise MtaStsSyntaxError("the record must begin with v=STSv1")
-    fields = [f.strip(" \t") for f in text.split(";")]
-    values: dict[str, str] = {}
-    extensions: list[tuple[str, str]] = []
-    for item in fields[1:]:
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not _KEY.fullmatch(name):
-            raise MtaStsSyntaxError(f"{item[:60]!r} is not a name=value field")
-        if name in values:
-            raise MtaStsSyntaxError(f"{name}= appears more than once")
-        values[name] = value
-        if name != "id":
-            extensions.append((name, value))
+    read = tagvalue.parse(text, _TXT_GRAMMAR)
+    if read.problems:
+        raise MtaStsSyntaxError(_describe(read.problems[0]))
+    values = read.tags
+    extensions = [(name, value) for name, value in values.items() if name != "id"]
     sts_id = values.get("id")
     if sts_id is None:
         raise MtaStsSyntaxError("the record has no id= field")
     if not _ID.fullmatch(sts_id):
         raise MtaStsSyntaxError(f"id={sts_id[:40]!r}: use 1 to 32 letters and digits")
     return StsRecord(sts_id, tuple(extensions))
+
+
+def _describe(problem: tagvalue.Problem) -> str:
+    if problem.kind is tagvalue.Kind.DUPLICATE:
+        return f"{problem.name}= appears more than once"
+    return f"{problem.entry[:60]!r} is not a name=value field"
 
 
 def parse(text: str) -> MtaStsPolicy:

@@ -65,7 +65,7 @@ def load(check_id: str) -> Check:
         case "dmarc":
             from checks.dmarc import check as module
         case "dkim":
-            from checks import dkim as module
+            from checks.dkim import check as module
         case "bimi":
             from checks.bimi import check as module
         case "smtp":

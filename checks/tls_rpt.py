@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from checks import tagvalue
 from checks.context import Context
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.policy import is_ip_literal
@@ -19,7 +20,18 @@ TITLE: Final = "TLS-RPT"
 SCOPE: Final = DOMAIN
 
 _VERSION = re.compile(r"v=TLSRPTv1[ \t]*(;|$)")  # RFC 8460 3: case-sensitive, first field
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")  # RFC 8460 3 tlsrpt-ext-name
+# RFC 8460 3: field-delim = *WSP ";" *WSP, names case-sensitive (%s"rua="), nothing before "=".
+_GRAMMAR: Final = tagvalue.Grammar(
+    tag_name=_KEY,
+    fold_case=False,
+    version=tagvalue.Version.LEADS,  # matched by _VERSION; a later v= is an extension
+    on_problem=tagvalue.OnProblem.REJECT_RECORD,
+    space_around_semicolon=tagvalue.WSP,
+    space_before_equals=tagvalue.NO_SPACE,
+    space_after_equals=tagvalue.WSP,  # more lenient than the ABNF: "rua= mailto:..." is read
+    blank=tagvalue.WSP,
+)
 _MAILTO = re.compile(r"mailto:[^@\s,;]+@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(\?[^\s,;]*)?")
 _HTTPS = re.compile(r"https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?(/[^\s,;]*)?")
 
@@ -38,20 +50,20 @@ def parse(text: str) -> TlsRptRecord:
     """Parse one `_smtp._tls` TXT record (RFC 8460 3). Pure."""
     if not _VERSION.match(text):
         raise TlsRptSyntaxError("the record must begin with v=TLSRPTv1")
-    values: dict[str, str] = {}
-    for item in (f.strip(" \t") for f in text.split(";")[1:]):
-        if not item:
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not _KEY.fullmatch(name):
-            raise TlsRptSyntaxError(f"{item[:60]!r} is not a name=value field")
-        if name in values:
-            raise TlsRptSyntaxError(f"{name}= appears more than once")
-        values[name] = value.strip(" \t")
+    read = tagvalue.parse(text, _GRAMMAR)
+    if read.problems:
+        raise TlsRptSyntaxError(_describe(read.problems[0]))
+    values = dict(read.tags)
     rua_text = values.pop("rua", None)
     if rua_text is None:
         raise TlsRptSyntaxError("the record has no rua= field (where reports go)")
     return TlsRptRecord(_rua(rua_text), tuple(values.items()))
+
+
+def _describe(problem: tagvalue.Problem) -> str:
+    if problem.kind is tagvalue.Kind.DUPLICATE:
+        return f"{problem.name}= appears more than once"
+    return f"{problem.entry[:60]!r} is not a name=value field"
 
 
 def _rua(text: str) -> tuple[str, ...]:

@@ -2,35 +2,26 @@
 
 The assertion record lives at `default._bimi.<domain>` (falling back to the organisational domain);
 mailbox providers show the logo only when DMARC is at enforcement, and Gmail and Apple Mail also
-want a mark certificate (VMC or CMC) at `a=`. Like a mailbox provider, the check then fetches the
-logo (`l=`) and the evidence document (`a=`) with the process-wide HTTPS client and judges them
-(`checks/bimi_logo.py`): SVG Tiny PS, size, and the certificate's BIMI EKU, names and dates. The
-certificate chain is not verified against a BIMI root list (we do not ship one).
+want a mark certificate (VMC or CMC) at `a=`. The record is parsed by `checks.bimi.record`. Like a
+mailbox provider, the check then fetches the logo (`l=`) and the evidence document (`a=`) with the
+process-wide HTTPS client (`checks.bimi.fetch`) and judges them (`checks.bimi.logo`): SVG Tiny PS,
+size, and the certificate's BIMI EKU, names and dates. The certificate chain is not verified
+against a BIMI root list (we do not ship one).
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
-from checks.bimi.logo import (
-    LOGO_PARSE_LIMIT,
-    LOGO_RECOMMENDED_BYTES,
-    EvidenceVerdict,
-    SvgVerdict,
-    check_evidence,
-    check_svg,
-)
+from checks.bimi.fetch import fetch_and_judge
+from checks.bimi.record import BimiRecord, BimiSyntaxError, is_https, parse
 from checks.context import Context
 from checks.dmarc import discovery as dmarc_discovery
 from checks.model import DOMAIN, Finding, Record, Status
 from checks.net.dns import Answer
-from checks.net.https import FetchOutcome, FetchResult, HttpsFetcher
+
+__all__ = ["ID", "SCOPE", "TITLE", "BimiRecord", "BimiSyntaxError", "parse", "run"]
 
 ID: Final = "bimi"
 TITLE: Final = "BIMI"
@@ -39,55 +30,7 @@ SCOPE: Final = DOMAIN
 _SELECTOR: Final = (
     "default"  # the draft's default selector; others come from a BIMI-Selector header
 )
-_VERSION = re.compile(r"[ \t]*v[ \t]*=[ \t]*BIMI1[ \t]*(;|$)")
 _LOOKS_LIKE_BIMI = re.compile(r"\s*v\s*=\s*bimi", re.IGNORECASE)
-_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_KNOWN: Final = frozenset({"v", "l", "a", "avp"})
-
-
-class BimiSyntaxError(ValueError):
-    """The text is not a BIMI assertion record; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class BimiRecord:
-    """A parsed assertion record. `evidence` is None when a= is absent, "" when empty."""
-
-    text: str
-    tags: Mapping[str, str]
-    logos: tuple[str, ...]  # l=, comma-separated locations; empty: no logo
-    evidence: str | None
-    unknown: tuple[str, ...] = ()
-
-    @property
-    def declined(self) -> bool:
-        """`v=BIMI1; l=; a=;`: the domain says it does not take part."""
-        return not self.logos and not self.evidence
-
-
-def parse(text: str) -> BimiRecord:
-    """Parse one BIMI TXT record (strings joined). Pure and total: only BimiSyntaxError."""
-    if not _VERSION.match(text):
-        raise BimiSyntaxError("the record must begin with v=BIMI1")
-    tags: dict[str, str] = {}
-    for part in text.split(";")[1:]:
-        if not part.strip():
-            continue
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or not _TAG_NAME.fullmatch(name):
-            raise BimiSyntaxError(f"{part.strip()!r} is not a tag=value pair")
-        if name.lower() in tags or name.lower() == "v":
-            raise BimiSyntaxError(f"the tag {name}= appears twice")
-        tags[name.lower()] = value.strip()
-    logos = tuple(x.strip() for x in tags.get("l", "").split(",") if x.strip())
-    return BimiRecord(
-        text=text,
-        tags=tags,
-        logos=logos,
-        evidence=tags.get("a"),
-        unknown=tuple(t for t in tags if t not in _KNOWN),
-    )
 
 
 async def run(ctx: Context) -> list[Finding]:
@@ -179,7 +122,7 @@ async def _judge(ctx: Context, name: str, record: BimiRecord) -> list[Finding]:
         for tag in record.unknown
     ]
     findings += await _dmarc_ready(ctx)
-    findings += await _fetched(ctx, name, record)
+    findings += await fetch_and_judge(ctx, name, record)
     if not any(f.status.severity >= Status.WARN.severity for f in findings):
         findings.append(
             Finding(
@@ -192,18 +135,10 @@ async def _judge(ctx: Context, name: str, record: BimiRecord) -> list[Finding]:
     return findings
 
 
-def _https(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() == "https" and bool(parts.hostname)
-
-
 def _locations(name: str, record: BimiRecord) -> list[Finding]:
     ev = (record.text,)
     out: list[Finding] = []
-    bad = [u for u in record.logos if not _https(u)]
+    bad = [u for u in record.logos if not is_https(u)]
     if bad or not record.logos:
         shown = ", ".join(bad) if bad else "(empty)"
         out.append(
@@ -216,7 +151,7 @@ def _locations(name: str, record: BimiRecord) -> list[Finding]:
                 evidence=ev,
             )
         )
-    if record.evidence and not _https(record.evidence):
+    if record.evidence and not is_https(record.evidence):
         out.append(
             Finding(
                 "bimi.evidence_not_https",
@@ -279,230 +214,3 @@ def _not_enforcing(pol: dmarc_discovery.DmarcPolicy | None) -> str:
     if r.pct is not None and r.pct < 100:
         reasons.append(f"pct={r.pct}, which RFC 7489 receivers honour")
     return ", ".join(reasons)
-
-
-# ---- fetching the logo and the evidence document, as a mailbox provider does ---------------------
-
-_EVIDENCE_MAX_BYTES: Final = 64 * 1024
-_SVG_TYPE: Final = "image/svg+xml"
-
-
-def _fetch_target(url: str, port: int) -> tuple[str, str] | None:
-    """(host, path) when `url` is an https:// URL our fetcher can reach; None otherwise."""
-    try:
-        parts = urlsplit(url)
-        explicit = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        return None
-    if explicit is not None and explicit not in (443, port):
-        return None
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.hostname, path
-
-
-async def _fetched(ctx: Context, name: str, record: BimiRecord) -> list[Finding]:
-    """Fetch l= (first location) and a= concurrently and judge what came back."""
-    fetcher = ctx.services.https
-    urls = [u for u in (record.logos[:1] + ((record.evidence,) if record.evidence else ())) if u]
-    if not isinstance(fetcher, HttpsFetcher):
-        if not any(_https(u) for u in urls):
-            return []
-        return [
-            Finding(
-                "bimi.fetch_skipped",
-                Status.INFO,
-                "The logo and certificate were not fetched (no HTTPS client is configured), so "
-                "their content is unchecked.",
-            )
-        ]
-    logo_url = record.logos[0] if record.logos and _https(record.logos[0]) else None
-    evidence_url = record.evidence if record.evidence and _https(record.evidence) else None
-    logo, evidence = await asyncio.gather(
-        _get(ctx, fetcher, logo_url, LOGO_PARSE_LIMIT),
-        _get(ctx, fetcher, evidence_url, _EVIDENCE_MAX_BYTES),
-    )
-    out: list[Finding] = []
-    if logo_url is not None:
-        out += _judge_logo(logo_url, logo)
-    if evidence_url is not None:
-        out += _judge_evidence(ctx, name, evidence_url, evidence)
-    return out
-
-
-async def _get(
-    ctx: Context, fetcher: HttpsFetcher, url: str | None, max_bytes: int
-) -> FetchResult | str | None:
-    """The fetch result; a reason string when we cannot fetch this URL at all; None: no URL."""
-    if url is None:
-        return None
-    target = _fetch_target(url, fetcher.port)
-    if target is None:
-        return "it names a port other than 443, which we do not fetch"
-    return await fetcher.fetch(ctx.dns, *target, max_bytes=max_bytes)
-
-
-def _skipped(what: str, url: str, why: str) -> Finding:
-    return Finding(
-        "bimi.fetch_skipped",
-        Status.INFO,
-        f"The {what} at {url} was not fetched ({why}), so its content is unchecked.",
-    )
-
-
-def _unusable(result: FetchResult) -> str:
-    """Why a mailbox provider gets nothing usable from this fetch; "" when it got a 200."""
-    if not result.ok or result.response is None:
-        return result.detail or result.outcome.value
-    response = result.response
-    if response.is_redirect:
-        where = response.header("location") or "(no Location)"
-        return f"it answers with a redirect (HTTP {response.status} to {where}), not followed"
-    if response.status != 200:
-        return f"it answers HTTP {response.status} {response.reason}".rstrip()
-    return ""
-
-
-def _judge_logo(url: str, result: FetchResult | str | None) -> list[Finding]:
-    if result is None:
-        return []
-    if isinstance(result, str):
-        return [_skipped("logo", url, result)]
-    if result.outcome is FetchOutcome.REFUSED:
-        return [_skipped("logo", url, result.detail)]
-    if result.outcome is FetchOutcome.TOO_LARGE:
-        return [_logo_too_large(url, f"more than {LOGO_PARSE_LIMIT} bytes", checked=False)]
-    if why := _unusable(result):
-        return [
-            Finding(
-                "bimi.logo_unreachable",
-                Status.FAIL,
-                f"The BIMI logo at {url} cannot be fetched ({why}), so mailbox providers show "
-                "no logo.",
-                fix="Serve the SVG logo at that https:// URL with status 200, a valid certificate "
-                "and no redirect.",
-            )
-        ]
-    assert result.response is not None  # _unusable said it is a 200  # noqa: S101
-    return _logo_content(url, result.response.body, result.response.content_type)
-
-
-def _logo_too_large(url: str, size: str, *, checked: bool) -> Finding:
-    return Finding(
-        "bimi.logo_too_large",
-        Status.WARN,
-        f"The BIMI logo at {url} is {size}; the BIMI group recommends 32 KB or less and some "
-        "mailbox providers refuse larger logos."
-        + ("" if checked else " Its content was not checked."),
-        fix="Simplify the SVG (fewer paths, no embedded data) until it is 32 KB or smaller.",
-    )
-
-
-def _logo_content(url: str, body: bytes, content_type: str) -> list[Finding]:
-    out: list[Finding] = []
-    if len(body) > LOGO_RECOMMENDED_BYTES:
-        out.append(_logo_too_large(url, f"{len(body)} bytes", checked=True))
-    svg = check_svg(body)
-    served = f"served as {content_type or 'no content type'}"
-    if svg.verdict is SvgVerdict.NOT_SVG:
-        out.append(
-            Finding(
-                "bimi.logo_not_svg",
-                Status.FAIL,
-                f"The BIMI logo at {url} is not an SVG image ({served}; {svg.problems[0]}), so "
-                "mailbox providers show no logo.",
-                fix="Publish the logo as an SVG Tiny PS file served as image/svg+xml.",
-                evidence=(body[:120].decode("utf-8", "replace"),),
-            )
-        )
-    elif svg.verdict is SvgVerdict.NOT_TINY_PS:
-        out.append(
-            Finding(
-                "bimi.logo_not_tiny_ps",
-                Status.FAIL,
-                f"The BIMI logo at {url} is an SVG but not SVG Tiny PS: "
-                f"{'; '.join(svg.problems)}. Mailbox providers reject it and show no logo.",
-                fix='Convert it to SVG Tiny PS: root <svg version="1.2" baseProfile="tiny-ps">, '
-                "a <title>, no scripts, images, animation, external links or root x/y.",
-                evidence=svg.problems,
-            )
-        )
-    else:
-        if content_type != _SVG_TYPE:
-            out.append(
-                Finding(
-                    "bimi.logo_content_type",
-                    Status.WARN,
-                    f"The BIMI logo at {url} is {served}, not {_SVG_TYPE}; some mailbox "
-                    "providers refuse it.",
-                    fix=f"Serve the logo with Content-Type: {_SVG_TYPE}.",
-                )
-            )
-        out.append(
-            Finding(
-                "bimi.logo_ok",
-                Status.PASS,
-                f"The BIMI logo at {url} is SVG Tiny PS ({len(body)} bytes"
-                + (f', titled "{svg.title}"' if svg.title else "")
-                + ").",
-            )
-        )
-    return out
-
-
-def _judge_evidence(
-    ctx: Context, name: str, url: str, result: FetchResult | str | None
-) -> list[Finding]:
-    if result is None:
-        return []
-    if isinstance(result, str):
-        return [_skipped("certificate", url, result)]
-    if result.outcome is FetchOutcome.REFUSED:
-        return [_skipped("certificate", url, result.detail)]
-    if why := _unusable(result):
-        return [
-            Finding(
-                "bimi.evidence_unreachable",
-                Status.FAIL,
-                f"The mark certificate at {url} cannot be fetched ({why}), so Gmail and Apple "
-                "Mail show no logo.",
-                fix="Serve the VMC/CMC PEM file at that https:// URL with status 200, a valid "
-                "certificate and no redirect.",
-            )
-        ]
-    assert result.response is not None  # _unusable said it is a 200  # noqa: S101
-    record_domain = name.split("._bimi.", 1)[1]
-    selector = name.split(".", 1)[0]
-    domains = tuple(dict.fromkeys((ctx.domain, record_domain)))
-    check = check_evidence(
-        result.response.body, domains=domains, selector=selector, now=dt.datetime.now(dt.UTC)
-    )
-    unverified = "The chain was not verified against the BIMI trust roots (we ship no root list)."
-    if check.verdict is EvidenceVerdict.OK:
-        shown = ", ".join(check.names)
-        return [
-            Finding(
-                "bimi.evidence_ok",
-                Status.PASS,
-                f"The mark certificate at {url} has the BIMI key usage, names {shown}, and is "
-                f"valid until {check.not_after:%Y-%m-%d}. {unverified}",
-                evidence=(check.subject,),
-            )
-        ]
-    code, what = (
-        ("bimi.evidence_expired", "has expired")
-        if check.verdict is EvidenceVerdict.EXPIRED
-        else ("bimi.evidence_invalid", "is not a usable BIMI mark certificate")
-    )
-    return [
-        Finding(
-            code,
-            Status.FAIL,
-            f"The mark certificate at {url} {what} ({'; '.join(check.problems)}), so Gmail and "
-            f"Apple Mail show no logo. {unverified}",
-            fix="Publish the PEM of a current VMC or CMC issued for this domain (leaf first, "
-            "then its intermediates).",
-            evidence=(check.subject,) if check.subject else (),
-        )
-    ]

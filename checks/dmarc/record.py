@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from checks import tagvalue
+
 POLICIES: Final = ("none", "quarantine", "reject")  # weakest first: the index is the strength
 # RFC 9989 4.10 step 2: only records that *start* with the version tag count (DMARC1 is
 # case-sensitive in the ABNF, %s"DMARC1"); anything else at _dmarc is discarded.
@@ -19,7 +21,6 @@ _VERSION = re.compile(r"[ \t]*v[ \t]*=[ \t]*DMARC1[ \t]*(;|$)", re.IGNORECASE)
 _EXACT_VERSION = re.compile(r"[ \t]*[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
 _LOOKS_LIKE_DMARC = re.compile(r"\s*v\s*=\s*dmarc", re.IGNORECASE)
 _HAS_VERSION_TAG = re.compile(r"(?:^|;)[ \t]*v[ \t]*=[ \t]*DMARC1[ \t]*(?:;|$)", re.IGNORECASE)
-_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _DIGITS = re.compile(r"[0-9]+")
 _SIZE = re.compile(r"[0-9]+[kmgtKMGT]?")  # RFC 7489 "!10m" size limit on a report URI
 _HOST = re.compile(
@@ -32,6 +33,16 @@ _KNOWN: Final = frozenset(
 _REMOVED: Final = frozenset(
     {"pct", "rf", "ri"}
 )  # RFC 9989 Appendix C: gone, still seen in the wild
+_GRAMMAR: Final = tagvalue.Grammar(
+    tag_name=tagvalue.TAG_NAME,  # RFC 7489 6.3: the tag-value syntax of DKIM (RFC 6376 3.2)
+    fold_case=True,  # RFC 7489 6.4: tag names are ABNF quoted strings, case-insensitive
+    version=tagvalue.Version.LEADS,  # matched by _EXACT_VERSION; a later v= is judged in _build
+    on_problem=tagvalue.OnProblem.SKIP_TAG,  # RFC 7489 6.3: discard syntax errors, use defaults
+    space_around_semicolon=tagvalue.ANY_SPACE,  # RFC 7489 6.4 allows *WSP; we accept any space
+    space_before_equals=tagvalue.ANY_SPACE,  # RFC 7489 6.4: "p" *WSP "=" *WSP
+    space_after_equals=tagvalue.ANY_SPACE,
+    blank=tagvalue.ANY_SPACE,
+)
 
 
 class DmarcSyntaxError(ValueError):
@@ -106,29 +117,20 @@ def parse(text: str) -> DmarcRecord:
         if _VERSION.match(text):
             raise DmarcSyntaxError("the version must be written v=DMARC1, in capitals")
         raise DmarcSyntaxError("the record must begin with v=DMARC1")
-    tags: dict[str, str] = {}
-    problems: list[TagProblem] = []
-    order: list[str] = []
-    for part in text.split(";")[1:]:
-        if not part.strip():
-            continue
-        name, sep, value = part.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not _TAG_NAME.fullmatch(name):
-            problems.append(TagProblem(name or part.strip(), value, "is not a tag=value pair"))
-            continue
-        key = name.lower()
-        if key in tags:
-            problems.append(TagProblem(key, value, "appears twice; receivers use the first"))
-            continue
-        tags[key] = value
-        order.append(key)
-    return _build(text, tags, order, problems)
+    read = tagvalue.parse(text, _GRAMMAR)
+    return _build(text, dict(read.tags), [_problem(p) for p in read.problems])
 
 
-def _build(
-    text: str, tags: dict[str, str], order: list[str], problems: list[TagProblem]
-) -> DmarcRecord:
+def _problem(problem: tagvalue.Problem) -> TagProblem:
+    """A malformed entry as a problem receivers skip (Version.LEADS: v= is never out of place)."""
+    if problem.kind is tagvalue.Kind.DUPLICATE:
+        return TagProblem(
+            problem.name.lower(), problem.value, "appears twice; receivers use the first"
+        )
+    return TagProblem(problem.name or problem.entry, problem.value, "is not a tag=value pair")
+
+
+def _build(text: str, tags: dict[str, str], problems: list[TagProblem]) -> DmarcRecord:
     invalid: list[str] = []
 
     def policy(tag: str) -> str | None:
@@ -167,8 +169,8 @@ def _build(
         rua=_uris(tags, "rua", problems),
         ruf=_uris(tags, "ruf", problems),
         pct=_pct(tags, problems),
-        unknown=tuple(t for t in order if t not in _KNOWN),
-        removed=tuple(t for t in order if t in _REMOVED),
+        unknown=tuple(t for t in tags if t not in _KNOWN),
+        removed=tuple(t for t in tags if t in _REMOVED),
         problems=tuple(problems),
         invalid_policy_tags=tuple(invalid),
     )

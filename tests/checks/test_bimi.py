@@ -203,6 +203,25 @@ def test_parse_rejects_invalid_records(text: str) -> None:
         bimi.parse(text)
 
 
+def test_parse_reads_tag_names_in_any_case_and_any_whitespace() -> None:
+    r = bimi.parse("v=BIMI1;\u3000L = https://a.test/l.svg ;; A=\t;")
+
+    assert dict(r.tags) == {"l": "https://a.test/l.svg", "a": ""}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("v=BIMI1; l=; V=BIMI1", "the tag V= appears twice"),  # v= comes once, and first
+        ("v=BIMI1; l=; L=x", "the tag L= appears twice"),
+        ("v=BIMI1; l=;  1x=y ; junk", "'1x=y' is not a tag=value pair"),
+    ],
+)
+def test_parse_names_the_first_problem(text: str, message: str) -> None:
+    with pytest.raises(bimi.BimiSyntaxError, match=message):
+        bimi.parse(text)
+
+
 @given(st.text())
 def test_parse_raises_only_its_own_error(text: str) -> None:
     with contextlib.suppress(bimi.BimiSyntaxError):

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks import dkim
+from checks.dkim import check as dkim
+from checks.dkim.selectors import COMMON_SELECTORS
 from checks.model import Finding, Status
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
@@ -242,7 +243,7 @@ async def test_probing_finds_common_selectors_concurrently(
 
     assert codes(findings) == [("dkim.ok", Status.PASS)] * 2
     probed = {n for n, t in dns_server.names_queried() if n.endswith("._domainkey.example.test")}
-    assert len(probed) == len(dkim.COMMON_SELECTORS) + 1  # and one made-up name: a wildcard?
+    assert len(probed) == len(COMMON_SELECTORS) + 1  # and one made-up name: a wildcard?
 
 
 async def test_finding_no_selector_is_only_information(context_for: MakeContext) -> None:
@@ -329,6 +330,32 @@ def test_parse_reads_every_tag() -> None:
 )
 def test_parse_rejects_invalid_records(text: str) -> None:
     with pytest.raises(dkim.DkimSyntaxError):
+        dkim.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("v=DKIM1;\r\n\tk = rsa ;\r\n p =\tAA BB\t", {"v": "DKIM1", "k": "rsa", "p": "AA BB"}),
+        ("p=;; n=a;\xa0", {"p": "", "n": "a"}),  # empty specs, even of other whitespace, skipped
+        ("K=x; p=", {"K": "x", "p": ""}),  # RFC 6376 3.2: tag names are case-sensitive
+    ],
+)
+def test_parse_reads_the_rfc_6376_tag_list(text: str, tags: dict[str, str]) -> None:
+    assert dict(dkim.parse(text).tags) == tags
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("; v=DKIM1; p=", "v= must be the first tag"),  # even an empty spec may not precede it
+        ("v=DKIM1; v=DKIM1; p=", "the tag v= appears twice"),
+        ("p=AAAA;  junk ; p=", "'junk' is not a tag=value pair"),
+        ("\x0bp=", "is not a tag=value pair"),  # only FWS may surround a tag name
+    ],
+)
+def test_parse_names_the_first_problem(text: str, message: str) -> None:
+    with pytest.raises(dkim.DkimSyntaxError, match=message):
         dkim.parse(text)
 
 

@@ -563,6 +563,18 @@ def test_duplicate_tags_keep_the_first() -> None:
     assert [p.tag for p in r.problems] == ["p"]
 
 
+def test_bad_entries_become_problems_and_reading_goes_on() -> None:
+    r = dmarc.parse("v=DMARC1;\xa0P = reject ;; junk; 1x=y; p=none; ADKIM=s; V=DMARC1")
+
+    assert dict(r.tags) == {"p": "reject", "adkim": "s", "v": "DMARC1"}
+    assert [(p.tag, p.value, p.reason) for p in r.problems] == [
+        ("junk", "", "is not a tag=value pair"),
+        ("1x", "y", "is not a tag=value pair"),
+        ("p", "none", "appears twice; receivers use the first"),
+        ("v", "DMARC1", "appears twice; only the first tag may be v"),
+    ]
+
+
 @given(st.text())
 def test_parse_raises_only_its_own_error(text: str) -> None:
     with contextlib.suppress(dmarc.DmarcSyntaxError):

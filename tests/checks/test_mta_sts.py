@@ -117,6 +117,27 @@ def test_bad_txt_records_are_rejected(text: str) -> None:
         parse_txt(text)
 
 
+def test_txt_fields_keep_case_and_order_and_a_later_v_is_an_extension() -> None:
+    record = parse_txt("v=STSv1 ;\tid=a\t; ID=b; v=x;")
+
+    assert (record.id, record.extensions) == ("a", (("ID", "b"), ("v", "x")))
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("v=STSv1; id =a", "is not a name=value field"),  # RFC 8461 3.1: nothing before "="
+        ("v=STSv1; id= a", "use 1 to 32 letters"),  # ... nor after it
+        ("v=STSv1; id=a;\r", "is not a name=value field"),  # only WSP surrounds ";"
+        ("v=STSv1; ID=a", "no id= field"),  # names are case-sensitive
+        ("v=STSv1; id=a; ext=1; ext=2", "ext= appears more than once"),
+    ],
+)
+def test_bad_txt_records_are_rejected_with_a_reason(text: str, why: str) -> None:
+    with pytest.raises(MtaStsSyntaxError, match=why):
+        parse_txt(text)
+
+
 @given(st.text(max_size=300))
 def test_parse_never_crashes_on_hostile_text(text: str) -> None:
     with contextlib.suppress(MtaStsSyntaxError):

@@ -60,6 +60,25 @@ def test_bad_records_are_rejected_with_a_reason(text: str, why: str) -> None:
         parse(text)
 
 
+def test_space_after_equals_is_tolerated_and_a_later_v_is_an_extension() -> None:
+    record = parse("v=TLSRPTv1 ;\trua= mailto:a@b.test ; v=2; ext.x-1=y;")
+
+    assert (record.rua, record.extensions) == (("mailto:a@b.test",), (("v", "2"), ("ext.x-1", "y")))
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("v=TLSRPTv1; rua =mailto:a@b.test", "name=value"),  # RFC 8460 3: nothing before "="
+        ("v=TLSRPTv1; RUA=mailto:a@b.test", "no rua"),  # names are case-sensitive
+        ("v=TLSRPTv1; rua=mailto:a@b.test;\r", "name=value"),  # only WSP surrounds ";"
+    ],
+)
+def test_records_outside_the_rfc_8460_grammar_are_rejected(text: str, why: str) -> None:
+    with pytest.raises(TlsRptSyntaxError, match=why):
+        parse(text)
+
+
 @given(st.text(max_size=200))
 def test_parse_never_crashes_on_hostile_text(text: str) -> None:
     with contextlib.suppress(TlsRptSyntaxError):
