@@ -25,6 +25,7 @@ from checks.settings import Settings
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.httpsserver import HttpsTestServer, Reply, shared_server
+from tests.findings import by_code, codes
 
 BASE = "@ 300 IN MX 10 mx.example.test.\nmx 300 IN A 192.0.2.10\n"
 ENFORCED = '_dmarc 300 IN TXT "v=DMARC1; p=reject; rua=mailto:d@example.test"\n'
@@ -32,10 +33,6 @@ GOOD = (
     'default._bimi 300 IN TXT "v=BIMI1; l=https://example.test/logo.svg; '
     'a=https://example.test/vmc.pem"\n'
 )
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
 
 
 async def run(context_for: MakeContext, zone: str, domain: str = "example.test") -> list[Finding]:
@@ -323,10 +320,6 @@ def run_fetched(context_for: MakeContext, settings: Settings, https: HttpsTestSe
         return await bimi.run(ctx)
 
     return check
-
-
-def by_code(findings: list[Finding], code: str) -> Finding:
-    return next(f for f in findings if f.code == code)
 
 
 async def test_a_tiny_ps_logo_and_a_vmc_pass(run_fetched: RunFetched) -> None:

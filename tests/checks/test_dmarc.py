@@ -15,16 +15,13 @@ from checks.dmarc import discovery as dmarc_discovery
 from checks.model import Finding, Status
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import code_set, codes
 
 BASE = "@ 300 IN MX 10 mx.example.test.\nmx 300 IN A 192.0.2.10\n"
 
 
 def zone(*records: str) -> str:
     return BASE + "".join(f"{r}\n" for r in records)
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
 
 
 async def check(context_for: MakeContext, z: str, domain: str = "example.test") -> list[Finding]:
@@ -643,6 +640,6 @@ async def test_sp_in_a_subdomain_record_is_noted_as_ignored_not_warned_about(
         "mail.example.test",
     )
 
-    found = {(f.code, f.status) for f in findings}
+    found = code_set(findings)
     assert ("dmarc.sp_ignored", Status.INFO) in found
     assert ("dmarc.subdomain_policy_weaker", Status.WARN) not in found

@@ -20,6 +20,7 @@ from checks.settings import Settings
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.httpsserver import HttpsTestServer, Reply, shared_server
+from tests.findings import codes
 
 HOST = "mta-sts.example.test"
 ZONE = """
@@ -187,10 +188,6 @@ def run_check(context_for: MakeContext, settings: Settings, https: HttpsTestServ
         return await mta_sts.run(ctx)
 
     return check
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
 
 
 async def test_a_valid_enforced_policy_covering_every_mx_passes(

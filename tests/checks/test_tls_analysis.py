@@ -23,6 +23,7 @@ from checks.tls.analysis import Grade, analyse, forward_secrecy, grade_protocol,
 from checks.tls.chain import ChainProblem, name_matches
 from checks.tls.findings import findings
 from tests.fakes.mailservers import Pki, make_pki
+from tests.findings import Code, code_set, codes
 
 NOW = dt.datetime.now(dt.UTC)
 HOST = "mx.example.test"
@@ -43,12 +44,13 @@ def ders(leaf: trustme.LeafCert, *, full_chain: bool = True) -> list[bytes]:
     ]
 
 
-def codes(
+def verdict_codes(
     pki: Pki, chain: list[bytes], *, strict: bool = False, host: str = HOST
-) -> set[tuple[str, Status]]:
+) -> set[Code]:
+    """What the `tls` check would say of this chain, offered with a modern protocol."""
     trust = TrustStore.load(pki.ca_file)
     a = analyse(host, "TLSv1.3", "TLS_AES_256_GCM_SHA384", chain, trust, NOW)
-    return {(f.code, f.status) for f in findings(a, "tls", host, clients_verify=strict)}
+    return code_set(findings(a, "tls", host, clients_verify=strict))
 
 
 @pytest.mark.parametrize(
@@ -123,7 +125,7 @@ def test_rsa_key_exchange_has_no_forward_secrecy() -> None:
 
 
 def test_a_good_chain_passes(pki: Pki) -> None:
-    assert codes(pki, ders(pki.good)) == {("tls.ok", Status.PASS)}
+    assert verdict_codes(pki, ders(pki.good)) == {("tls.ok", Status.PASS)}
 
 
 def test_an_expired_certificate_fails_and_names_the_date(pki: Pki) -> None:
@@ -132,18 +134,18 @@ def test_an_expired_certificate_fails_and_names_the_date(pki: Pki) -> None:
 
     found = findings(a, "tls", HOST, clients_verify=False)
 
-    assert [(f.code, f.status) for f in found] == [("tls.cert_expired", Status.FAIL)]
+    assert codes(found) == [("tls.cert_expired", Status.FAIL)]
     assert a.trust.trusted  # judged apart from the dates
     assert f"{a.chain[0].not_after:%Y-%m-%d}" in found[0].message
 
 
 def test_a_certificate_expiring_within_14_days_warns(pki: Pki) -> None:
-    assert codes(pki, ders(pki.expiring)) == {("tls.cert_expiring", Status.WARN)}
+    assert verdict_codes(pki, ders(pki.expiring)) == {("tls.cert_expiring", Status.WARN)}
 
 
 def test_a_wrong_name_warns_on_port_25_and_fails_for_clients(pki: Pki) -> None:
-    assert codes(pki, ders(pki.wrong_name)) == {("tls.cert_name_mismatch", Status.WARN)}
-    assert codes(pki, ders(pki.wrong_name), strict=True) == {
+    assert verdict_codes(pki, ders(pki.wrong_name)) == {("tls.cert_name_mismatch", Status.WARN)}
+    assert verdict_codes(pki, ders(pki.wrong_name), strict=True) == {
         ("tls.cert_name_mismatch", Status.FAIL)
     }
 
@@ -153,10 +155,10 @@ def test_a_missing_intermediate_is_named(pki: Pki) -> None:
     a = analyse(HOST, "TLSv1.3", "x", ders(pki.via_intermediate, full_chain=False), trust, NOW)
 
     assert a.trust.problem is ChainProblem.INCOMPLETE
-    assert codes(pki, ders(pki.via_intermediate, full_chain=False)) == {
+    assert verdict_codes(pki, ders(pki.via_intermediate, full_chain=False)) == {
         ("tls.cert_chain_incomplete", Status.WARN)
     }
-    assert codes(pki, ders(pki.via_intermediate)) == {("tls.ok", Status.PASS)}
+    assert verdict_codes(pki, ders(pki.via_intermediate)) == {("tls.ok", Status.PASS)}
 
 
 def test_a_chain_from_another_ca_is_untrusted(pki: Pki) -> None:
@@ -164,8 +166,8 @@ def test_a_chain_from_another_ca_is_untrusted(pki: Pki) -> None:
     leaf = ders(other.issue_cert(HOST))
     root = x509.load_pem_x509_certificate(other.cert_pem.bytes())
 
-    assert codes(pki, leaf) == {("tls.cert_chain_incomplete", Status.WARN)}
-    assert codes(pki, [*leaf, root.public_bytes(serialization.Encoding.DER)]) == {
+    assert verdict_codes(pki, leaf) == {("tls.cert_chain_incomplete", Status.WARN)}
+    assert verdict_codes(pki, [*leaf, root.public_bytes(serialization.Encoding.DER)]) == {
         ("tls.cert_untrusted", Status.WARN)
     }
 
@@ -188,8 +190,8 @@ def _self_signed(bits: int = 2048, name: str = HOST) -> bytes:
 
 
 def test_self_signed_and_weak_keys_are_named(pki: Pki) -> None:
-    assert codes(pki, [_self_signed()]) == {("tls.cert_self_signed", Status.WARN)}
-    assert codes(pki, [_self_signed(1024)]) == {
+    assert verdict_codes(pki, [_self_signed()]) == {("tls.cert_self_signed", Status.WARN)}
+    assert verdict_codes(pki, [_self_signed(1024)]) == {
         ("tls.cert_self_signed", Status.WARN),
         ("tls.key_weak", Status.FAIL),
     }
@@ -199,13 +201,13 @@ def test_old_protocols_and_weak_ciphers_fail(pki: Pki) -> None:
     trust = TrustStore.load(pki.ca_file)
     a = analyse(HOST, "TLSv1", "DES-CBC3-SHA", ders(pki.good), trust, NOW)
 
-    got = {(f.code, f.status) for f in findings(a, "tls", HOST, clients_verify=False)}
+    got = code_set(findings(a, "tls", HOST, clients_verify=False))
 
     assert got == {("tls.protocol_old", Status.FAIL), ("tls.cipher_weak", Status.FAIL)}
 
 
 def test_an_empty_chain_is_reported(pki: Pki) -> None:
-    assert codes(pki, []) == {("tls.cert_missing", Status.WARN)}
+    assert verdict_codes(pki, []) == {("tls.cert_missing", Status.WARN)}
 
 
 # ---- DANE matching ---------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import tls_rpt
-from checks.model import Finding, Status
+from checks.model import Status
 from checks.tls_rpt import TlsRptSyntaxError, parse
 from tests.conftest import MakeContext
 from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import codes
 
 ZONE = """
 $TTL 300
@@ -85,10 +86,6 @@ def test_parse_never_crashes_on_hostile_text(text: str) -> None:
         parse("v=TLSRPTv1; " + text)
     with contextlib.suppress(TlsRptSyntaxError):
         parse(text)
-
-
-def codes(findings: list[Finding]) -> list[tuple[str, Status]]:
-    return [(f.code, f.status) for f in findings]
 
 
 async def test_a_valid_record_passes(context_for: MakeContext) -> None:
