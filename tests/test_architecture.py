@@ -239,6 +239,29 @@ def test_storage_and_digests_never_import_the_cli(graph: list[Import]) -> None:
     assert reaching == []
 
 
+def test_digests_take_store_and_slack_from_their_caller(graph: list[Import]) -> None:
+    """The digest package is pure apart from its scheduler, which is handed its store and Slack
+    clients; the store may use the digest's plain types, so the arrow must not also point back."""
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "bot.digest") and within(i.target, "bot.store", "bot.slack", "bot.cli")
+    ]
+
+    assert reaching == []
+
+
+def test_storage_uses_only_the_digests_plain_types(graph: list[Import]) -> None:
+    allowed = ("bot.store", "bot.digest.schedule", "bot.digest.snapshot", "checks.model")
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "bot.store") and not within(i.target, *allowed)
+    ]
+
+    assert reaching == []
+
+
 # ---- what a CLI call loads --------------------------------------------------------------------
 def loaded_after(code: str) -> set[str]:
     """Top-level package names in sys.modules after running `code` in a fresh interpreter."""
