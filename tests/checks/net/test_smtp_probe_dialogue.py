@@ -1,14 +1,13 @@
-"""The SMTP/IMAP/POP3 prober against real servers on loopback: each failure mode is distinct and
-bounded in time, the address policy is applied before connecting, and probes are polite."""
+"""The prober's SMTP dialogue against real servers on loopback: what it says, the steps it
+reports, and each failure mode distinct, bounded in time and kept as evidence."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from aiosmtpd.smtp import SMTP
 
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
-from checks.settings import Settings
 from checks.tls.analysis import analyse_probe
+from tests.checks.net.probe_setup import HOST, TIMEOUT, prober, settings_for
 from tests.fakes.mailservers import (
     Handler,
     Loopback,
@@ -27,17 +26,10 @@ from tests.fakes.mailservers import (
     drip,
     free_port,
     hang_up,
-    imap,
-    implicit_smtp,
     make_pki,
-    pop3,
-    prober_settings,
     raw,
     tarpit,
 )
-
-HOST = "mx.example.test"
-TIMEOUT = 0.4
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +37,6 @@ def pki() -> Iterator[Pki]:
     made, tmp = make_pki()
     yield made
     tmp.cleanup()
-
-
-def settings_for(pki: Pki, **changes: object) -> Settings:
-    return prober_settings(pki, TIMEOUT, **changes)
-
-
-def prober(pki: Pki, port: int, **kwargs: object) -> SmtpProber:
-    return SmtpProber(settings_for(pki), port=port, cache_seconds=0, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_a_good_server_reports_every_step(pki: Pki) -> None:
@@ -84,14 +68,6 @@ async def test_a_good_server_reports_every_step(pki: Pki) -> None:
     assert analysis is not None
     assert analysis.trust.trusted
     assert analysis.name_matches
-
-
-async def test_the_intermediate_is_captured_with_the_chain(pki: Pki) -> None:
-    async with aiosmtpd_server(pki.context(pki.via_intermediate)) as server:
-        r = await prober(pki, server.port).probe(HOST, "127.0.0.1")
-
-    assert r.tls is not None
-    assert len(r.tls.chain) == 2
 
 
 @pytest.mark.parametrize(
@@ -168,99 +144,6 @@ async def test_a_closed_port_is_refused_at_once(pki: Pki) -> None:
     assert not r.connected  # refused (not timed out): the failure says which
 
 
-async def test_private_addresses_are_refused_before_connecting(pki: Pki) -> None:
-    async with Loopback(tarpit) as server:
-        p = SmtpProber(settings_for(pki, allow_private=False), port=server.port)
-
-        r = await p.probe(HOST, "127.0.0.1")
-
-    assert r.failure is Failure.REFUSED_BY_POLICY
-    assert server.accepted == 0
-    assert p.connections == 0
-
-
-async def test_tests_never_leave_loopback_even_with_private_addresses_allowed(pki: Pki) -> None:
-    p = SmtpProber(settings_for(pki), port=25)
-
-    r = await p.probe(HOST, "192.0.2.1")
-
-    assert r.failure is Failure.REFUSED_BY_POLICY
-    assert p.connections == 0
-
-
-async def test_one_connection_at_a_time_per_address_and_results_are_cached(pki: Pki) -> None:
-    async with aiosmtpd_server(pki.context(pki.good)) as server:
-        p = SmtpProber(settings_for(pki), port=server.port, cache_seconds=60)
-
-        results = await asyncio.gather(*(p.probe(HOST, "127.0.0.1") for _ in range(5)))
-        again = await p.probe(HOST, "127.0.0.1")
-
-    assert p.connections == 1
-    assert [r.cached for r in results].count(False) == 1
-    assert again.cached
-    assert again.failure is None
-
-
-async def test_probes_of_one_address_never_overlap(pki: Pki) -> None:
-    script = SmtpScript(tls=pki.context(pki.good))
-    async with Loopback(script) as server:
-        p = prober(pki, server.port)
-
-        await asyncio.gather(*(p.probe(f"mx{i}.example.test", "127.0.0.1") for i in range(4)))
-
-    assert server.accepted == 4
-    assert server.peak == 1
-
-
-@pytest.mark.parametrize(
-    ("protocol", "make"),
-    [
-        (Protocol.SMTPS, lambda pki: implicit_smtp(pki.context(pki.good))),
-        (Protocol.IMAP, lambda pki: imap(pki.context(pki.good), implicit=False)),
-        (Protocol.IMAPS, lambda pki: imap(pki.context(pki.good), implicit=True)),
-        (Protocol.POP3, lambda pki: pop3(pki.context(pki.good), implicit=False)),
-        (Protocol.POP3S, lambda pki: pop3(pki.context(pki.good), implicit=True)),
-    ],
-)
-async def test_client_protocols_get_tls(
-    pki: Pki, protocol: Protocol, make: Callable[[Pki], Handler]
-) -> None:
-    async with Loopback(make(pki)) as server:
-        p = SmtpProber(
-            settings_for(pki),
-            ports={
-                993: server.port,
-                143: server.port,
-                995: server.port,
-                110: server.port,
-                465: server.port,
-            },
-            cache_seconds=0,
-        )
-        port = {
-            Protocol.SMTPS: 465,
-            Protocol.IMAP: 143,
-            Protocol.IMAPS: 993,
-            Protocol.POP3: 110,
-            Protocol.POP3S: 995,
-        }[protocol]
-
-        r = await p.probe("imap.example.test", "127.0.0.1", port=port, protocol=protocol)
-
-    assert r.failure is None, r.detail
-    assert r.tls is not None
-    assert r.tls.version.startswith("TLSv1.")
-
-
-async def test_pop3_without_stls_is_starttls_missing(pki: Pki) -> None:
-    async with Loopback(pop3(pki.context(pki.good), implicit=False, stls=False)) as server:
-        p = SmtpProber(settings_for(pki), ports={110: server.port}, cache_seconds=0)
-
-        r = await p.probe("pop.example.test", "127.0.0.1", port=110, protocol=Protocol.POP3)
-
-    assert r.failure is Failure.STARTTLS_MISSING
-
-
 # ---- the aiosmtplib dialogue: what is sent, what is timed, what is kept -------------------------
 class RecordingSMTP(SMTP):
     """aiosmtpd's real server, noting every line a client sends (after STARTTLS too: the TLS layer
@@ -328,44 +211,6 @@ async def test_implicit_tls_says_ehlo_and_quit_only(pki: Pki) -> None:
     assert r.failure is None, r.detail
     assert [s.name for s in r.steps] == ["connect", "tls", "banner", "ehlo", "quit"]
     assert [c.split()[0] for c in script.commands] == ["EHLO", "QUIT"]
-
-
-@pytest.mark.parametrize("protocol", [Protocol.SMTP, Protocol.SMTPS])
-async def test_the_address_is_connected_and_the_name_is_only_the_tls_server_name(
-    pki: Pki, protocol: Protocol
-) -> None:
-    # A name under .invalid resolves nowhere: the probe only works if nothing tries to.
-    names: list[str | None] = []
-    tls = pki.context(pki.good)
-    tls.sni_callback = lambda _sock, name, _ctx: names.append(name)
-    host = "mx.nowhere.invalid"
-    handler = implicit_smtp(tls) if protocol is Protocol.SMTPS else SmtpScript(tls=tls)
-    async with Loopback(handler) as server:
-        p = SmtpProber(
-            settings_for(pki), ports={25: server.port, 465: server.port}, cache_seconds=0
-        )
-
-        r = await p.probe(
-            host, "127.0.0.1", port=465 if protocol is Protocol.SMTPS else 25, protocol=protocol
-        )
-
-    assert r.failure is None, r.detail
-    assert names == [host]
-    assert r.tls is not None
-    assert r.tls.sni == host
-
-
-async def test_an_ip_literal_host_sends_no_server_name(pki: Pki) -> None:
-    names: list[str | None] = []
-    tls = pki.context(pki.good)
-    tls.sni_callback = lambda _sock, name, _ctx: names.append(name)
-    async with Loopback(SmtpScript(tls=tls)) as server:
-        r = await prober(pki, server.port).probe("127.0.0.1", "127.0.0.1")
-
-    assert r.failure is None, r.detail
-    assert names == [None]
-    assert r.tls is not None
-    assert r.tls.sni is None
 
 
 async def test_ipv6_loopback_is_probed_on_its_own_family(pki: Pki) -> None:
@@ -437,135 +282,6 @@ async def test_garbage_after_the_greeting_keeps_that_line_not_the_greeting(pki: 
     assert r.failure is Failure.GARBAGE
     assert r.failed_step == "ehlo"
     assert r.garbage == b"HELLO THERE"
-
-
-async def test_a_handshake_that_never_comes_fails_tls_within_a_step(pki: Pki) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 mx.example.test ESMTP\r\n")
-        while line := await reader.readline():
-            if line.startswith(b"STARTTLS"):
-                writer.write(b"220 go ahead\r\n")  # then never a ServerHello
-                await writer.drain()
-                await asyncio.sleep(3600)
-            writer.write(b"250-mx.example.test\r\n250 STARTTLS\r\n")
-            await writer.drain()
-
-    async with Loopback(handler) as server:
-        started = time.monotonic()
-        r = await prober(pki, server.port).probe(HOST, "127.0.0.1")
-        elapsed = time.monotonic() - started
-
-    assert r.failure is Failure.TLS_FAILED, r.detail
-    assert r.failed_step == "tls"
-    assert [(s.name, s.ok) for s in r.steps][-2:] == [("starttls", True), ("tls", False)]
-    assert TIMEOUT * 0.9 < elapsed < TIMEOUT + 2.0
-
-
-async def test_implicit_tls_to_a_silent_port_fails_tls_within_a_step(pki: Pki) -> None:
-    async with Loopback(tarpit) as server:
-        p = SmtpProber(settings_for(pki), ports={465: server.port}, cache_seconds=0)
-        started = time.monotonic()
-
-        r = await p.probe(HOST, "127.0.0.1", port=465, protocol=Protocol.SMTPS)
-        elapsed = time.monotonic() - started
-
-    assert r.failure is Failure.TLS_FAILED, r.detail
-    assert TIMEOUT * 0.9 < elapsed < TIMEOUT + 2.0
-
-
-async def test_implicit_tls_then_silence_is_no_banner(pki: Pki) -> None:
-    tls = pki.context(pki.good)
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await writer.start_tls(tls)
-        await asyncio.sleep(3600)
-
-    async with Loopback(handler) as server:
-        p = SmtpProber(settings_for(pki), ports={465: server.port}, cache_seconds=0)
-
-        r = await p.probe(HOST, "127.0.0.1", port=465, protocol=Protocol.SMTPS)
-
-    assert r.failure is Failure.NO_BANNER, r.detail
-    assert r.tls is not None  # the handshake worked: its certificate can still be judged
-
-
-SLOW = 0.45  # each half of a two-part step, longer than half the step timeout below
-SLOW_TIMEOUT = 0.8
-
-
-async def test_the_starttls_reply_and_the_handshake_each_get_a_step_timeout(pki: Pki) -> None:
-    tls = pki.context(pki.good)
-    inner = SmtpScript()
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 mx.example.test ESMTP\r\n")
-        while line := await reader.readline():
-            verb = line.split()[0].upper()
-            if verb == b"STARTTLS":
-                transport = writer.transport
-                assert isinstance(transport, asyncio.Transport)
-                transport.pause_reading()  # the ClientHello waits in the kernel
-                await asyncio.sleep(SLOW)
-                writer.write(b"220 go ahead\r\n")
-                await writer.drain()
-                await asyncio.sleep(SLOW)
-                await writer.start_tls(tls)
-                continue
-            if verb == b"QUIT":
-                writer.write(b"221 bye\r\n")
-                await writer.drain()
-                return
-            writer.write(b"".join(x + b"\r\n" for x in inner.ehlo))
-            await writer.drain()
-
-    async with Loopback(handler) as server:
-        p = SmtpProber(settings_for(pki, timeout=SLOW_TIMEOUT), port=server.port, cache_seconds=0)
-
-        r = await p.probe(HOST, "127.0.0.1")
-
-    assert r.failure is None, r.detail  # 2 x 0.45 s > 0.8 s: one shared timeout would cut it
-    steps = {s.name: s for s in r.steps}
-    assert steps["starttls"].ms >= SLOW * 1000 * 0.9
-    assert steps["tls"].ms >= SLOW * 1000 * 0.9
-
-
-async def test_the_implicit_handshake_and_the_greeting_each_get_a_step_timeout(pki: Pki) -> None:
-    tls = pki.context(pki.good)
-    loop = asyncio.get_running_loop()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.setblocking(False)
-
-    async def serve() -> None:
-        conn, _ = await loop.sock_accept(listener)
-        await asyncio.sleep(SLOW)  # the ClientHello waits unread
-        reader = asyncio.StreamReader()
-        protocol = asyncio.StreamReaderProtocol(reader)
-        transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn, ssl=tls)
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        await asyncio.sleep(SLOW)
-        try:
-            await SmtpScript(ehlo=(b"250 mx.example.test",))(reader, writer)
-        finally:
-            transport.abort()
-
-    server = asyncio.ensure_future(serve())
-    try:
-        port = listener.getsockname()[1]
-        p = SmtpProber(settings_for(pki, timeout=SLOW_TIMEOUT), ports={465: port}, cache_seconds=0)
-
-        r = await p.probe(HOST, "127.0.0.1", port=465, protocol=Protocol.SMTPS)
-    finally:
-        server.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await server
-        listener.close()
-
-    assert r.failure is None, r.detail
-    steps = {s.name: s for s in r.steps}
-    assert steps["tls"].ms >= SLOW * 1000 * 0.9
-    assert steps["banner"].ms >= SLOW * 1000 * 0.9
 
 
 def test_a_helo_name_aiosmtplib_would_refuse_is_refused_at_start_up(pki: Pki) -> None:
