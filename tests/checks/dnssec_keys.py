@@ -9,17 +9,17 @@ import dns.rdtypes.ANY.DS
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 
-def _ec_key(flags: int = 257) -> dns.rdtypes.ANY.DNSKEY.DNSKEY:
+def ec_key(flags: int = 257) -> dns.rdtypes.ANY.DNSKEY.DNSKEY:
     private = ec.generate_private_key(ec.SECP256R1())
     return dns.dnssec.make_dnskey(private.public_key(), 13, flags=flags)
 
 
-def _rsa_key(algorithm: int, bits: int, flags: int = 257) -> dns.rdtypes.ANY.DNSKEY.DNSKEY:
+def rsa_key(algorithm: int, bits: int, flags: int = 257) -> dns.rdtypes.ANY.DNSKEY.DNSKEY:
     private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     return dns.dnssec.make_dnskey(private.public_key(), algorithm, flags=flags)
 
 
-def _raw_key(algorithm: int, key: bytes = b"\x01\x02\x03") -> dns.rdtypes.ANY.DNSKEY.DNSKEY:
+def raw_key(algorithm: int, key: bytes = b"\x01\x02\x03") -> dns.rdtypes.ANY.DNSKEY.DNSKEY:
     """A DNSKEY of an algorithm nothing can sign with any more: only its header matters here."""
     wire = (257).to_bytes(2, "big") + bytes([3, algorithm]) + key
     rdata = dns.rdata.from_wire("IN", "DNSKEY", wire, 0, len(wire))
@@ -27,5 +27,5 @@ def _raw_key(algorithm: int, key: bytes = b"\x01\x02\x03") -> dns.rdtypes.ANY.DN
     return rdata
 
 
-def _ds(key: dns.rdtypes.ANY.DNSKEY.DNSKEY, digest: str) -> dns.rdtypes.ANY.DS.DS:
+def ds_of(key: dns.rdtypes.ANY.DNSKEY.DNSKEY, digest: str) -> dns.rdtypes.ANY.DS.DS:
     return dns.dnssec.make_ds("example.test.", key, digest, policy=dns.dnssec.allow_all_policy)

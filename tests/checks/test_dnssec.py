@@ -15,7 +15,7 @@ from checks.engine import make_context
 from checks.model import Status
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
-from tests.checks.dnssec_keys import _ds, _ec_key, _raw_key, _rsa_key
+from tests.checks.dnssec_keys import ds_of, ec_key, raw_key, rsa_key
 from tests.conftest import LOOPBACK_ONLY, MakeContext
 from tests.fakes.dnsseclab import DnssecLab, binaries_present
 from tests.fakes.dnsserver import DnsTestServer
@@ -226,11 +226,11 @@ async def test_a_sha1_only_ds_comes_with_the_sha256_ds_for_the_same_key(lab: Dns
 async def test_crypto_findings_name_the_zone_through_the_plain_test_server(
     context_for: MakeContext, dns_server: DnsTestServer
 ) -> None:
-    key = _rsa_key(7, 1024)
+    key = rsa_key(7, 1024)
     zone = "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ MX 10 mail\nmail A 192.0.2.25\n"
     ctx = await context_for(zone, "example.test")
     dns_server.add("example.test", "DNSKEY", key.to_text())
-    dns_server.add("example.test", "DS", _ds(key, "SHA1").to_text())
+    dns_server.add("example.test", "DS", ds_of(key, "SHA1").to_text())
     dns_server.add("example.test", "NSEC3PARAM", "1 0 20 BEEF")
     dns_server.behaviour.authenticated = True
 
@@ -246,21 +246,21 @@ async def test_crypto_findings_name_the_zone_through_the_plain_test_server(
     ]
     assert all("example.test" in f.message for f in findings)
     assert findings[3].record is not None
-    assert findings[3].record.value == _ds(key, "SHA256").to_text()
+    assert findings[3].record.value == ds_of(key, "SHA256").to_text()
 
 
 @pytest.mark.parametrize(
     ("make_key", "digest", "expected", "phrases"),
     [
         pytest.param(
-            _ec_key,
+            ec_key,
             "SHA1",
             [("dnssec.not_validated", Status.INFO), ("dnssec.ds_sha1", Status.WARN)],
             [],
             id="matching-sha1-ds-is-not-a-broken-chain",
         ),
         pytest.param(
-            functools.partial(_raw_key, 1),
+            functools.partial(raw_key, 1),
             "SHA256",
             [("dnssec.not_validated", Status.INFO), ("dnssec.algorithm_deprecated", Status.FAIL)],
             [(0, "do not implement its signing algorithm"), (1, "algorithm 1 (RSAMD5)")],
@@ -279,7 +279,7 @@ async def test_an_unvalidated_zone_is_judged_from_its_own_records(
     key = make_key()
     ctx = await context_for("$TTL 300\n@ SOA ns hm 1 2 3 4 5\n", "example.test")
     dns_server.add("example.test", "DNSKEY", key.to_text())
-    dns_server.add("example.test", "DS", _ds(key, digest).to_text())
+    dns_server.add("example.test", "DS", ds_of(key, digest).to_text())
 
     findings = await dnssec.run(ctx)
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from checks.dnssec.crypto import DnskeySyntaxError, ZoneKeys, judge, rsa_modulus_bits
 from checks.model import Status
-from tests.checks.dnssec_keys import _ds, _ec_key, _raw_key, _rsa_key
+from tests.checks.dnssec_keys import ds_of, ec_key, raw_key, rsa_key
 from tests.findings import codes
 
 
@@ -35,13 +35,13 @@ def _nsec3param(text: str) -> dns.rdtypes.ANY.NSEC3PARAM.NSEC3PARAM:
 @pytest.mark.parametrize(
     "key",
     [
-        pytest.param(_ec_key(), id="ECDSAP256SHA256"),
-        pytest.param(_rsa_key(8, 2048), id="RSASHA256-2048"),
-        pytest.param(_rsa_key(10, 2048), id="RSASHA512-2048"),
+        pytest.param(ec_key(), id="ECDSAP256SHA256"),
+        pytest.param(rsa_key(8, 2048), id="RSASHA256-2048"),
+        pytest.param(rsa_key(10, 2048), id="RSASHA512-2048"),
     ],
 )
 def test_sound_keys_with_a_sha256_ds_raise_nothing(key: dns.rdtypes.ANY.DNSKEY.DNSKEY) -> None:
-    zone = ZoneKeys("example.test", (key,), (_ds(key, "SHA256"),), (_nsec3param("1 0 0 -"),))
+    zone = ZoneKeys("example.test", (key,), (ds_of(key, "SHA256"),), (_nsec3param("1 0 0 -"),))
 
     assert judge(zone) == []
 
@@ -50,7 +50,7 @@ def test_sound_keys_with_a_sha256_ds_raise_nothing(key: dns.rdtypes.ANY.DNSKEY.D
     ("algorithm", "name"), [(1, "RSAMD5"), (3, "DSA"), (6, "DSA-NSEC3-SHA1"), (12, "ECC-GOST")]
 )
 def test_a_zone_signed_only_with_a_deprecated_algorithm_fails(algorithm: int, name: str) -> None:
-    key = _raw_key(algorithm)
+    key = raw_key(algorithm)
 
     findings = judge(ZoneKeys("example.test", (key,)))
 
@@ -61,7 +61,7 @@ def test_a_zone_signed_only_with_a_deprecated_algorithm_fails(algorithm: int, na
 
 
 def test_a_deprecated_algorithm_beside_a_sound_one_is_an_unfinished_rollover() -> None:
-    zone = ZoneKeys("example.test", (_raw_key(3), _ec_key()))
+    zone = ZoneKeys("example.test", (raw_key(3), ec_key()))
 
     findings = judge(zone)
 
@@ -97,18 +97,18 @@ def test_without_dnskeys_the_ds_alone_is_judged_and_no_ds_is_offered(
 
 @pytest.mark.parametrize("algorithm", [5, 7])
 def test_sha1_algorithms_warn(algorithm: int) -> None:
-    key = _rsa_key(algorithm, 2048)
+    key = rsa_key(algorithm, 2048)
 
-    findings = judge(ZoneKeys("example.test", (key,), (_ds(key, "SHA256"),)))
+    findings = judge(ZoneKeys("example.test", (key,), (ds_of(key, "SHA256"),)))
 
     assert codes(findings) == [("dnssec.algorithm_weak", Status.WARN)]
     assert "NOT RECOMMENDED" in findings[0].message
 
 
 def test_short_rsa_keys_are_named_by_role_tag_and_size() -> None:
-    ksk, zsk = _rsa_key(8, 2048), _rsa_key(8, 1024, flags=256)
+    ksk, zsk = rsa_key(8, 2048), rsa_key(8, 1024, flags=256)
 
-    findings = judge(ZoneKeys("example.test", (ksk, zsk), (_ds(ksk, "SHA256"),)))
+    findings = judge(ZoneKeys("example.test", (ksk, zsk), (ds_of(ksk, "SHA256"),)))
 
     assert codes(findings) == [("dnssec.rsa_key_short", Status.WARN)]
     assert f"ZSK {dns.dnssec.key_id(zsk)} (1024 bits)" in findings[0].message
@@ -116,20 +116,20 @@ def test_short_rsa_keys_are_named_by_role_tag_and_size() -> None:
 
 
 def test_a_sha1_ds_beside_a_sha256_one_is_not_flagged() -> None:
-    key = _ec_key()
+    key = ec_key()
 
-    assert judge(ZoneKeys("example.test", (key,), (_ds(key, "SHA1"), _ds(key, "SHA256")))) == []
+    assert judge(ZoneKeys("example.test", (key,), (ds_of(key, "SHA1"), ds_of(key, "SHA256")))) == []
 
 
 def _gost_only() -> tuple[ZoneKeys, dns.rdtypes.ANY.DNSKEY.DNSKEY]:
-    key = _ec_key()
+    key = ec_key()
     gost = _ds_text(f"{dns.dnssec.key_id(key)} 13 3 " + "ab" * 32)
     return ZoneKeys("example.test", (key,), (gost,)), key
 
 
 def _sha1_for_the_second_key() -> tuple[ZoneKeys, dns.rdtypes.ANY.DNSKEY.DNSKEY]:
-    first, second = _ec_key(), _ec_key()
-    return ZoneKeys("example.test", (first, second), (_ds(second, "SHA1"),)), second
+    first, second = ec_key(), ec_key()
+    return ZoneKeys("example.test", (first, second), (ds_of(second, "SHA1"),)), second
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_a_deprecated_ds_digest_comes_with_the_sha256_replacement(
 
     assert codes(findings) == [expected]
     assert findings[0].record is not None
-    assert findings[0].record.value == _ds(key, "SHA256").to_text()
+    assert findings[0].record.value == ds_of(key, "SHA256").to_text()
 
 
 @pytest.mark.parametrize(
@@ -177,8 +177,8 @@ def test_a_deprecated_ds_digest_comes_with_the_sha256_replacement(
 def test_nsec3_parameters_follow_rfc_9276(
     param: str, expected: list[tuple[str, Status]], phrase: str
 ) -> None:
-    key = _ec_key()
-    zone = ZoneKeys("example.test", (key,), (_ds(key, "SHA256"),), (_nsec3param(param),))
+    key = ec_key()
+    zone = ZoneKeys("example.test", (key,), (ds_of(key, "SHA256"),), (_nsec3param(param),))
 
     findings = judge(zone)
 
@@ -187,7 +187,7 @@ def test_nsec3_parameters_follow_rfc_9276(
 
 
 def test_rsa_modulus_bits_reads_rfc_3110_keys() -> None:
-    one_byte = _rsa_key(8, 1024).key
+    one_byte = rsa_key(8, 1024).key
     long_exponent = b"\x00\x00\x03" + b"\x01\x00\x01" + b"\x80" + bytes(255)
 
     assert rsa_modulus_bits(one_byte) == 1024
@@ -204,4 +204,4 @@ def test_rsa_modulus_bits_rejects_garbage_only_with_its_own_error(key: bytes) ->
 
 
 def test_a_malformed_rsa_key_is_not_judged_for_size() -> None:
-    assert judge(ZoneKeys("example.test", (_raw_key(8, b"\x05\x01"),))) == []
+    assert judge(ZoneKeys("example.test", (raw_key(8, b"\x05\x01"),))) == []
