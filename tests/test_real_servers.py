@@ -34,7 +34,7 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.realservers import (
+from tests.fakes.realservers.postfix import (
     EXPIRED_HOST,
     MX_NAME,
     NGINX_HOST,
