@@ -8,7 +8,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from tests.fakes.mailservers import Pki, SmtpScript, tarpit
+from tests.fakes.mailservers.hostile import Pki, SmtpScript, tarpit
 
 # host name (as in the certificates), address, what answers there
 SERVERS = {

@@ -13,7 +13,7 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers import Loopback, SmtpScript
+from tests.fakes.mailservers.hostile import Loopback, SmtpScript
 
 ZONE = """
 @ 300 IN MX 10 mx.example.test.

@@ -22,7 +22,7 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers import (
+from tests.fakes.mailservers.hostile import (
     Loopback,
     Pki,
     SmtpScript,

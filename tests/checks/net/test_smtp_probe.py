@@ -18,7 +18,7 @@ from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
 from checks.settings import Settings
 from checks.tls.analysis import analyse_probe
-from tests.fakes.mailservers import (
+from tests.fakes.mailservers.hostile import (
     Handler,
     Loopback,
     Pki,

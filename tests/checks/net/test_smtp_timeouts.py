@@ -3,7 +3,7 @@ on loopback: the probe names them within one step timeout, the smtp check judges
 any other mail host answered, reports stay within budget, and a dropped address is not knocked on
 twice while its result is fresh.
 
-The dropping port is `tests.fakes.mailservers.Blackhole`: a backlog-0 listener whose accept queue is
+The dropping port is `tests.fakes.mailservers.hostile.Blackhole`: a backlog-0 listener whose accept queue is
 full, so the kernel drops every further SYN. Nothing is simulated or patched: the prober's own
 `sock_connect` waits for a SYN-ACK that never comes.
 """
@@ -29,7 +29,7 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers import (
+from tests.fakes.mailservers.hostile import (
     Blackhole,
     Loopback,
     Pki,
@@ -37,7 +37,7 @@ from tests.fakes.mailservers import (
     close_after_starttls,
     make_pki,
 )
-from tests.fakes.mailservers import (
+from tests.fakes.mailservers.hostile import (
     prober_settings as loopback_settings,
 )
 from tests.findings import by_code, code_set

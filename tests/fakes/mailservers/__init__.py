@@ -1,0 +1,1 @@
+"""Mail servers for tests, on loopback, in the test's own event loop: SMTP, IMAP/POP3, hostile."""
