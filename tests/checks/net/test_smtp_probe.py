@@ -18,23 +18,11 @@ from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
 from checks.settings import Settings
 from checks.tls.analysis import analyse_probe
-from tests.fakes.mailservers.hostile import (
-    Handler,
-    Loopback,
-    Pki,
-    SmtpScript,
-    aiosmtpd_server,
-    drip,
-    free_port,
-    hang_up,
-    imap,
-    implicit_smtp,
-    make_pki,
-    pop3,
-    prober_settings,
-    raw,
-    tarpit,
-)
+from tests.fakes.mailservers.hostile import drip, hang_up, raw, tarpit
+from tests.fakes.mailservers.imap_pop3 import imap, pop3
+from tests.fakes.mailservers.loopback import Handler, Loopback, free_port, prober_settings
+from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.smtp import SmtpScript, aiosmtpd_server, implicit_smtp
 
 HOST = "mx.example.test"
 TIMEOUT = 0.4
