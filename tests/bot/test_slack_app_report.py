@@ -1,25 +1,19 @@
-"""End to end: the app's real aiohttp server on 127.0.0.1, signed requests in, Web API calls out.
-
-Slack itself is a local stand-in (`tests.fakes.slackapi.SlackApi`); checks run on a canned engine or on
-the real engine against the DNS test server. Every wait is bounded.
+"""The /mx report flow over the app's real HTTP server, Slack stood in: ack, placeholder,
+progress and final report, usage replies, fallbacks and retries on Slack errors, an engine crash,
+and the real engine against the DNS test server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
 from bot.commands import Command
-from bot.settings import Secret
 from bot.slack.engine_binding import bind_engine
 from checks import address, mx
 from checks.context import Context
@@ -30,25 +24,7 @@ from checks.registry import Check
 from checks.settings import Nameserver, Settings
 from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.slackapi import TEAM
-from tests.fakes.slackharness import (
-    CANNED,
-    SECRET,
-    Canned,
-    MakeHarness,
-    blocks_text,
-    buttons,
-    final_update,
-    harness_factory,
-)
-
-
-@pytest.fixture
-async def make_harness(tmp_path: Path) -> AsyncIterator[MakeHarness]:
-    async with harness_factory(tmp_path) as make:
-        yield make
-
-
-# ---- the report flow ----------------------------------------------------------------------------
+from tests.fakes.slackharness import CANNED, Canned, MakeHarness, blocks_text, buttons, final_update
 
 
 async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
@@ -87,36 +63,6 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
     ) == 1
 
 
-@pytest.mark.parametrize("how", ["unsigned", "bad signature", "stale"])
-async def test_requests_that_are_not_from_slack_get_401_and_post_nothing(
-    make_harness: MakeHarness, how: str
-) -> None:
-    h = await make_harness()
-    forms: dict[str, dict[str, Any]] = {
-        "unsigned": {"sign": False},
-        "bad signature": {"secret": "not-the-secret"},
-        "stale": {"timestamp": int(time.time()) - 6 * 60},
-    }
-    kw = forms[how]
-
-    status, _, _ = await h.command("example.com", **kw)
-    status_event, _, _ = await h.event(
-        {
-            "type": "app_mention",
-            "user": "U1",
-            "text": "<@UBOT> example.com",
-            "ts": "1.1",
-            "channel": "C1",
-        },
-        **kw,
-    )
-    # a signed request afterwards proves the server was listening: only it reaches Slack
-    await h.command("help")
-
-    assert (status, status_event) == (401, 401)
-    assert h.api.chat_calls() == []
-
-
 async def test_junk_gets_a_short_ephemeral_usage_reply(make_harness: MakeHarness) -> None:
     h = await make_harness()
 
@@ -137,70 +83,6 @@ async def test_help_lists_the_forms_and_the_checks(make_harness: MakeHarness) ->
 
     assert "/mx spf example.com 203.0.113.7" in body
     assert "`mx`" in body
-
-
-async def test_a_mention_is_answered_in_its_thread(make_harness: MakeHarness) -> None:
-    h = await make_harness()
-    event = {
-        "type": "app_mention",
-        "user": "U1",
-        "text": "<@UBOT> check mx for <http://example.com|example.com>",
-        "ts": "1700000000.000100",
-        "thread_ts": "1700000000.000001",
-        "channel": "C1",
-    }
-
-    status, _, _ = await h.event(event)
-    [posted] = await h.api.wait_for("chat.postMessage")
-    await final_update(h.api)
-
-    assert status == 200
-    assert posted.params["thread_ts"] == "1700000000.000001"
-    assert h.store.claims == [("Ev1", True)]
-
-
-async def test_a_retried_or_duplicated_event_runs_once(make_harness: MakeHarness) -> None:
-    engine = Canned()
-    h = await make_harness(run=engine, plan=engine.plan)
-    event = {
-        "type": "app_mention",
-        "user": "U1",
-        "text": "<@UBOT> example.com",
-        "ts": "1.1",
-        "channel": "C1",
-    }
-
-    await h.event(event, event_id="EvSame")
-    await final_update(h.api)
-    await h.event(
-        event,
-        event_id="EvSame",
-        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
-    )
-    await h.event({**event, "ts": "1.2"}, event_id="EvSame")
-    async with asyncio.timeout(5), h.store.claimed:
-        await h.store.claimed.wait_for(lambda: len(h.store.claims) == 3)
-
-    assert h.store.claims == [("EvSame", True), ("EvSame", False), ("EvSame", False)]
-    assert len(engine.commands) == 1
-    assert len(h.api.calls_to("chat.postMessage")) == 1
-
-
-async def test_mention_usage_errors_are_ephemeral_and_escaped(make_harness: MakeHarness) -> None:
-    h = await make_harness()
-    event = {
-        "type": "app_mention",
-        "user": "U1",
-        "text": "<@UBOT> <!channel>",
-        "ts": "1.1",
-        "channel": "C1",
-    }
-
-    await h.event(event)
-    [reply] = await h.api.wait_for("chat.postEphemeral")
-
-    assert reply.params["user"] == "U1"
-    assert "<!channel>" not in json.dumps(reply.params)
 
 
 async def test_not_in_channel_falls_back_to_the_response_url(make_harness: MakeHarness) -> None:
@@ -243,97 +125,38 @@ async def test_slack_429_is_waited_out_and_retried(make_harness: MakeHarness) ->
     assert len(h.api.calls_to("chat.postMessage")) == 2
 
 
-async def test_buttons_rerun_and_post_details_in_the_thread(make_harness: MakeHarness) -> None:
-    engine = Canned()
-    h = await make_harness(run=engine, plan=engine.plan)
-    await h.command("example.com spf")
-    final = await final_update(h.api)
-    values = buttons(final)
+class Broken:
+    """An engine with a bug: it crashes after the first result."""
 
-    status_rerun, _, _ = await h.click("mx_rerun", values["mx_rerun"], final.params["ts"])
-    await final_update(h.api, 2)
-    status_details, _, _ = await h.click("mx_details", values["mx_details"], final.params["ts"])
-    details = (await h.api.wait_for("chat.postMessage", 3))[2]
+    def __call__(self, command: Command) -> Broken:
+        return self
 
-    assert (status_rerun, status_details) == (200, 200)
-    assert [c.text for c in engine.commands] == ["example.com spf", "example.com spf"]
-    assert details.params["thread_ts"] == final.params["ts"]
-    text = blocks_text(details)
-    assert "`spf.x`" in text
-    assert "Evidence:" in text
-    assert "&lt;!channel&gt;" in text
-    assert "<!channel>" not in json.dumps(details.params)
+    def __aiter__(self) -> AsyncIterator[CheckResult]:
+        return self._run()
+
+    @property
+    def report(self) -> Report:
+        raise AssertionError("a crashed run has no report")
+
+    async def _run(self) -> AsyncIterator[CheckResult]:
+        yield CANNED[0]
+        raise RuntimeError("bug")
 
 
-async def test_details_of_another_workspaces_report_are_not_shown(
-    make_harness: MakeHarness,
+async def test_an_engine_crash_replaces_the_placeholder_with_a_notice(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = await make_harness()
+    h = await make_harness(run=Broken())
 
-    await h.click("mx_details", "1", "1.1")
-    [reply] = await h.api.wait_for("response_url")
-
-    assert "no longer available" in reply.params["text"]
-
-
-async def test_app_home_shows_the_workspaces_latest_reports(make_harness: MakeHarness) -> None:
-    h = await make_harness()
     await h.command("example.com")
-    await final_update(h.api)
-
-    await h.event(
-        {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}, event_id="EvHome"
+    await h.api.wait_until(
+        lambda: any(
+            "failed on my side" in c.params.get("text", "") for c in h.api.calls_to("chat.update")
+        )
     )
-    [published] = await h.api.wait_for("views.publish")
 
-    view = published.params["view"]
-    assert published.params["user_id"] == "U1"
-    assert view["type"] == "home"
-    assert "*example.com*: problems found" in json.dumps(view, ensure_ascii=False)
-
-
-async def test_rate_limits_refuse_with_a_clear_reply(make_harness: MakeHarness) -> None:
-    h = await make_harness(user_reports_per_minute=1)
-
-    await h.command("example.com")
-    _, body, _ = await h.command("example.org")
-    await final_update(h.api)
-
-    assert "try again in" in json.loads(body)["text"]
-    assert len(h.api.calls_to("chat.postMessage")) == 1
-    assert 'mxbot_reports_refused_total{reason="user_rate"} 1' in h.metrics.render()
-
-
-async def test_reports_beyond_the_cap_are_queued_and_say_so(make_harness: MakeHarness) -> None:
-    engine = Canned(hold=True)
-    h = await make_harness(run=engine, plan=engine.plan, max_concurrent_reports=1)
-
-    await h.command("example.com")
-    await h.api.wait_for("chat.update")
-    await h.command("example.org", user="U2", channel="C2")
-    second = (await h.api.wait_for("chat.postMessage", 2))[1]
-    engine.release.set()
-    await final_update(h.api, 2)
-
-    assert "Queued: 1 report ahead of this one." in blocks_text(second)
-
-
-async def test_healthz_and_metrics(make_harness: MakeHarness) -> None:
-    h = await make_harness()
-    await h.command("example.com")
-    await final_update(h.api)
-
-    async with h.http.get(f"{h.url}/healthz") as health:
-        health_text = await health.text()
-    async with h.http.get(f"{h.url}/metrics") as metrics:
-        exposition = await metrics.text()
-
-    assert (health.status, health_text) == (200, "ok\n")
-    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    assert 'mxbot_reports_total{status="fail"} 1' in exposition
-    assert 'mxbot_check_outcomes_total{check="spf",status="fail"} 1' in exposition
-    assert "mxbot_report_duration_seconds_count 1" in exposition
-    assert re.search(r'mxbot_report_duration_seconds_bucket\{le="\+Inf"\} 1', exposition)
+    assert "Traceback" not in json.dumps([c.params for c in h.api.calls])
+    assert "report on example.com failed" in caplog.text
 
 
 # ---- the real engine against the DNS test server ------------------------------------------------
@@ -425,196 +248,3 @@ async def test_the_reports_resolvers_are_those_of_the_dns_client_the_engine_used
     assert f"resolver {used} ·" in text
     assert stored is not None
     assert stored.report.resolvers == (str(used),)
-
-
-# ---- multi-workspace OAuth ----------------------------------------------------------------------
-
-
-# slack-sdk sends oauth.v2.access credentials with aiohttp.BasicAuth, which aiohttp 3.14 deprecates.
-@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
-async def test_oauth_install_keeps_the_installation_and_uses_its_token(
-    make_harness: MakeHarness,
-) -> None:
-    h = await make_harness(bot_token=Secret(), client_id="111.222", client_secret=Secret("cs"))
-    h.api.oauth_response = {
-        "ok": True,
-        "app_id": "A1",
-        "authed_user": {"id": "U9"},
-        "scope": "app_mentions:read,chat:write,commands",
-        "token_type": "bot",
-        "access_token": "xoxb-installed",
-        "bot_user_id": "UBOT2",
-        "team": {"id": "T0002", "name": "Two"},
-        "enterprise": None,
-        "is_enterprise_install": False,
-    }
-
-    async with h.http.get(f"{h.url}/slack/install", allow_redirects=False) as install:
-        page = await install.text()
-        cookie = install.cookies["slack-app-oauth-state"]
-    state = re.search(r"state=([\w-]+)", page)
-    assert state is not None
-    # The state cookie is Secure (production is https); a browser on https sends it back.
-    async with h.http.get(
-        f"{h.url}/slack/oauth_redirect?code=c0de&state={state[1]}",
-        headers={"Cookie": f"slack-app-oauth-state={cookie.value}"},
-        allow_redirects=False,
-    ) as callback:
-        await callback.text()
-    bot = await h.store.installation_store.async_find_bot(enterprise_id=None, team_id="T0002")
-    await h.command("example.com", team="T0002")
-    [posted] = await h.api.wait_for("chat.postMessage")
-    await final_update(h.api)
-
-    assert install.status == 200
-    assert "client_id=111.222" in page
-    assert "scope=app_mentions:read,chat:write,commands" in page
-    assert callback.status == 200
-    assert bot is not None
-    assert bot.bot_token == "xoxb-installed"
-    assert posted.headers["Authorization"] == "Bearer xoxb-installed"
-
-
-async def test_single_workspace_mode_has_no_install_page(make_harness: MakeHarness) -> None:
-    h = await make_harness()
-
-    async with h.http.get(f"{h.url}/slack/install") as response:
-        assert response.status == 404
-
-
-async def test_url_verification_challenge_is_echoed(make_harness: MakeHarness) -> None:
-    h = await make_harness()
-    body = json.dumps(
-        {
-            "token": "x",
-            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-            "type": "url_verification",
-        }
-    )
-
-    status, text, _ = await h.post(body, "application/json")
-
-    assert status == 200
-    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
-    assert h.api.chat_calls() == []
-
-
-async def test_ssl_check_is_answered_without_work(make_harness: MakeHarness) -> None:
-    h = await make_harness()
-
-    status, _, _ = await h.post(
-        urlencode({"ssl_check": "1", "token": "x"}), "application/x-www-form-urlencoded"
-    )
-
-    assert status == 200
-    assert h.api.chat_calls() == []
-
-
-class Broken:
-    """An engine with a bug: it crashes after the first result."""
-
-    def __call__(self, command: Command) -> Broken:
-        return self
-
-    def __aiter__(self) -> AsyncIterator[CheckResult]:
-        return self._run()
-
-    @property
-    def report(self) -> Report:
-        raise AssertionError("a crashed run has no report")
-
-    async def _run(self) -> AsyncIterator[CheckResult]:
-        yield CANNED[0]
-        raise RuntimeError("bug")
-
-
-async def test_an_engine_crash_replaces_the_placeholder_with_a_notice(
-    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
-) -> None:
-    h = await make_harness(run=Broken())
-
-    await h.command("example.com")
-    await h.api.wait_until(
-        lambda: any(
-            "failed on my side" in c.params.get("text", "") for c in h.api.calls_to("chat.update")
-        )
-    )
-
-    assert "Traceback" not in json.dumps([c.params for c in h.api.calls])
-    assert "report on example.com failed" in caplog.text
-
-
-# ---- watch-lists --------------------------------------------------------------------------------
-
-
-async def test_watch_adds_the_domain_and_answers_ephemerally(make_harness: MakeHarness) -> None:
-    h = await make_harness(watch=True)
-
-    status, body, _ = await h.command("watch <http://Example.com|Example.com> daily 08:30")
-    listed = await h.command("watches")
-
-    assert status == 200
-    assert "Now watching *example.com*" in body
-    assert "08:30" in body
-    assert "example.com" in listed[1]
-    assert h.api.chat_calls() == []  # answered in the ack, no report run
-
-
-async def test_the_watch_button_puts_the_reported_domain_on_the_list(
-    make_harness: MakeHarness,
-) -> None:
-    h = await make_harness(watch=True)
-    await h.command("example.com")
-    final = await final_update(h.api)
-    assert buttons(final)["mx_watch"] == "example.com"
-
-    status, _, _ = await h.click("mx_watch", "example.com", final.params["ts"])
-    await h.api.wait_until(lambda: bool(h.api.calls_to("response_url")))
-
-    assert status == 200
-    reply = h.api.calls_to("response_url")[-1].params
-    assert "Now watching *example.com*" in json.dumps(reply)
-    assert reply["response_type"] == "ephemeral"
-
-
-async def test_help_lists_the_watch_commands_when_watch_lists_are_on(
-    make_harness: MakeHarness,
-) -> None:
-    h = await make_harness(watch=True)
-
-    _, body, _ = await h.command("help")
-
-    assert "/mx watch" in body
-    assert "/mx unwatch" in body
-
-
-async def test_a_shutdown_finishes_or_closes_reports_in_flight(make_harness: MakeHarness) -> None:
-    engine = Canned(hold=True)  # never released: the report is still running at shutdown
-    h = await make_harness(run=engine, plan=engine.plan)
-    await h.command("example.com")
-    await h.api.wait_for("chat.update")
-    assert len(h.in_flight) == 1
-
-    cut_short = await h.in_flight.drain(0.1)
-    await h.api.wait_until(
-        lambda: "restarted" in json.dumps(h.api.calls_to("chat.update")[-1].params)
-    )
-
-    assert cut_short == 1
-    assert len(h.in_flight) == 0
-
-
-async def test_tokens_and_the_signing_secret_never_reach_the_logs(
-    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("DEBUG")  # the most talkative setting, slack_sdk's request logging included
-    h = await make_harness()
-    h.api.errors["chat.postMessage"] = "invalid_auth"  # an API error path logs context too
-
-    await h.command("example.com")
-    await h.api.wait_for("response_url")
-    await h.post("token=x&text=forged", "application/x-www-form-urlencoded", secret="wrong")
-
-    assert caplog.text  # something was logged, so the absence below means something
-    assert "xoxb-test-token" not in caplog.text
-    assert SECRET not in caplog.text
