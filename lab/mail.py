@@ -8,7 +8,9 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from tests.fakes.mailservers import Pki, SmtpScript, tarpit
+from tests.fakes.mailservers.hostile import tarpit
+from tests.fakes.mailservers.pki import Pki
+from tests.fakes.mailservers.smtp import SmtpScript
 
 # host name (as in the certificates), address, what answers there
 SERVERS = {

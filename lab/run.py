@@ -31,7 +31,7 @@ def main() -> int:
     flags = ["--timeout", "1"]
     if args.mail:
         from lab import mail
-        from tests.fakes.mailservers import make_pki
+        from tests.fakes.mailservers.pki import make_pki
 
         pki, _tmp = make_pki()
         mail.start(pki)

@@ -34,19 +34,16 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.realservers import (
+from tests.fakes.realservers.nginx import NGINX_HOST, REDIRECT_TO, NginxLab, nginx_missing
+from tests.fakes.realservers.postfix import (
     EXPIRED_HOST,
     MX_NAME,
-    NGINX_HOST,
     NOTLS_HOST,
     POSTFIX_HOST,
-    REDIRECT_TO,
-    NginxLab,
     PostfixLab,
-    TestCa,
-    nginx_missing,
     postfix_missing,
 )
+from tests.fakes.realservers.testca import TestCa
 from tests.findings import report_codes
 
 ROOT = Path(__file__).resolve().parent.parent

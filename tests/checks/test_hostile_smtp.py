@@ -13,7 +13,8 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers import Loopback, SmtpScript
+from tests.fakes.mailservers.loopback import Loopback
+from tests.fakes.mailservers.smtp import SmtpScript
 
 ZONE = """
 @ 300 IN MX 10 mx.example.test.

@@ -22,16 +22,11 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers import (
-    Loopback,
-    Pki,
-    SmtpScript,
-    aiosmtpd_server,
-    free_port,
-    imap,
-    make_pki,
-    tarpit,
-)
+from tests.fakes.mailservers.hostile import tarpit
+from tests.fakes.mailservers.imap_pop3 import imap
+from tests.fakes.mailservers.loopback import Loopback, free_port
+from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.smtp import SmtpScript, aiosmtpd_server
 from tests.findings import code_set
 
 ZONE = """

@@ -22,7 +22,7 @@ from checks.net.trust import TrustStore
 from checks.tls.analysis import Grade, analyse, forward_secrecy, grade_protocol, weak_cipher
 from checks.tls.chain import ChainProblem, name_matches
 from checks.tls.findings import findings
-from tests.fakes.mailservers import Pki, make_pki
+from tests.fakes.mailservers.pki import Pki, make_pki
 from tests.findings import Code, code_set, codes
 
 NOW = dt.datetime.now(dt.UTC)

@@ -26,7 +26,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.fakes.realservers import free_port, processes_where, reap
+from tests.fakes.realservers.processes import free_port, processes_where, reap
 
 HOST = "127.0.0.1"
 USER = "postgres"  # the system user Debian's package creates, and the cluster's superuser

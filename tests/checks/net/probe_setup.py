@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from checks.net.probe.prober import SmtpProber
 from checks.settings import Settings
-from tests.fakes.mailservers import Pki, prober_settings
+from tests.fakes.mailservers.loopback import prober_settings
+from tests.fakes.mailservers.pki import Pki
 
 HOST = "mx.example.test"
 TIMEOUT = 0.4

@@ -17,19 +17,10 @@ from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
 from checks.tls.analysis import analyse_probe
 from tests.checks.net.probe_setup import HOST, TIMEOUT, prober, settings_for
-from tests.fakes.mailservers import (
-    Handler,
-    Loopback,
-    Pki,
-    SmtpScript,
-    aiosmtpd_server,
-    drip,
-    free_port,
-    hang_up,
-    make_pki,
-    raw,
-    tarpit,
-)
+from tests.fakes.mailservers.hostile import drip, hang_up, raw, tarpit
+from tests.fakes.mailservers.loopback import Handler, Loopback, free_port
+from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.smtp import SmtpScript, aiosmtpd_server
 
 
 @pytest.fixture(scope="module")

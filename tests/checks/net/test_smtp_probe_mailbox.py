@@ -10,7 +10,10 @@ import pytest
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
 from tests.checks.net.probe_setup import settings_for
-from tests.fakes.mailservers import Handler, Loopback, Pki, imap, implicit_smtp, make_pki, pop3
+from tests.fakes.mailservers.imap_pop3 import imap, pop3
+from tests.fakes.mailservers.loopback import Handler, Loopback
+from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.smtp import implicit_smtp
 
 
 @pytest.fixture(scope="module")

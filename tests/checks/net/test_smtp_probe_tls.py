@@ -14,15 +14,10 @@ import pytest
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import Failure, Protocol
 from tests.checks.net.probe_setup import HOST, TIMEOUT, prober, settings_for
-from tests.fakes.mailservers import (
-    Loopback,
-    Pki,
-    SmtpScript,
-    aiosmtpd_server,
-    implicit_smtp,
-    make_pki,
-    tarpit,
-)
+from tests.fakes.mailservers.hostile import tarpit
+from tests.fakes.mailservers.loopback import Loopback
+from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.smtp import SmtpScript, aiosmtpd_server, implicit_smtp
 
 
 @pytest.fixture(scope="module")

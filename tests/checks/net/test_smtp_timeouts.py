@@ -3,9 +3,9 @@ on loopback: the probe names them within one step timeout, the smtp check judges
 any other mail host answered, reports stay within budget, and a dropped address is not knocked on
 twice while its result is fresh.
 
-The dropping port is `tests.fakes.mailservers.Blackhole`: a backlog-0 listener whose accept queue is
-full, so the kernel drops every further SYN. Nothing is simulated or patched: the prober's own
-`sock_connect` waits for a SYN-ACK that never comes.
+The dropping port is `tests.fakes.mailservers.hostile.Blackhole`: a backlog-0 listener whose accept
+queue is full, so the kernel drops every further SYN. Nothing is simulated or patched: the prober's
+own `sock_connect` waits for a SYN-ACK that never comes.
 """
 
 from __future__ import annotations
@@ -29,17 +29,11 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers import (
-    Blackhole,
-    Loopback,
-    Pki,
-    SmtpScript,
-    close_after_starttls,
-    make_pki,
-)
-from tests.fakes.mailservers import (
-    prober_settings as loopback_settings,
-)
+from tests.fakes.mailservers.hostile import Blackhole, close_after_starttls
+from tests.fakes.mailservers.loopback import Loopback
+from tests.fakes.mailservers.loopback import prober_settings as loopback_settings
+from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.smtp import SmtpScript
 from tests.findings import by_code, code_set
 
 HOST = "mx.example.test"

@@ -1,0 +1,110 @@
+"""SMTP servers on loopback: a real aiosmtpd with STARTTLS, a scripted server, and implicit TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+
+from tests.fakes.mailservers.loopback import Handler
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+
+@contextlib.asynccontextmanager
+async def aiosmtpd_server(
+    tls: ssl.SSLContext | None, host: str = "127.0.0.1", hostname: str = "mx.example.test"
+) -> AsyncIterator[Endpoint]:
+    """A real aiosmtpd SMTP server (STARTTLS when `tls` is given) in this event loop."""
+
+    class Sink:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(Sink(), hostname=hostname, ident="aiosmtpd test", tls_context=tls),
+        host,
+        0,
+    )
+    try:
+        yield Endpoint(host, server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                await server.wait_closed()
+
+
+@dataclass
+class SmtpScript:
+    """A scripted SMTP server: say `banner`, answer EHLO with `ehlo`, STARTTLS with `starttls`."""
+
+    banner: Sequence[bytes] = (b"220 mx.example.test ESMTP scripted",)
+    ehlo: Sequence[bytes] = (
+        b"250-mx.example.test hello",
+        b"250-PIPELINING",
+        b"250-SIZE 10240000",
+        b"250-STARTTLS",
+        b"250 8BITMIME",
+    )
+    starttls: bytes = b"220 2.0.0 Ready to start TLS"
+    tls: ssl.SSLContext | None = None
+    after_starttls_raw: bytes | None = None  # instead of a handshake, send these bytes and close
+    close_after_banner: bool = False
+    commands: list[str] = field(default_factory=list)
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for line in self.banner:
+            writer.write(line + b"\r\n")
+        await writer.drain()
+        if self.close_after_banner:
+            return
+        while True:
+            raw = await reader.readline()
+            if not raw:
+                return
+            command = raw.decode().strip()
+            self.commands.append(command)
+            verb = command.split(" ")[0].upper()
+            if verb in {"EHLO", "HELO"}:
+                writer.write(b"".join(line + b"\r\n" for line in self.ehlo))
+            elif verb == "STARTTLS":
+                writer.write(self.starttls + b"\r\n")
+                await writer.drain()
+                if self.after_starttls_raw is not None:
+                    writer.write(self.after_starttls_raw)
+                    await writer.drain()
+                    return
+                if self.starttls.startswith(b"220") and self.tls is not None:
+                    await writer.start_tls(self.tls)
+                continue
+            elif verb == "QUIT":
+                writer.write(b"221 2.0.0 Bye\r\n")
+                await writer.drain()
+                return
+            else:
+                writer.write(b"502 5.5.2 not here\r\n")
+            await writer.drain()
+
+
+def implicit_smtp(tls: ssl.SSLContext) -> Handler:
+    """SMTP on 465: TLS first (RFC 8314), then a plain greeting and EHLO."""
+    script = SmtpScript(
+        ehlo=(b"250-mx.example.test hello", b"250-AUTH PLAIN", b"250 8BITMIME"), tls=None
+    )
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await writer.start_tls(tls)
+        await script(reader, writer)
+
+    return handler
