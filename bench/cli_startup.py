@@ -30,7 +30,11 @@ REFERENCE = [sys.executable, "-c", "import dns.asyncresolver"]
 
 
 def mxbot(*args: str) -> list[str]:
-    """`mxbot ARGS` through this interpreter, as the installed console script runs it."""
+    """`mxbot ARGS`: the console script installed beside this interpreter (what users run), or
+    the same entry point through this interpreter when the package is not installed."""
+    script = Path(sys.executable).with_name("mxbot")
+    if script.exists():
+        return [str(script), *args]
     return [
         sys.executable,
         "-c",
