@@ -83,6 +83,14 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Cause:
+    """Where the root cause of a report's trouble was found: a check and one of its findings."""
+
+    check: str  # check id: "mx"
+    code: str  # finding code: "mx.nxdomain"
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """All results for one target, in display order."""
 
@@ -91,6 +99,8 @@ class Report:
     duration_ms: int
     display_name: str = ""  # the Unicode form of an IDN, when it differs
     resolvers: tuple[str, ...] = field(default=())
+    headline: str = ""  # the most likely root cause in one sentence, once diagnosed
+    cause: Cause | None = None  # where that cause was found; None when nothing is wrong
 
     @property
     def status(self) -> Status:
