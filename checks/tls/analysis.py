@@ -143,7 +143,7 @@ def analyse(
         forward_secrecy=forward_secrecy(version, cipher),
         chain=summaries,
         chain_complete_capture=complete_capture,
-        trust=check_chain(chain, trust),
+        trust=check_chain(chain, trust, now),
         name_matches=leaf is not None and name_matches(host, leaf.dns_names, leaf.ip_addresses),
         days_left=days_left,
         not_yet_valid=leaf is not None and leaf.not_before > now,

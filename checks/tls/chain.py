@@ -53,26 +53,30 @@ def load_chain(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
     return tuple(c for c in (load_der(d) for d in ders) if c is not None)
 
 
-def check_chain(chain: Sequence[x509.Certificate], trust: TrustStore) -> ChainCheck:
+def check_chain(
+    chain: Sequence[x509.Certificate], trust: TrustStore, now: dt.datetime | None = None
+) -> ChainCheck:
     """Does the presented chain lead to a root in `trust`? Judged apart from the name and dates.
 
-    The verifier is asked about a name the leaf does carry, at a moment inside every presented
-    certificate's validity, so that a wrong name or an expired leaf is reported as exactly that
-    and not as "untrusted".
+    The verifier is asked about a name the leaf does carry, at moments when the dates cannot be
+    the problem: `now`, then a moment inside the validity of every presented certificate and of
+    the trusted roots that could anchor it (a root the server does not send may start later than
+    an old leaf). So a wrong name, or a leaf that expired or is not valid yet, is reported as
+    exactly that and not also as "untrusted".
     """
     if not chain:
         return ChainCheck(False, ChainProblem.EMPTY, "the server presented no certificate")
     leaf, rest = chain[0], list(chain[1:])
     detail = "no trusted roots are loaded"
     if trust.store is not None:
-        try:
-            _policy(trust.store, _inside(chain)).build_server_verifier(_subject_for(leaf)).verify(
-                leaf, rest
-            )
-        except (VerificationError, ValueError) as exc:
-            detail = str(exc)[:300]
-        else:
-            return ChainCheck(True, ChainProblem.NONE)
+        subject = _subject_for(leaf)
+        for moment in _moments(chain, trust, now):
+            try:
+                _policy(trust.store, moment).build_server_verifier(subject).verify(leaf, rest)
+            except (VerificationError, ValueError) as exc:
+                detail = str(exc)[:300]
+            else:
+                return ChainCheck(True, ChainProblem.NONE)
     return _diagnose(chain, trust, detail)
 
 
@@ -149,9 +153,24 @@ def _policy(store: Store, moment: dt.datetime) -> PolicyBuilder:
     return builder
 
 
-def _inside(chain: Sequence[x509.Certificate]) -> dt.datetime:
-    start = max(c.not_valid_before_utc for c in chain)
-    end = min(c.not_valid_after_utc for c in chain)
+def _moments(
+    chain: Sequence[x509.Certificate], trust: TrustStore, now: dt.datetime | None
+) -> list[dt.datetime]:
+    """When to ask the verifier: now (the usual case), then inside every date range involved."""
+    top = chain[-1]
+    anchors = [c for c in trust.certificates if c.subject in (top.issuer, top.subject)]
+    moments = [] if now is None else [now]
+    for candidates in [*([*chain, a] for a in anchors), chain]:
+        moment = _inside(candidates)
+        if moment not in moments:
+            moments.append(moment)
+    return moments
+
+
+def _inside(certificates: Sequence[x509.Certificate]) -> dt.datetime:
+    """A moment inside every certificate's validity (the latest start, when they do not overlap)."""
+    start = max(c.not_valid_before_utc for c in certificates)
+    end = min(c.not_valid_after_utc for c in certificates)
     moment = start + dt.timedelta(seconds=1)
     return moment if moment < end else start
 

@@ -3,6 +3,7 @@ loopback, one probe per address shared by the checks, and reports that stay with
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterator
@@ -104,6 +105,23 @@ async def test_an_expired_certificate_fails_tls_but_not_smtp(
         ctx = context(dns_server, settings, pki, server.port)
 
         assert code_set(await smtp.run(ctx)) == {("smtp.ok", Status.PASS)}
+        assert code_set(await tls.run(ctx)) == {("tls.cert_expired", Status.FAIL)}
+
+
+async def test_an_expired_leaf_older_than_its_trusted_root_is_only_expired(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    # The test CA is valid from 2000-01-01; this leaf from 1999 is checked for trust at a moment
+    # inside the root's validity too, so the dates are its only problem.
+    now = dt.datetime.now(dt.UTC)
+    old = pki.ca.issue_cert(
+        "mx.example.test",
+        not_before=dt.datetime(1999, 6, 1, tzinfo=dt.UTC),
+        not_after=now - dt.timedelta(days=2),
+    )
+    async with aiosmtpd_server(pki.context(old)) as server:
+        ctx = context(dns_server, settings, pki, server.port)
+
         assert code_set(await tls.run(ctx)) == {("tls.cert_expired", Status.FAIL)}
 
 

@@ -197,6 +197,57 @@ def test_self_signed_and_weak_keys_are_named(pki: Pki) -> None:
     }
 
 
+# ---- dates are judged apart from trust ---------------------------------------------------------
+# trustme's CA is valid from 2000-01-01: a leaf dated from before then lies partly outside the
+# root's validity, as an old leaf does under a root that was reissued or cross-signed later.
+BEFORE_THE_ROOT = dt.datetime(1999, 6, 1, tzinfo=dt.UTC)
+
+
+def _with_root(ca: trustme.CA, chain: list[bytes]) -> list[bytes]:
+    root = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    return [*chain, root.public_bytes(serialization.Encoding.DER)]
+
+
+@pytest.mark.parametrize("root_sent", [False, True], ids=["leaf-only", "with-root"])
+@pytest.mark.parametrize(
+    ("not_before", "not_after", "code"),
+    [
+        (BEFORE_THE_ROOT, NOW - dt.timedelta(days=2), "tls.cert_expired"),
+        (NOW - dt.timedelta(days=90), NOW - dt.timedelta(days=2), "tls.cert_expired"),
+        (NOW + dt.timedelta(days=2), NOW + dt.timedelta(days=90), "tls.cert_not_yet_valid"),
+    ],
+    ids=["expired-and-older-than-the-root", "expired", "not-yet-valid"],
+)
+def test_a_leaf_outside_its_dates_from_a_trusted_ca_is_only_a_date_problem(
+    pki: Pki, root_sent: bool, not_before: dt.datetime, not_after: dt.datetime, code: str
+) -> None:
+    leaf = ders(pki.ca.issue_cert(HOST, not_before=not_before, not_after=not_after))
+    chain = _with_root(pki.ca, leaf) if root_sent else leaf
+
+    assert verdict_codes(pki, chain) == {(code, Status.FAIL)}
+
+
+def test_a_valid_leaf_older_than_its_root_is_trusted(pki: Pki) -> None:
+    leaf = ders(pki.ca.issue_cert(HOST, not_before=BEFORE_THE_ROOT))
+
+    assert verdict_codes(pki, leaf) == {("tls.ok", Status.PASS)}
+    assert verdict_codes(pki, _with_root(pki.ca, leaf)) == {("tls.ok", Status.PASS)}
+
+
+def test_an_expired_leaf_from_an_untrusted_ca_is_both_untrusted_and_expired(pki: Pki) -> None:
+    other = trustme.CA()
+    leaf = ders(other.issue_cert(HOST, not_after=NOW - dt.timedelta(days=2)))
+
+    assert verdict_codes(pki, _with_root(other, leaf)) == {
+        ("tls.cert_untrusted", Status.WARN),
+        ("tls.cert_expired", Status.FAIL),
+    }
+    assert verdict_codes(pki, leaf) == {
+        ("tls.cert_chain_incomplete", Status.WARN),
+        ("tls.cert_expired", Status.FAIL),
+    }
+
+
 def test_old_protocols_and_weak_ciphers_fail(pki: Pki) -> None:
     trust = TrustStore.load(pki.ca_file)
     a = analyse(HOST, "TLSv1", "DES-CBC3-SHA", ders(pki.good), trust, NOW)
