@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import dns.name
+
 from checks import address
 from checks.model import Status
 from checks.settings import Settings
 from tests.conftest import MakeContext
-from tests.findings import code_set
+from tests.fakes.dnsserver import DnsTestServer
+from tests.findings import by_code, code_set, codes
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
 
@@ -81,3 +84,80 @@ async def test_documentation_addresses_fail_in_public_but_pass_in_a_lab(
 
     assert ("address.non_global", Status.FAIL) in code_set(findings)
     assert "documentation-only" in findings[0].message
+
+
+# ---- hosts without an address: each named, with why ---------------------------------------------
+UNADDRESSED = (
+    SOA
+    + "@ MX 10 gone\n"  # NXDOMAIN
+    + '@ MX 20 bare\nbare TXT "a name with no address"\n'  # NODATA
+    + "@ MX 30 192.0.2.1.\n"  # an IP literal where a host name belongs
+    + "@ MX 40 broken\n"  # the lookup fails (SERVFAIL)
+    + "@ MX 50 alias\nalias CNAME gone-too\n"  # an alias to a name that does not exist
+)
+
+
+async def test_each_host_without_an_address_is_named_with_why(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    ctx = await context_for(UNADDRESSED)
+    dns_server.behaviour.servfail.add(dns.name.from_text("broken.example.test"))
+
+    findings = await address.run(ctx)
+
+    assert codes(findings) == [("address.none", Status.FAIL)]
+    assert findings[0].evidence == (
+        "gone.example.test: does not exist (NXDOMAIN)",
+        "bare.example.test: has no A or AAAA record (NODATA)",
+        "192.0.2.1: is an IP address, not a host name (RFC 5321 5.1), so senders find no "
+        "address for it",
+        f"broken.example.test: could not be looked up (SERVFAIL from {dns_server.address})",
+        "alias.example.test: is an alias of gone-too.example.test, which does not exist (NXDOMAIN)",
+    )
+    message = findings[0].message
+    assert message.startswith("No mail host has an address, so senders cannot deliver: ")
+    assert "No mail host has an address." not in message
+    assert findings[0].record is not None
+    assert findings[0].record.name == "gone.example.test."
+
+
+async def test_a_host_without_an_address_beside_a_working_one_is_a_warning(
+    context_for: MakeContext,
+) -> None:
+    ctx = await context_for(SOA + "@ MX 10 a\na A 8.8.4.4\n@ MX 20 gone\n")
+
+    findings = await address.run(ctx)
+
+    assert code_set(findings) == {
+        ("address.host_no_address", Status.WARN),
+        ("address.no_ipv6", Status.INFO),
+        ("address.ok", Status.PASS),
+    }
+    assert by_code(findings, "address.host_no_address").message.startswith(
+        "The mail host gone.example.test does not exist (NXDOMAIN)"
+    )
+
+
+async def test_only_failed_lookups_are_an_error_not_a_failure(
+    context_for: MakeContext, dns_server: DnsTestServer
+) -> None:
+    ctx = await context_for(SOA + "@ MX 10 broken\n")
+    dns_server.behaviour.servfail.add(dns.name.from_text("broken.example.test"))
+
+    findings = await address.run(ctx)
+
+    assert codes(findings) == [("address.lookup_failed", Status.ERROR)]
+    assert findings[0].message.startswith("broken.example.test could not be looked up (SERVFAIL")
+
+
+async def test_an_implicit_mx_without_an_address_says_the_domain_itself_has_none(
+    context_for: MakeContext,
+) -> None:
+    ctx = await context_for(SOA + '@ TXT "v=spf1 -all"\n')
+
+    findings = await address.run(ctx)
+
+    assert codes(findings) == [("address.none", Status.FAIL)]
+    assert findings[0].evidence == (
+        "example.test (no MX record, so the domain itself): has no A or AAAA record (NODATA)",
+    )
