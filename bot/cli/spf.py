@@ -1,6 +1,14 @@
 """`mxbot spf DOMAIN --ip ADDR [--sender ADDR] [--helo NAME] [--json]`: one RFC 7208 evaluation, traced.
 
-Exit status: 0 when an SPF result was computed (whatever it is), 2 on bad input.
+Exit status, so that `mxbot spf ... && deliver` means "SPF passes" and a script can tell what to do
+otherwise (the exact result is always printed, and is the JSON `result`):
+
+- 0 `pass`: the domain authorises the address;
+- 1 `fail`, `softfail`, `neutral`, `none`: the policy was read and does not authorise it (or there
+  is none): change the record or the sending path;
+- 2 bad usage (as every `mxbot` command);
+- 3 `permerror`: the record itself is broken (RFC 7208 2.6.7): fix it; receivers may reject;
+- 4 `temperror`: a DNS lookup failed (2.6.6): try again later; nothing is known yet.
 """
 
 from __future__ import annotations
@@ -13,10 +21,20 @@ from typing import Any, TextIO
 
 from checks.net.dns import DnsClient
 from checks.settings import Settings
-from checks.spf.evaluate import SpfResult, check_host, parse_ip
+from checks.spf.evaluate import Result, SpfResult, check_host, parse_ip
 from checks.target import TargetError, normalise
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_PASS, EXIT_NOT_PASS, EXIT_USAGE, EXIT_PERMERROR, EXIT_TEMPERROR = 0, 1, 2, 3, 4
+# The one mapping from an SPF result to the exit status (see the module docstring).
+EXIT_STATUS: dict[Result, int] = {
+    Result.PASS: EXIT_PASS,
+    Result.FAIL: EXIT_NOT_PASS,
+    Result.SOFTFAIL: EXIT_NOT_PASS,
+    Result.NEUTRAL: EXIT_NOT_PASS,
+    Result.NONE: EXIT_NOT_PASS,
+    Result.PERMERROR: EXIT_PERMERROR,
+    Result.TEMPERROR: EXIT_TEMPERROR,
+}
 
 
 def configure(parser: argparse.ArgumentParser, command: str) -> None:
@@ -31,6 +49,10 @@ def configure(parser: argparse.ArgumentParser, command: str) -> None:
     )
     parser.add_argument("--helo", metavar="NAME", help="HELO/EHLO name (default: DOMAIN)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.epilog = (
+        "exit status: 0 pass; 1 fail, softfail, neutral or none; 2 bad usage; 3 permerror "
+        "(the record is broken); 4 temperror (a DNS lookup failed: try again)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -48,7 +70,7 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO | None =
         out.write("\n")
     else:
         out.write(render(result, sender, helo))
-    return EXIT_OK
+    return EXIT_STATUS[result.result]
 
 
 def _identity(args: argparse.Namespace) -> tuple[str, str, str]:

@@ -1,4 +1,4 @@
-"""`mxbot check` as a user runs it: a real process, real DNS over loopback, text and JSON out."""
+"""`mxbot check` and `mxbot spf` as a user runs them: a real process, real DNS over loopback, text and JSON out."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dns.name
 import pytest
 
+from bot.cli.main import main
 from tests.fakes.dnsserver import DnsTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +116,57 @@ def test_an_unreachable_resolver_is_an_error_not_a_hang(dns_server: DnsTestServe
     assert run.returncode == 1
     report = json.loads(run.stdout)
     assert report["checks"][0]["status"] == "error"
+
+
+# ---- mxbot spf: the exit status says the result -------------------------------------------------
+SPF_ZONE = """
+@ 300 IN SOA ns1 host 1 7200 3600 1209600 300
+pass 300 IN TXT "v=spf1 ip4:192.0.2.25 -all"
+fail 300 IN TXT "v=spf1 -all"
+softfail 300 IN TXT "v=spf1 ~all"
+neutral 300 IN TXT "v=spf1 ?all"
+none 300 IN TXT "just text"
+permerror 300 IN TXT "v=spf1 -all"
+permerror 300 IN TXT "v=spf1 ~all"
+temperror 300 IN TXT "v=spf1 -all"
+"""
+
+
+@pytest.fixture
+def spf_zone(dns_server: DnsTestServer) -> DnsTestServer:
+    dns_server.load_zone(SPF_ZONE, "example.test")
+    dns_server.behaviour.servfail.add(dns.name.from_text("temperror.example.test"))
+    return dns_server
+
+
+@pytest.mark.parametrize(
+    ("result", "status"),
+    [
+        ("pass", 0),
+        ("fail", 1),
+        ("softfail", 1),
+        ("neutral", 1),
+        ("none", 1),
+        ("permerror", 3),
+        ("temperror", 4),
+    ],
+)
+def test_mxbot_spf_exits_0_only_on_pass_and_tells_broken_and_failed_lookups_apart(
+    spf_zone: DnsTestServer, capsys: pytest.CaptureFixture[str], result: str, status: int
+) -> None:
+    domain = f"{result}.example.test"
+
+    code = main(["spf", domain, "--ip", "192.0.2.25", "--json", "--resolver", spf_zone.address])
+
+    assert json.loads(capsys.readouterr().out)["result"] == result
+    assert code == status
+
+
+def test_mxbot_spf_exit_status_reaches_the_shell(spf_zone: DnsTestServer) -> None:
+    failed = mxbot("spf", "fail.example.test", "--ip", "192.0.2.25", "--resolver", spf_zone.address)
+    passed = mxbot("spf", "pass.example.test", "--ip", "192.0.2.25", "--resolver", spf_zone.address)
+    usage = mxbot("spf", "pass.example.test", "--ip", "not-an-ip", "--resolver", spf_zone.address)
+
+    assert (failed.returncode, passed.returncode, usage.returncode) == (1, 0, 2)
+    assert failed.stdout.startswith("SPF fail for 192.0.2.25 at fail.example.test")
+    assert "exit status: 0 pass" in mxbot("spf", "--help").stdout

@@ -315,7 +315,7 @@ async def test_mxbot_spf_prints_json_with_result_explanation_and_trace(
     )
 
     data = json.loads(out.getvalue())
-    assert status == 0
+    assert status == 1  # not a pass
     assert (data["result"], data["explanation"]) == (
         "fail",
         "198.51.100.7 may not send for example.test",
