@@ -8,8 +8,29 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 DEFAULT_TIMEOUT = 3.0
-DEFAULT_CHECK_BUDGET = 20.0
-DEFAULT_REPORT_BUDGET = 30.0
+# How long the SMTP probe waits for a port-25 server's greeting (the 220), apart from the step
+# timeout. RFC 5321 4.5.3.2.1 suggests senders wait 5 minutes for it, and real MTAs do (Postfix
+# smtp_helo_timeout, Exim's command_timeout: 300 s), so a pause is never lost mail; but servers
+# pause on purpose to catch spambots that talk first (Postfix postscreen's greet wait: 6 s;
+# sendmail greet_pause: a few seconds; Exim `delay` ACLs: often 5-10 s). 20 s lets all of those
+# pass with a note, and a server silent for longer is reported as a tarpit (a warning: senders
+# still wait), while the rest of the report is not held up: every other check streams in first.
+DEFAULT_GREETING_TIMEOUT = 20.0
+
+
+def minimum_check_budget(timeout: float, greeting_timeout: float) -> float:
+    """Room for one port-25 probe (the greeting wait and three steps) and one step more for the
+    check's own lookups: the probe budget is the check budget less one step."""
+    return greeting_timeout + 4 * timeout
+
+
+def minimum_report_budget(check_budget: float, timeout: float) -> float:
+    """The slowest check, and two steps more for the checks that wait on its probe."""
+    return check_budget + 2 * timeout
+
+
+DEFAULT_CHECK_BUDGET = minimum_check_budget(DEFAULT_TIMEOUT, DEFAULT_GREETING_TIMEOUT)  # 32 s
+DEFAULT_REPORT_BUDGET = 40.0  # above minimum_report_budget(32, 3) = 38 s
 
 
 class SettingsError(ValueError):
@@ -91,7 +112,10 @@ class Settings:
         60.0  # one address's probe result is reused across reports this long
     )
     helo_name: str = ""  # the name given in EHLO; empty: this host's name
-    probe_budget: float | None = None  # one SMTP probe, all steps; None: 4 steps, within the check
+    # The port-25 greeting's own wait (never less than `timeout`); see DEFAULT_GREETING_TIMEOUT.
+    greeting_timeout: float = DEFAULT_GREETING_TIMEOUT
+    # One SMTP probe, all steps; None: the greeting wait and 3 steps, within the check budget.
+    probe_budget: float | None = None
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the non-None values of `changes` applied (CLI flags win over env)."""
@@ -106,12 +130,21 @@ class Settings:
             if part.strip()
         )
         timeout = _float(env, "MXBOT_TIMEOUT", DEFAULT_TIMEOUT)
+        greeting = _float(env, "MXBOT_GREETING_TIMEOUT", DEFAULT_GREETING_TIMEOUT)
+        check_budget = _float(
+            env,
+            "MXBOT_CHECK_BUDGET",
+            max(DEFAULT_CHECK_BUDGET, minimum_check_budget(timeout, greeting)),
+        )
         return cls(
             resolvers=resolvers,
             timeout=timeout,
-            check_budget=_float(env, "MXBOT_CHECK_BUDGET", max(DEFAULT_CHECK_BUDGET, timeout * 4)),
+            greeting_timeout=greeting,
+            check_budget=check_budget,
             report_budget=_float(
-                env, "MXBOT_REPORT_BUDGET", max(DEFAULT_REPORT_BUDGET, timeout * 6)
+                env,
+                "MXBOT_REPORT_BUDGET",
+                max(DEFAULT_REPORT_BUDGET, minimum_report_budget(check_budget, timeout)),
             ),
             allow_private=env.get("MXBOT_ALLOW_PRIVATE", "").strip().lower()
             in {"1", "true", "yes", "on"},

@@ -86,14 +86,15 @@ _FAILURES: Final[Mapping[Failure, _Verdict]] = {
         "{w} could not be reached from here ({detail}); this may be the bot's own "
         "network (no IPv6 route, say) rather than the server.",
     ),
-    Failure.NO_BANNER: _Verdict(
+    Failure.NO_BANNER: _Verdict(  # silent past the greeting wait (settings.greeting_timeout)
         "no_banner",
         Status.WARN,
-        "{w} accepts the connection but sends no greeting ({detail}): the server is "
+        "{w} accepts the connection but sends no greeting ({detail}), longer than deliberate "
+        "greeting delays last (postscreen, greet_pause: a few seconds): the server is "
         "overloaded, tarpitting, or something in front of it holds connections open. "
-        "Senders wait up to 5 minutes, so mail may be slow rather than lost.",
+        "Senders wait up to 5 minutes (RFC 5321 4.5.3.2.1), so mail may be slow rather than lost.",
         fix="Check the mail server's load and any greeting delay (postscreen, greet_pause); "
-        "a healthy server greets within a second.",
+        "a healthy server greets within a second, or after its deliberate pause.",
     ),
     Failure.EARLY_CLOSE: _Verdict(
         "closed_early",
@@ -195,6 +196,7 @@ async def run(ctx: Context) -> list[Finding]:
     findings: list[Finding] = []
     for result, ptr in zip(results, ptrs, strict=True):
         findings.extend(_judge(result, ptr, reachable_elsewhere=reachable))
+        findings.extend(_slow_greeting(result, ctx.settings.timeout))
     return findings
 
 
@@ -276,6 +278,27 @@ def _verdict(r: ProbeResult, failure: Failure, reachable_elsewhere: bool) -> _Ve
     ):
         return _BLOCKS_THE_BOT
     return _FAILURES.get(failure, _STALLED)
+
+
+def _slow_greeting(r: ProbeResult, step_timeout: float) -> list[Finding]:
+    """A 220 that came later than any other step may take: a pause, noted, not a failure."""
+    if r.banner is None or r.banner.code != "220" or r.banner_ms is None:
+        return []
+    if r.banner_ms <= step_timeout * 1000:
+        return []
+    return [
+        Finding(
+            "smtp.slow_greeting",
+            Status.INFO,
+            f"{where(r.host, r.address)} greets only after {r.banner_ms / 1000:.1f} s. That is "
+            "usually deliberate (Postfix postscreen, sendmail greet_pause: a pause that "
+            "catches spambots talking first) and harmless: senders wait up to 5 minutes for "
+            "the greeting (RFC 5321 4.5.3.2.1).",
+            fix="Nothing to change if the pause is deliberate; otherwise look for a slow "
+            "reverse DNS or ident lookup of the client, or an overloaded server.",
+            evidence=(f"banner after {r.banner_ms} ms: {r.banner}",),
+        )
+    ]
 
 
 def _names(r: ProbeResult, ptr: tuple[str, ...]) -> list[Finding]:

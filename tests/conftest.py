@@ -37,6 +37,7 @@ def settings(dns_server: DnsTestServer) -> Settings:
     return Settings(
         resolvers=(Nameserver(dns_server.host, dns_server.port),),
         timeout=0.5,
+        greeting_timeout=0.5,  # scaled down with the step timeout; greeting tests raise it
         dns_retries=1,
         check_budget=5.0,
         report_budget=8.0,

@@ -18,7 +18,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from bot.cli.errors import EXIT_USAGE, UsageError
-from checks.settings import Settings, SettingsError, parse_nameserver
+from checks.settings import (
+    Settings,
+    SettingsError,
+    minimum_check_budget,
+    minimum_report_budget,
+    parse_nameserver,
+)
 from checks.target import TargetError
 
 # name -> (one-line help, module under bot.cli); display order.
@@ -116,9 +122,12 @@ def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, st
         "allow_private": args.allow_private,
         "ca_file": args.ca_file,
     }
-    if timeout is not None:
-        overrides["check_budget"] = max(settings.check_budget, timeout * 4)
-        overrides["report_budget"] = max(settings.report_budget, timeout * 6)
+    if timeout is not None:  # longer steps: the budgets grow to hold them, the greeting wait too
+        check = max(settings.check_budget, minimum_check_budget(timeout, settings.greeting_timeout))
+        overrides["check_budget"] = check
+        overrides["report_budget"] = max(
+            settings.report_budget, minimum_report_budget(check, timeout)
+        )
     return settings.with_overrides(**overrides)
 
 

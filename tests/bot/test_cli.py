@@ -11,7 +11,8 @@ from pathlib import Path
 import dns.name
 import pytest
 
-from bot.cli.main import main
+from bot.cli.main import main, parse_args, settings_from
+from checks.net.probe.prober import SmtpProber
 from tests.fakes.dnsserver import DnsTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,3 +171,25 @@ def test_mxbot_spf_exit_status_reaches_the_shell(spf_zone: DnsTestServer) -> Non
     assert (failed.returncode, passed.returncode, usage.returncode) == (1, 0, 2)
     assert failed.stdout.startswith("SPF fail for 192.0.2.25 at fail.example.test")
     assert "exit status: 0 pass" in mxbot("spf", "--help").stdout
+
+
+# ---- --timeout is one step; the greeting wait and the budgets follow ---------------------------
+def test_timeout_flag_is_one_step_and_the_budgets_still_hold_the_greeting_wait() -> None:
+    args = parse_args(["check", "example.test", "--timeout", "10"])
+
+    settings = settings_from(args, {})
+    prober = SmtpProber(settings, helo_name="mxbot.test")
+
+    assert settings.timeout == 10.0
+    assert settings.greeting_timeout == 20.0  # not tied to --timeout
+    assert prober.probe_budget == 20.0 + 3 * 10.0
+    assert prober.probe_budget < settings.check_budget < settings.report_budget
+
+
+def test_the_greeting_timeout_is_read_from_the_environment_by_the_cli() -> None:
+    args = parse_args(["check", "example.test"])
+
+    settings = settings_from(args, {"MXBOT_GREETING_TIMEOUT": "45"})
+
+    assert settings.greeting_timeout == 45.0
+    assert SmtpProber(settings, helo_name="mxbot.test").probe_budget == 45.0 + 3 * 3.0

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from checks import dane, ports, registry, smtp
 from checks.context import Context
-from checks.engine import make_context, run_report
+from checks.engine import ReportStream, make_context, run_report
 from checks.model import Status
 from checks.net.probe.prober import SmtpProber
 from checks.net.services import Services
@@ -28,7 +28,7 @@ from tests.fakes.mailservers.imap_pop3 import imap
 from tests.fakes.mailservers.loopback import Loopback, free_port
 from tests.fakes.mailservers.pki import Pki, make_pki
 from tests.fakes.mailservers.smtp import SmtpScript, aiosmtpd_server
-from tests.findings import code_set
+from tests.findings import by_code, code_set
 
 ZONE = """
 @ 300 IN MX 10 mx.example.test.
@@ -251,6 +251,63 @@ async def test_a_tarpit_cannot_stretch_the_report(
     assert elapsed < 1.5 + 2.0  # within the report budget
     assert ("smtp.no_banner", Status.WARN) in code_set(list(report.results[0].findings))
     assert server.accepted == 1
+
+
+# ---- a greeting that comes late on purpose ------------------------------------------------------
+GREETING = 1.5  # the greeting wait, scaled down (default 20 s) with the 0.4 s step timeout
+PAUSE = 1.0  # the server's deliberate pause: longer than a step, within the wait
+PROBED = {"smtp", "tls"}  # the checks that wait for the port-25 probe (dane: only with TLSA)
+
+
+async def test_a_server_that_pauses_before_greeting_passes_with_a_note(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    script = SmtpScript(tls=pki.context(pki.good), greeting_delay=PAUSE)
+    async with Loopback(script) as server:
+        ctx = context(dns_server, settings, pki, server.port, greeting_timeout=GREETING)
+
+        found = await smtp.run(ctx)
+        tls_found = await tls.run(ctx)
+
+    assert code_set(found) == {("smtp.ok", Status.PASS), ("smtp.slow_greeting", Status.INFO)}
+    assert "greets only after 1." in by_code(found, "smtp.slow_greeting").message
+    assert code_set(tls_found) == {("tls.ok", Status.PASS)}
+
+
+async def test_a_server_silent_past_the_greeting_wait_is_reported_as_a_tarpit(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    async with Loopback(tarpit) as server:
+        ctx = context(dns_server, settings, pki, server.port, greeting_timeout=GREETING)
+        started = time.monotonic()
+
+        found = await smtp.run(ctx)
+        elapsed = time.monotonic() - started
+
+    assert code_set(found) == {("smtp.no_banner", Status.WARN)}
+    assert f"no greeting within {GREETING:g} s" in found[0].message
+    assert GREETING * 0.9 < elapsed < GREETING + 2.0
+
+
+async def test_the_other_checks_arrive_before_a_slow_greeting(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki
+) -> None:
+    script = SmtpScript(tls=pki.context(pki.good), greeting_delay=PAUSE)
+    async with Loopback(script) as server:
+        ctx = context(dns_server, settings, pki, server.port, greeting_timeout=GREETING)
+        plan = registry.select(None, is_address=False)
+        started = time.monotonic()
+        arrived: dict[str, float] = {}
+
+        async for result in ReportStream(plan, ctx):
+            arrived[result.id] = time.monotonic() - started
+
+    others = {cid: t for cid, t in arrived.items() if cid not in PROBED}
+    assert set(arrived) == {c.ID for c in plan}
+    assert set(arrived) >= PROBED
+    assert max(others.values()) < PAUSE  # all in while the server still pauses
+    assert max(others.values()) < min(arrived[cid] for cid in PROBED)
+    assert arrived["smtp"] > PAUSE
 
 
 async def test_the_report_budget_wins_over_a_slow_probe(

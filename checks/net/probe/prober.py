@@ -23,8 +23,10 @@ Design choices:
   (address, port, name, protocol) for `cache_seconds` across reports, so repeated reports and
   digests do not hammer anyone's MX. A connect failure (timeout, refused, unreachable) is also
   kept for the address and port under any name: nothing was said, so the name changes nothing.
-- Bounds: every step has `settings.timeout`; the whole probe has `probe_budget` (default
-  `4 * timeout`, capped by the check budget); replies are limited in lines and bytes.
+- Bounds: every step has `settings.timeout`, except the port-25 greeting, which has
+  `settings.greeting_timeout` (servers pause before it on purpose); the whole probe has
+  `probe_budget` (default: the greeting wait and three steps, capped by the check and report
+  budgets); replies are limited in lines and bytes.
 """
 
 from __future__ import annotations
@@ -79,10 +81,11 @@ class SmtpProber:
         )
         self.helo_name = _checked_helo(helo_name or settings.helo_name or _default_helo())
         self.step_timeout = settings.timeout
+        self.greeting_timeout = max(settings.greeting_timeout, settings.timeout)
         self.probe_budget = (
             settings.probe_budget
             if settings.probe_budget is not None
-            else min(4 * settings.timeout, settings.check_budget * 0.9)
+            else _default_budget(settings, self.greeting_timeout)
         )
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._cache: dict[tuple[str, int, str, Protocol], ProbeResult] = {}
@@ -163,7 +166,11 @@ class SmtpProber:
     async def _probe(self, base: ProbeResult, real_port: int) -> ProbeResult:
         started = time.monotonic()
         deadline = asyncio.get_running_loop().time() + self.probe_budget
-        run = ProbeRun(replace(base, connected_port=real_port), self.step_timeout, deadline)
+        # Port 25 only: postscreen and greet_pause guard MX hosts; submission servers greet at once.
+        greeting = self.greeting_timeout if base.port == 25 else self.step_timeout
+        run = ProbeRun(
+            replace(base, connected_port=real_port), self.step_timeout, deadline, greeting
+        )
         try:
             sock = await self._connect(run, real_port)
         except ProbeAbort as abort:
@@ -206,6 +213,15 @@ class SmtpProber:
         ms = run.record("connect", started, True, f"{address} port {real_port}")
         run.result = replace(run.result, connect_ms=ms)
         return sock
+
+
+def _default_budget(settings: Settings, greeting_timeout: float) -> float:
+    """The greeting wait and three steps, leaving the check one step (at most a tenth of its
+    budget) after the probe for its own lookups, so that the probe says what it saw before the
+    engine's cut."""
+    wanted = greeting_timeout + 3 * settings.timeout
+    budget = min(settings.check_budget, settings.report_budget)
+    return min(wanted, budget - min(settings.timeout, budget / 10))
 
 
 def _connect_failure(run: ProbeRun, exc: OSError, started: float) -> ProbeAbort:

@@ -32,19 +32,27 @@ class ProbeRun:
     result: ProbeResult
     step_timeout: float
     deadline: float  # loop time
+    greeting_timeout: float = 0.0  # the SMTP greeting's own wait; never less than a step
     steps: list[Step] = field(default_factory=list)
 
     def remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
 
-    def step_left(self) -> float:
-        """The time the next step may take: a step timeout, or what is left of the budget."""
-        return max(0.0, min(self.step_timeout, self.remaining()))
+    def step_left(self, timeout: float | None = None) -> float:
+        """The time the next step may take: its timeout (a step timeout unless given), or what is
+        left of the budget."""
+        limit = self.step_timeout if timeout is None else timeout
+        return max(0.0, min(limit, self.remaining()))
 
-    def budget(self) -> float:
+    def budget(self, timeout: float | None = None) -> float:
         if self.remaining() <= 0:
             raise ProbeAbort(Failure.TIMEOUT, "the probe's time budget ran out", "budget")
-        return self.step_left()
+        return self.step_left(timeout)
+
+    @property
+    def greeting_wait(self) -> float:
+        """How long the SMTP greeting may take: a server may pause on purpose before it."""
+        return max(self.greeting_timeout, self.step_timeout)
 
     def quit_timeout(self) -> float:
         """How long to wait for a goodbye: a server that does not answer costs at most a second."""

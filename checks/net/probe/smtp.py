@@ -11,6 +11,9 @@ aiosmtplib speaks the protocol, and does several steps in one call, so the seams
   over we wait for the server's first bytes and read them with MSG_PEEK: they stay in the kernel
   for aiosmtplib, and we keep them raw. Nothing at all in time is a tarpit (no_banner); bytes but
   no complete reply is a drip-feed (timeout).
+- Greeting wait: servers pause before the 220 on purpose (postscreen, greet_pause), so the
+  greeting has its own timeout (`ProbeRun.greeting_wait`, from `settings.greeting_timeout` on
+  port 25), longer than a step's; the other steps keep the step timeout.
 - TLS timing: `starttls()` reads the 220 and runs the handshake, and an implicit-TLS `connect()`
   runs the handshake and reads the greeting. The capture context (`checks.net.probe.capture`) notes when
   the handshake starts and finishes, which splits those calls into steps, and each step gets its
@@ -115,7 +118,8 @@ class SmtpSession:
         run = self.run
         started = time.monotonic()
         try:
-            async with asyncio.timeout(run.budget()):
+            # The whole greeting, a multi-line one paused half-way (postscreen) too, gets the wait.
+            async with asyncio.timeout(run.budget(run.greeting_wait)):
                 self.first = await _first_bytes(self.sock, PEEK)
                 if not self.first:
                     raise ConnectionResetError("closed")  # EOF before a single byte
@@ -125,12 +129,15 @@ class SmtpSession:
         self._greeted(reply, started, time.monotonic())
 
     async def _greet_tls(self) -> None:
-        """Port 465: aiosmtplib does the handshake and reads the greeting in one `connect()`."""
+        """Port 465: aiosmtplib does the handshake and reads the greeting in one `connect()`; the
+        handshake gets a step timeout, the greeting after it the greeting wait."""
         run, clock = self.run, self.clock
         started = time.monotonic()
         try:
             async with asyncio.timeout(run.budget()) as limit:
-                clock.on_done = lambda: limit.reschedule(loop_time() + run.step_left())
+                clock.on_done = lambda: limit.reschedule(
+                    loop_time() + run.step_left(run.greeting_wait)
+                )
                 reply = await self._read_greeting()
         except _IO_ERRORS as exc:
             if clock.done is None:
@@ -145,7 +152,8 @@ class SmtpSession:
     async def _read_greeting(self) -> Reply:
         self.handed_over = True
         try:
-            response = await self.smtp.connect()
+            # aiosmtplib's own backstop must not cut a greeting our (longer) greeting wait allows.
+            response = await self.smtp.connect(timeout=self.run.greeting_wait)
         except SMTPResponseException as exc:  # a greeting other than 220, or not SMTP at all
             if exc.code < 0:
                 raise
@@ -165,7 +173,7 @@ class SmtpSession:
         failure, detail = _failure_of(exc, "banner", elapsed_ms(started))
         if failure is Failure.TIMEOUT and not bytes_seen:  # a tarpit: connected, then silence
             failure = Failure.NO_BANNER
-            detail = f"connected, but no greeting within {elapsed_ms(started) / 1000:g} s"
+            detail = f"connected, but no greeting within {elapsed_ms(started) / 1000:.1f} s"
         elif failure is Failure.CLOSED:
             failure, detail = (
                 Failure.EARLY_CLOSE,

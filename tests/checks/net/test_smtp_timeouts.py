@@ -29,7 +29,7 @@ from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.mailservers.hostile import Blackhole, close_after_starttls
+from tests.fakes.mailservers.hostile import Blackhole, close_after_starttls, tarpit
 from tests.fakes.mailservers.loopback import Loopback
 from tests.fakes.mailservers.loopback import prober_settings as loopback_settings
 from tests.fakes.mailservers.pki import Pki, make_pki
@@ -181,6 +181,68 @@ async def test_names_for_a_dropped_address_are_probed_again_without_a_cache(pki:
         await asyncio.gather(*(p.probe(f"mx{i}.example.test", "127.0.0.2") for i in range(2)))
 
     assert p.connections == 2
+
+
+# ---- the greeting wait: its own setting, longer than a step -------------------------------------
+GREETING = 1.5  # the greeting wait, scaled down like the step timeout (default 20 s vs 3 s)
+PAUSE = 1.0  # a deliberate pause before the greeting: longer than a step, within the wait
+
+
+@pytest.mark.parametrize(
+    "pregreet",
+    [None, b"220-mx.example.test ESMTP"],
+    ids=["greet-pause", "postscreen-multi-line"],
+)
+async def test_a_deliberate_pause_before_the_greeting_is_waited_out(
+    pki: Pki, pregreet: bytes | None
+) -> None:
+    script = SmtpScript(tls=pki.context(pki.good), greeting_delay=PAUSE, pregreet=pregreet)
+    async with Loopback(script) as server:
+        p = SmtpProber(
+            prober_settings(pki, greeting_timeout=GREETING), port=server.port, cache_seconds=0
+        )
+        started = time.monotonic()
+
+        r = await p.probe(HOST, "127.0.0.1")
+        elapsed = time.monotonic() - started
+
+    assert r.failure is None, r.detail
+    assert r.banner is not None
+    assert r.banner.code == "220"
+    assert r.banner_ms is not None
+    assert PAUSE * 1000 * 0.9 < r.banner_ms < GREETING * 1000
+    assert elapsed < PAUSE + SLACK
+
+
+async def test_silence_past_the_greeting_wait_is_a_tarpit(pki: Pki) -> None:
+    async with Loopback(tarpit) as server:
+        p = SmtpProber(
+            prober_settings(pki, greeting_timeout=GREETING), port=server.port, cache_seconds=0
+        )
+        started = time.monotonic()
+
+        r = await p.probe(HOST, "127.0.0.1")
+        elapsed = time.monotonic() - started
+
+    assert r.failure is Failure.NO_BANNER, r.detail
+    assert r.detail.startswith(f"connected, but no greeting within {GREETING:g}")
+    assert GREETING * 0.9 < elapsed < GREETING + SLACK  # the greeting wait, not a step timeout
+
+
+async def test_the_greeting_wait_is_for_port_25_only(pki: Pki) -> None:
+    # Greeting pauses guard MX hosts against spambots; a submission server greets at once, so a
+    # pause there is waited out only as long as any step.
+    script = SmtpScript(tls=pki.context(pki.good), greeting_delay=PAUSE)
+    async with Loopback(script) as server:
+        s = prober_settings(pki, greeting_timeout=GREETING)
+        p = SmtpProber(s, ports={587: server.port}, cache_seconds=0)
+        started = time.monotonic()
+
+        r = await p.probe(HOST, "127.0.0.1", port=587)
+        elapsed = time.monotonic() - started
+
+    assert r.failure is Failure.NO_BANNER, r.detail
+    assert elapsed < TIMEOUT + SLACK
 
 
 # ---- the smtp check: whose fault is it? --------------------------------------------------------

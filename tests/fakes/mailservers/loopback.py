@@ -77,9 +77,10 @@ class Loopback:
 
 def prober_settings(pki: Pki, step_timeout: float, **changes: object) -> Settings:
     """Settings for probing the loopback servers above: private addresses allowed, connections
-    pinned to loopback, the test CA trusted."""
+    pinned to loopback, the test CA trusted; the greeting waits one step unless changed."""
     base = Settings(
         timeout=step_timeout,
+        greeting_timeout=step_timeout,
         check_budget=3.0,
         report_budget=4.0,
         allow_private=True,

@@ -61,9 +61,18 @@ class SmtpScript:
     tls: ssl.SSLContext | None = None
     after_starttls_raw: bytes | None = None  # instead of a handshake, send these bytes and close
     close_after_banner: bool = False
+    # A deliberate pause before the greeting (sendmail greet_pause), after `pregreet` when given:
+    # the first line of a multi-line greeting, as Postfix postscreen sends "220-" and then waits.
+    greeting_delay: float = 0.0
+    pregreet: bytes | None = None
     commands: list[str] = field(default_factory=list)
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.pregreet is not None:
+            writer.write(self.pregreet + b"\r\n")
+            await writer.drain()
+        if self.greeting_delay:
+            await asyncio.sleep(self.greeting_delay)
         for line in self.banner:
             writer.write(line + b"\r\n")
         await writer.drain()
