@@ -37,9 +37,11 @@ from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.realservers.nginx import NGINX_HOST, REDIRECT_TO, NginxLab, nginx_missing
 from tests.fakes.realservers.postfix import (
     EXPIRED_HOST,
+    GREETING_PAUSE,
     MX_NAME,
     NOTLS_HOST,
     POSTFIX_HOST,
+    SLOW_HOST,
     PostfixLab,
     postfix_missing,
 )
@@ -122,15 +124,16 @@ async def probe_postfix(
     ptr: str = f"{MX_NAME}.",
     tlsa: str | None = None,
     trust_test_ca: bool = True,
+    **changes: float,
 ) -> tuple[Report, list[str], SmtpProber]:
     """Run smtp, tls and dane on example.test whose MX is one Postfix service; return the report,
-    that service's smtpd log lines for the run, and the prober."""
+    that service's smtpd log lines for the run, and the prober. `changes` override settings."""
     svc = lab.services[service]
     load_mail_zone(dns_server, svc.host, ptr)
     if tlsa is not None:
         dns_server.add(TLSA_NAME, "TLSA", tlsa)
         dns_server.behaviour.authenticated = True  # as a validating resolver would (signed zone)
-    s = real_settings(settings, ca)
+    s = real_settings(settings, ca).with_overrides(**changes)
     if not trust_test_ca:
         s = replace(s, ca_file=None)  # the system trust store alone
     prober = SmtpProber(s, port=svc.port, cache_seconds=0)
@@ -250,6 +253,39 @@ async def test_postfix_with_an_expired_certificate_fails_tls_only(
     assert report_codes(report, "smtp") == {("smtp.ok", Status.PASS)}
     assert report_codes(report, "tls") == {("tls.cert_expired", Status.FAIL)}
     assert assert_harmless(lines, sessions=1) == [FULL_SESSION]
+
+
+async def test_postfix_pausing_before_its_greeting_passes_with_a_note(
+    dns_server: DnsTestServer, settings: Settings, test_ca: TestCa, postfix: PostfixLab
+) -> None:
+    # smtpd_client_restrictions = sleep 2 (no delayed reject): Postfix's own greeting pause,
+    # twice the step timeout here and well within the greeting wait.
+    report, lines, _ = await probe_postfix(
+        dns_server, settings, test_ca, postfix, "slow", timeout=1.0, greeting_timeout=5.0
+    )
+
+    assert postfix.services["slow"].host == SLOW_HOST
+    assert report_codes(report, "smtp") == {
+        ("smtp.ok", Status.PASS),
+        ("smtp.slow_greeting", Status.INFO),
+    }
+    assert report_codes(report, "tls") == {("tls.ok", Status.PASS)}
+    note = next(f for r in report.results for f in r.findings if f.code == "smtp.slow_greeting")
+    assert f"greets only after {GREETING_PAUSE}." in note.message
+    assert assert_harmless(lines, sessions=1) == [FULL_SESSION]
+
+
+async def test_postfix_pausing_longer_than_the_greeting_wait_is_reported_as_a_tarpit(
+    dns_server: DnsTestServer, settings: Settings, test_ca: TestCa, postfix: PostfixLab
+) -> None:
+    # What every greeting pause longer than a step looked like before the greeting had a wait of
+    # its own; now only a pause past MXBOT_GREETING_TIMEOUT does.
+    report, _, _ = await probe_postfix(
+        dns_server, settings, test_ca, postfix, "slow", timeout=0.5, greeting_timeout=1.0
+    )
+
+    assert report_codes(report, "smtp") == {("smtp.no_banner", Status.WARN)}
+    assert report_codes(report, "tls") == {("tls.not_checked", Status.SKIP)}
 
 
 # ---- nginx -----------------------------------------------------------------------------------

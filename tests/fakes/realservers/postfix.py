@@ -4,7 +4,8 @@
 the pid in master.pid, minus the script's one-second sleeps), several smtpd services in master.cf,
 each with its own `syslog_name` so its log lines can be told apart: `good` (STARTTLS with a
 certificate from the test CA), `notls` (no STARTTLS), `expired` (STARTTLS with an expired
-certificate), and `std` (the good one again on 127.0.0.31:25) when that port is free. Logging goes
+certificate), `slow` (the good one, pausing GREETING_PAUSE seconds before its greeting), and `std`
+(the good one again on 127.0.0.31:25) when that port is free. Logging goes
 to a file through postlogd (`maillog_file`), which the tests read: Postfix's own account of what
 the prober sent. Client name lookups are off (`smtpd_peername_lookup = no`), so Postfix never asks
 any resolver about the prober.
@@ -36,6 +37,8 @@ from tests.fakes.realservers.testca import TestCa
 POSTFIX_HOST = "127.0.0.31"  # good Postfix (and the standard port 25 for the CLI run)
 NOTLS_HOST = "127.0.0.33"  # Postfix without STARTTLS
 EXPIRED_HOST = "127.0.0.34"  # Postfix with an expired certificate
+SLOW_HOST = "127.0.0.35"  # Postfix that pauses before its greeting
+GREETING_PAUSE = 2  # seconds (Postfix's `sleep` restriction takes whole seconds)
 MX_NAME = "mx.example.test"
 
 
@@ -74,6 +77,7 @@ class PostfixLab:
             "good": Service("good", POSTFIX_HOST, free_port(POSTFIX_HOST)),
             "notls": Service("notls", NOTLS_HOST, free_port(NOTLS_HOST)),
             "expired": Service("expired", EXPIRED_HOST, free_port(EXPIRED_HOST)),
+            "slow": Service("slow", SLOW_HOST, free_port(SLOW_HOST)),
         }
         if standard_port and port_free(POSTFIX_HOST, 25):
             self.services["std"] = Service("std", POSTFIX_HOST, 25)
@@ -127,6 +131,13 @@ smtpd_tls_loglevel = 1
                 extra = " -o smtpd_tls_security_level=none"
             elif s.tag == "expired":
                 extra = f" -o smtpd_tls_chain_files={self.expired_chain}"
+            elif s.tag == "slow":
+                # The classic Postfix greeting pause: client restrictions evaluated at connect
+                # (no delayed reject) sleep before the 220, then reject clients that talked first.
+                extra = (
+                    f" -o smtpd_client_restrictions=sleep,{GREETING_PAUSE},reject_unauth_pipelining"
+                    " -o smtpd_delay_reject=no"
+                )
             lines.append(
                 f"{s.host}:{s.port} inet n - n - - smtpd -o syslog_name=postfix/{s.tag}{extra}"
             )
