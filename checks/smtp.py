@@ -89,8 +89,8 @@ _FAILURES: Final[Mapping[Failure, _Verdict]] = {
     Failure.NO_BANNER: _Verdict(  # silent past the greeting wait (settings.greeting_timeout)
         "no_banner",
         Status.WARN,
-        "{w} accepts the connection but sends no greeting ({detail}), longer than deliberate "
-        "greeting delays last (postscreen, greet_pause: a few seconds): the server is "
+        "{w} accepts the connection but stays silent ({detail}), longer than deliberate "
+        "greeting pauses last (postscreen, greet_pause: a few seconds): the server is "
         "overloaded, tarpitting, or something in front of it holds connections open. "
         "Senders wait up to 5 minutes (RFC 5321 4.5.3.2.1), so mail may be slow rather than lost.",
         fix="Check the mail server's load and any greeting delay (postscreen, greet_pause); "
@@ -195,8 +195,8 @@ async def run(ctx: Context) -> list[Finding]:
     ptrs = await asyncio.gather(*(_ptr_names(ctx, r) for r in results))
     findings: list[Finding] = []
     for result, ptr in zip(results, ptrs, strict=True):
-        findings.extend(_judge(result, ptr, reachable_elsewhere=reachable))
-        findings.extend(_slow_greeting(result, ctx.settings.timeout))
+        verdict, *names = _judge(result, ptr, reachable_elsewhere=reachable)
+        findings += [verdict, *_slow_greeting(result, ctx.settings.timeout), *names]
     return findings
 
 
@@ -237,7 +237,7 @@ def _passed(r: ProbeResult, ptr: tuple[str, ...]) -> list[Finding]:
         Finding(
             "smtp.ok",
             Status.PASS,
-            f"{w} greets in {r.banner_ms} ms, offers STARTTLS and negotiates {version} "
+            f"{w} greets in {_duration(r.banner_ms)}, offers STARTTLS and negotiates {version} "
             f"({tls.cipher}){size}{cached}.",
             evidence=_evidence(r),
         ),
@@ -334,6 +334,12 @@ def _evidence(r: ProbeResult) -> tuple[str, ...]:
     if r.cached:
         out.append("(cached probe)")
     return tuple(out)
+
+
+def _duration(ms: int | None) -> str:
+    if ms is None:
+        return "? ms"
+    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def _size(extensions: tuple[str, ...]) -> str:
