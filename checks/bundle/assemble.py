@@ -22,7 +22,7 @@ from checks.bundle.presentation import (
     txt_text,
     version,
 )
-from checks.bundle.proposals import ABSENT, Proposal, gather, unfixed, unique
+from checks.bundle.proposals import ABSENT, STARTERS, Proposal, gather, unfixed, unique
 from checks.bundle.result import Action, Bundle, Entry, PolicyFile
 from checks.model import Record, Report
 
@@ -56,6 +56,9 @@ def assemble(report: Report) -> Bundle:
     groups = _groups(p for p in taken if p.record.type.upper() != "MX")
     policy = _policy(report, mx.hosts)
     entries = [*mx.entries, *(_entry(domain, g) for g in groups)]
+    receiving = mxset.receives_mail(mx.hosts)
+    if not receiving:  # no inbound mail: nothing for TLS reports or MTA-STS to be about
+        entries = [e for e in entries if not all(r.code in STARTERS for r in e.reasons)]
     if policy is None:  # nothing to serve: the MTA-STS record would point at nothing
         entries = [e for e in entries if e.action is not Action.LATER]
     unsafe = [e for e in entries if not all(is_printable(r.zone_line) for r in e.records)]
@@ -63,7 +66,7 @@ def assemble(report: Report) -> Bundle:
     notes = [
         *_policy_notes(domain, policy, entries),
         *_spf_notes(domain, entries, mx.hosts),
-        *_mailbox_notes(domain, entries),
+        *_mailbox_notes(domain, entries, receiving=receiving),
         *_alternatives(groups),
         *(f"Left out, as it holds control characters: {e.kind} at {e.name}." for e in unsafe),
         *_optional_notes(optional),
@@ -184,16 +187,23 @@ def _spf_notes(domain: str, entries: Sequence[Entry], hosts: Sequence[mxset.Host
             )
 
 
-def _mailbox_notes(domain: str, entries: Sequence[Entry]) -> Iterator[str]:
+def _mailbox_notes(domain: str, entries: Sequence[Entry], *, receiving: bool) -> Iterator[str]:
     """Report addresses the snippet introduces at the domain must be mailboxes someone reads."""
     found: list[str] = []
     for entry in entries:
         if entry.action is Action.PUBLISH and entry.type == "TXT":
             text = txt_text(entry.records[0].value)
             found += [a for a in _MAILTO.findall(text) if in_zone(a.partition("@")[2], domain)]
-    if found:
-        addresses = ", ".join(dict.fromkeys(found))
+    if not found:
+        return
+    addresses = ", ".join(dict.fromkeys(found))
+    if receiving:
         yield f"Reports will go to {addresses}: create the mailboxes (or change the addresses) first."
+    else:
+        yield (
+            f"Reports would go to {addresses}, but {domain} receives no mail: change the "
+            "addresses to a mailbox in a domain that does before publishing."
+        )
 
 
 def _alternatives(groups: Sequence[Group]) -> Iterator[str]:

@@ -69,6 +69,11 @@ def policy(domain: str, hosts: Sequence[Host]) -> PolicyFile | None:
     return PolicyFile(f"https://mta-sts.{domain}{POLICY_PATH}", "\n".join(lines) + "\n")
 
 
+def receives_mail(hosts: Sequence[Host]) -> bool:
+    """Is there an MX host to deliver to (not none, not only the null MX "0 .")?"""
+    return any(name for _, name in hosts)
+
+
 def _host(text: str) -> Host | None:
     preference, _, name = text.strip().partition(" ")
     if not preference.isdigit() or not name.strip():
