@@ -46,10 +46,15 @@ def text(bundle: Bundle) -> str:
 
 
 def summary(bundle: Bundle) -> str:
-    """One line: how much there is to publish, and what waits."""
+    """One line: whose bundle, how much there is to publish, and what waits."""
     name = bundle.display_name
     if bundle.display_name != bundle.domain:
         name = f"{bundle.display_name} ({bundle.domain})"
+    return f"Fix bundle for {name}: {counts(bundle)}"
+
+
+def counts(bundle: Bundle) -> str:
+    """How much there is to publish, and what waits."""
     parts = [_count(_records(bundle, Action.PUBLISH), "record", "to publish")]
     for action, what in (
         (Action.FILL_IN, "to fill in first"),
@@ -61,7 +66,7 @@ def summary(bundle: Bundle) -> str:
             parts.append(f"{n} {what}")
     if bundle.files:
         parts.append(_count(len(bundle.files), "file", "to serve"))
-    return f"Fix bundle for {name}: {', '.join(parts)}"
+    return ", ".join(parts)
 
 
 def _records(bundle: Bundle, action: Action) -> int:
@@ -103,13 +108,16 @@ def _record(entry: Entry, record: Record) -> dict[str, Any]:
 def render_blocks(bundle: Bundle, *, command: str = "") -> Message:
     """The bundle as one message: summary, the snippet in code blocks, files, notes; in limits."""
     blocks: list[dict[str, Any]] = [header_block(f"🛠 Fix bundle for {bundle.display_name}")]
-    intro = escape(summary(bundle)) + "."
+    intro = (
+        f"*{escape(counts(bundle))}.* Paste the snippet into the "
+        f"{escape(bundle.domain)} zone: each comment says what the record below it replaces, and why."
+    )
     if bundle.headline:
         intro = f"*{escape(bundle.headline)}*\n{intro}"
     blocks.append(section_block(intro))
     blocks += [section_block(part) for part in _code_sections(bundle.zone, bundle.domain)]
     for file in bundle.files:
-        body = f"Serve at `{escape(file.path)}`:\n{code(file.content)}"
+        body = f"Serve at `{escape(file.path)}`:\n{code(file.content.rstrip())}"
         blocks.append(section_block(clip(body, MAX_SECTION)))
     if bundle.notes:
         notes = "\n".join(f"• {escape(n)}" for n in bundle.notes)
