@@ -157,7 +157,7 @@ def _fit(chunk: str, room: int) -> str:
 
 
 def render_progress(name: str) -> Message:
-    text = f"Working out the fix bundle for {escape(name)}: running every check…"
+    text = f"Working out the fix bundle for {escape(name)}: running the checks…"
     return {"text": text, "blocks": [section_block(text)]}
 
 

@@ -24,7 +24,7 @@ from checks.bundle.presentation import (
 )
 from checks.bundle.proposals import ABSENT, STARTERS, Proposal, gather, unfixed, unique
 from checks.bundle.result import Action, Bundle, Entry, PolicyFile
-from checks.model import Record, Report
+from checks.model import Record, Report, Status
 
 # Findings after which a fresh MTA-STS policy file is worth serving (RFC 8461 3.2).
 POLICY_CODES: Final = frozenset(
@@ -71,6 +71,7 @@ def assemble(report: Report) -> Bundle:
         *(f"Left out, as it holds control characters: {e.kind} at {e.name}." for e in unsafe),
         *_optional_notes(optional),
         *_unfixed_notes(report),
+        *_error_notes(report),
     ]
     return Bundle(
         domain=domain,
@@ -239,3 +240,13 @@ def _unfixed_notes(report: Report) -> Iterator[str]:
             f"{code} ({status}){f' x{n}' if n > 1 else ''}" for (code, status), n in counts.items()
         )
         yield f"Not fixed by DNS records (see mxbot check {report.domain}): {listed}."
+
+
+def _error_notes(report: Report) -> Iterator[str]:
+    """Checks that could not tell may have had fixes to propose: the bundle may be incomplete."""
+    failed = [r.id for r in report.results if r.status is Status.ERROR]
+    if failed:
+        yield (
+            f"Could not check everything ({', '.join(failed)}): this bundle may lack their fixes; "
+            "run it again once those lookups answer."
+        )

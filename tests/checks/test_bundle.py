@@ -236,3 +236,11 @@ def test_what_records_cannot_fix_is_listed_once_per_code() -> None:
     bundle = assemble(report(("address", address)))
 
     assert any("address.non_global (fail) x3" in n for n in bundle.notes)
+
+
+def test_a_check_that_could_not_tell_is_named_as_a_gap() -> None:
+    mx = [Finding("mx.lookup_failed", Status.ERROR, "Timeout.")]
+
+    bundle = assemble(report(("mx", mx)))
+
+    assert any("Could not check everything (mx)" in n for n in bundle.notes)
