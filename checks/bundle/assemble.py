@@ -183,8 +183,8 @@ def _spf_notes(domain: str, entries: Sequence[Entry], hosts: Sequence[mxset.Host
         terms = txt_text(entry.records[0].value).split()[1:]
         if all(t.lower().lstrip("+-~?") == "all" for t in terms):
             yield (
-                f"The SPF record for {domain} authorises no server: the terms that broke it were "
-                "removed. If the domain sends mail, add its senders (mx, include:, ip4:) first."
+                f"The SPF record for {domain} names no sender, only how to treat the rest: if the "
+                "domain sends mail, add its senders (mx, include:, ip4:) before publishing."
             )
 
 
