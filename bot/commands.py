@@ -5,6 +5,8 @@
     spf example.com 203.0.113.7      may this address send mail for the domain?
     dkim example.com selector […]    DKIM with these selectors
     203.0.113.7                      address-level checks
+    fix example.com [spf …]          the records that fix what the checks find, as one zone snippet
+    dkim keygen                      answered with a pointer to the CLI: no private key in Slack
     help
 
 Mentions may add words around it ("check dmarc for example.com") and carry the bot's own
@@ -18,7 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from checks import registry
@@ -34,6 +36,7 @@ USAGES: tuple[tuple[str, str], ...] = (
     ("spf example.com 203.0.113.7", "may this address send mail for the domain?"),
     ("dkim example.com selector", "check DKIM keys for a selector"),
     ("203.0.113.7", "check a mail server's address (reverse DNS, …)"),
+    ("fix example.com", "the DNS records that fix it, as one zone-file snippet"),
     ("help", "show this help"),
 )
 
@@ -88,6 +91,8 @@ _FILLER = frozenset(
     ]
 )
 _HELP = frozenset({"help", "?", "-h", "--help", "usage"})
+_FIX = "fix"
+_KEYGEN = "keygen"
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 _SELECTOR = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$", re.IGNORECASE)
 
@@ -103,9 +108,10 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """What the user asked for: help, or a report on `target` (all checks when `checks` is empty)."""
+    """What the user asked for: help, a report on `target` (all checks when `checks` is empty),
+    the fix bundle for that report, or DKIM key generation (which is not done in Slack)."""
 
-    kind: Literal["report", "help"]
+    kind: Literal["report", "help", "fix", "keygen"]
     target: Target | None = None
     checks: tuple[str, ...] = ()
     options: Options = field(default_factory=Options)
@@ -113,8 +119,12 @@ class Command:
     @property
     def text(self) -> str:
         """The canonical text of this command; `parse(cmd.text) == cmd`."""
+        if self.kind == "keygen":
+            return " ".join(["dkim", "keygen", *([self.target.name] if self.target else [])])
         if self.kind == "help" or self.target is None:
             return "help"
+        if self.kind == "fix":
+            return "fix " + replace(self, kind="report").text
         name = self.target.name
         if self.options.sending_ip:
             return " ".join([*self.checks, name, self.options.sending_ip])
@@ -140,10 +150,15 @@ def parse(text: str, *, known: Collection[str] | None = None, bot_user: str = ""
     tokens = _tokens(text, bot_user)
     if not tokens or all(t.lower() in _HELP for t in tokens):
         return HELP
+    lowered = {t.lower() for t in tokens}
+    if _KEYGEN in lowered:
+        return _keygen(tokens)
     chosen: list[str] = []
     words: list[str] = []
     for token in tokens:
         check = _check_id(token, ids)
+        if token.lower() == _FIX:
+            continue
         if check is not None:
             if check not in chosen:
                 chosen.append(check)
@@ -151,6 +166,8 @@ def parse(text: str, *, known: Collection[str] | None = None, bot_user: str = ""
             words.append(token)
     if any(w.lower() in _HELP for w in words):
         return HELP
+    if _FIX in lowered:
+        return _fix(words, chosen, ids)
     return _build(words, chosen, ids)
 
 
@@ -209,6 +226,33 @@ def _build(words: list[str], chosen: list[str], ids: set[str]) -> Command:
     if len(targets) > 1:
         raise UsageError("Give one domain or address at a time.", _closest(chosen))
     return Command("report", targets[0], tuple(chosen))
+
+
+def _fix(words: list[str], chosen: list[str], ids: set[str]) -> Command:
+    """The fix bundle is about a domain's own records: no IP target, no sending address."""
+    usage = "fix example.com"
+    if not words:
+        raise UsageError("Tell me which domain to fix.", usage)
+    try:
+        cmd = _build(words, chosen, ids)
+    except UsageError as exc:
+        raise UsageError(exc.reason, f"fix {exc.usage}") from None
+    assert cmd.target is not None  # noqa: S101 -- _build always names one
+    if cmd.target.is_address or cmd.options.sending_ip:
+        raise UsageError("fix takes one domain (its records are what gets fixed).", usage)
+    return replace(cmd, kind="fix")
+
+
+def _keygen(tokens: list[str]) -> Command:
+    """`dkim keygen [domain]`: answered with a pointer to the CLI, so the domain is optional."""
+    for token in tokens:
+        try:
+            target = normalise(token)
+        except TargetError:
+            continue
+        if not target.is_address:
+            return Command("keygen", target)
+    return Command("keygen")
 
 
 def _dkim(domain: Target, rest: list[str], chosen: list[str]) -> Command:

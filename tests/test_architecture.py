@@ -205,11 +205,30 @@ def test_only_the_registry_imports_a_check_module(graph: list[Import]) -> None:
 
 
 def test_renderers_never_reach_the_network_or_the_engine(graph: list[Import]) -> None:
-    allowed = ("bot.render", "bot.commands", "checks.model", "checks.target")
+    """They render plain results: the report's, and the fix bundle's (`checks.bundle.result`)."""
+    allowed = (
+        "bot.render",
+        "bot.commands",
+        "checks.model",
+        "checks.target",
+        "checks.bundle.result",
+    )
     reaching = [
         str(i)
         for i in ours(graph)
         if within(i.source, "bot.render") and not within(i.target, *allowed)
+    ]
+
+    assert reaching == []
+
+
+def test_the_fix_bundle_is_a_function_of_the_report(graph: list[Import]) -> None:
+    """checks/bundle reads a finished `Report`: it may use the result model and itself only."""
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "checks.bundle")
+        and not within(i.target, "checks.bundle", "checks.model")
     ]
 
     assert reaching == []
@@ -278,7 +297,12 @@ def python(code: str) -> str:
 
 
 def test_mxbot_help_and_check_import_neither_slack_nor_sqlalchemy() -> None:
-    for argv in (["check", "example.com"], ["spf", "example.com", "--ip", "192.0.2.1"]):
+    for argv in (
+        ["check", "example.com"],
+        ["spf", "example.com", "--ip", "192.0.2.1"],
+        ["fix", "example.com"],
+        ["dkim", "keygen", "--domain", "example.com", "--selector", "s1"],
+    ):
         code = (
             "from bot.cli.main import parse_args; from checks import registry\n"
             f"parse_args({argv!r}); registry.all_checks()\n"

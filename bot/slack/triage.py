@@ -1,5 +1,5 @@
 """The one path every request takes, whichever listener read it: a watch-list reply, usage, help,
-a refusal (rate limits, a full queue), or a report."""
+a refusal (rate limits, a full queue), a report, or a fix bundle."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import UsageError, parse, without_mention
-from bot.render import blocks
+from bot.render import blocks, fix
 from bot.render.blocks import Message
 from bot.slack import watch_commands
 from bot.slack.deps import Deps, Where
+from bot.slack.fix_run import run_fix
 from bot.slack.helptext import help_message, usage
 from bot.slack.report_run import run_report
 
@@ -66,11 +67,17 @@ async def triage(
     if cmd.kind == "help":
         await answer(help_message(deps, request.prefix))
         return
+    if cmd.kind == "keygen":  # a private key never passes through Slack: point at the CLI
+        await answer(fix.keygen_pointer(cmd.target.name if cmd.target else ""))
+        return
     refusal = admit(deps, request.where)
     if refusal:
         await answer(blocks.render_text(refusal))
         return
     await accept()  # within 3 s, before any network work
+    if cmd.kind == "fix":
+        await run_fix(deps, client, cmd, request.where)
+        return
     await run_report(deps, client, cmd, request.where)
 
 
