@@ -105,6 +105,13 @@ JUDGED: dict[tuple[str, str], str] = {
     "syntax errors after v; receivers use the first p; the peer rejects the record",
     ("dmarc-fo-bad.lab", "dmarc"): "mxbot: RFC 9989 4.7, the bad fo value falls back to the "
     "default; the peer rejects the record",
+    ("nomx.lab", "dmarc"): "mxbot: nomx.lab has no MX but an address, which receives its reports "
+    "(implicit MX, RFC 5321 5.1), as dmarc-ext-aonly.lab; the peer asks for an MX",
+    (
+        "hostile.lab",
+        "dmarc",
+    ): "both fine: the unknown tag x=<!here> MUST be ignored (RFC 9989 4.7); "
+    "info versus warn, as dmarc-unknown-tag.lab",
     ("dmarc-unrelated.lab", "dmarc"): "peer: records that do not start with v=DMARC1 are "
     "discarded (RFC 9989 4.10 step 2), so another TXT string at _dmarc is harmless",
 }
