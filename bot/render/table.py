@@ -51,19 +51,22 @@ def render(
     colour: bool = False,
     width: int | None = None,
 ) -> str:
-    """Each section's title, then one row per report; rows are cut at `width` when it is given."""
+    """Each section's title, then one row per report; rows are cut at `width` when it is given.
+
+    Names line up across sections; codes within one."""
     rows = {id(r): line(r) for _, reports in sections for r in reports}
     name_width = max((len(x.name) for x in rows.values()), default=0)
-    code_width = max((len(x.code) for x in rows.values()), default=0)
     out: list[str] = []
     for title, reports in sections:
         if not reports:
             continue
         out += ["", clean(title)] if out else [clean(title)]
+        code_width = max(len(rows[id(r)].code) for r in reports)  # per section: room for reasons
         for report in reports:
             row = rows[id(report)]
             prefix = f"  {clean(row.name):<{name_width}}  "
-            text = f"{row.code:<{code_width}}  {clean(' '.join(row.reason.split()))}"
+            reason = clean(" ".join(row.reason.split()))
+            text = f"{row.code:<{code_width}}  {reason}" if code_width else reason
             if width is not None:
                 text = _cut(text, width - len(prefix) - 6)
             label = _LABEL[row.verdict]

@@ -42,7 +42,7 @@ def test_each_report_is_one_row_under_its_section_title() -> None:
         "  bad.test   FAIL  spf.plus_all  The record ends in +all.\n"
         "\n"
         "Other\n"
-        "  good.test  PASS                nothing to fix\n"
+        "  good.test  PASS  nothing to fix\n"
     )
 
 
