@@ -1,11 +1,12 @@
 """Developer tool: mxbot's SPF and DMARC verdicts side by side with checkdmarc's and pyspf's.
 
-Every domain of `lab.zones` is served by the loopback DNS test server; mxbot, checkdmarc and pyspf
-all resolve through it and nothing else (dnspython's default resolver is replaced before a peer is
-imported, so not even a peer's fallback can reach the system resolver). For each domain it prints
-the verdict of mxbot's `spf` and `dmarc` checks next to checkdmarc's `check_spf`/`check_dmarc`
-(error -> fail, warnings -> warn, else ok), and for every lab address (`SPF_PROBE_IPS`) the
-check_host() result of `mxbot spf DOMAIN --ip X` next to pyspf's `spf.check2`. Disagreements that
+Every domain of the lab (`bot.lab.zones`, what `mxbot demo` checks) is served by its loopback DNS
+server; mxbot, checkdmarc and pyspf all resolve through it and nothing else (dnspython's default
+resolver is replaced before a peer is imported, so not even a peer's fallback can reach the system
+resolver). For each domain it prints the verdict of mxbot's `spf` and `dmarc` checks next to
+checkdmarc's `check_spf`/`check_dmarc` (error -> fail, warnings -> warn, else ok), and for every
+lab address (`SPF_PROBE_IPS`) the check_host() result of `mxbot spf DOMAIN --ip X` next to pyspf's
+`spf.check2`. Disagreements that
 were judged against the RFCs carry the judgement (see `JUDGED`); a new, unjudged disagreement is
 marked `??` and makes the exit status 1.
 
@@ -32,6 +33,8 @@ import dns.resolver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.lab.dnsserver import DnsServer
+from bot.lab.zones import SPF_PROBE_IPS, domains, load
 from checks import registry
 from checks.engine import make_context, run_report
 from checks.model import CheckResult, Status
@@ -39,8 +42,6 @@ from checks.net.dns import DnsClient
 from checks.settings import Nameserver, Settings
 from checks.spf.evaluate import check_host
 from checks.target import normalise
-from lab.zones import SPF_PROBE_IPS, domains, load
-from tests.fakes.dnsserver import DnsTestServer
 
 # (domain, check or "ip:<address>") -> who is right, and why (RFC 7208, RFC 9989/9990).
 # "peer" marks the peer's error or a deliberate RFC 9989-versus-RFC 7489 difference.
@@ -104,6 +105,13 @@ JUDGED: dict[tuple[str, str], str] = {
     "syntax errors after v; receivers use the first p; the peer rejects the record",
     ("dmarc-fo-bad.lab", "dmarc"): "mxbot: RFC 9989 4.7, the bad fo value falls back to the "
     "default; the peer rejects the record",
+    ("nomx.lab", "dmarc"): "mxbot: nomx.lab has no MX but an address, which receives its reports "
+    "(implicit MX, RFC 5321 5.1), as dmarc-ext-aonly.lab; the peer asks for an MX",
+    (
+        "hostile.lab",
+        "dmarc",
+    ): "both fine: the unknown tag x=<!here> MUST be ignored (RFC 9989 4.7); "
+    "info versus warn, as dmarc-unknown-tag.lab",
     ("dmarc-unrelated.lab", "dmarc"): "peer: records that do not start with v=DMARC1 are "
     "discarded (RFC 9989 4.10 step 2), so another TXT string at _dmarc is harmless",
 }
@@ -135,7 +143,7 @@ def main() -> int:
     parser.add_argument("--no-ip", action="store_true", help="skip the check_host comparison")
     parser.add_argument("domains", nargs="*")
     args = parser.parse_args()
-    server = DnsTestServer().start()
+    server = DnsServer().start()
     try:
         load(server)
         _pin_dnspython(server)
@@ -152,8 +160,8 @@ def main() -> int:
 
 
 # ---- peers --------------------------------------------------------------------------------------
-def _pin_dnspython(server: DnsTestServer) -> dns.resolver.Resolver:
-    """Point dnspython's default resolver (pyspf's) at the test server, and refuse any query to
+def _pin_dnspython(server: DnsServer) -> dns.resolver.Resolver:
+    """Point dnspython's default resolver (pyspf's) at the lab's server, and refuse any query to
     another address: a peer that builds its own resolver from /etc/resolv.conf fails loudly."""
     for name in ("udp", "tcp", "https", "tls", "quic"):
         original = getattr(dns.query, name, None)
@@ -168,11 +176,11 @@ def _pin_dnspython(server: DnsTestServer) -> dns.resolver.Resolver:
     return resolver
 
 
-def _loopback_only(query: Any, server: DnsTestServer) -> Any:
+def _loopback_only(query: Any, server: DnsServer) -> Any:
     def guarded(q: Any, where: str, *args: Any, **kwargs: Any) -> Any:
         if where != server.host:
             raise RuntimeError(
-                f"peer_compare: refused a DNS query to {where} (not the test server)"
+                f"peer_compare: refused a DNS query to {where} (not the lab's server)"
             )
         return query(q, where, *args, **kwargs)
 
@@ -204,7 +212,7 @@ def _import_peers(venv: str) -> dict[str, Any] | None:
 
 # ---- comparing ----------------------------------------------------------------------------------
 async def _compare(
-    server: DnsTestServer, names: list[str], peers: dict[str, Any], *, ip: bool
+    server: DnsServer, names: list[str], peers: dict[str, Any], *, ip: bool
 ) -> list[Row]:
     settings = Settings(
         resolvers=(Nameserver(server.host, server.port),),
@@ -216,7 +224,7 @@ async def _compare(
     resolver = dns.resolver.default_resolver
     assert resolver is not None
     # checkdmarc builds a fresh resolver from `nameservers` for some lookups (the exp= TXT record)
-    # even when given `resolver`: name the test server there too, port included.
+    # even when given `resolver`: name the lab's server there too, port included.
     nameservers = [dns.nameserver.Do53Nameserver(server.host, server.port)]
     kw = {"resolver": resolver, "nameservers": nameservers, "timeout": 1.0, "retries": 0}
     rows: list[Row] = []

@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("checks", "bot")
 HEAVY = ("slack_bolt", "slack_sdk", "sqlalchemy", "aiohttp")  # what a CLI check must not load
+DEV_ONLY = ("aiosmtpd", "trustme", "pytest", "hypothesis", "yaml", "jsonschema", "mypy", "psycopg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +282,27 @@ def test_storage_uses_only_the_digests_plain_types(graph: list[Import]) -> None:
     assert reaching == []
 
 
+def test_the_lab_is_used_only_by_the_cli_and_uses_only_itself(graph: list[Import]) -> None:
+    """The lab (`mxbot demo`) is servers and zones: the engine never sees it, and it sees only
+    itself, so the demo's loopback servers can never creep into what the faces run."""
+    wrong = [
+        str(i)
+        for i in ours(graph)
+        if (within(i.target, "bot.lab") and not within(i.source, "bot.lab", "bot.cli"))
+        or (within(i.source, "bot.lab") and not within(i.target, "bot.lab"))
+    ]
+
+    assert wrong == []
+
+
+def test_the_installed_package_needs_neither_the_tests_nor_a_dev_extra(graph: list[Import]) -> None:
+    """`pip install .` ships bot and checks with the runtime dependencies only: `mxbot demo` and
+    everything else must run without the test tree, aiosmtpd, trustme, pytest…"""
+    missing = [str(i) for i in graph if i.target.split(".")[0] in ("tests", "lab", *DEV_ONLY)]
+
+    assert missing == []
+
+
 # ---- what a CLI call loads --------------------------------------------------------------------
 def loaded_after(code: str) -> set[str]:
     """Top-level package names in sys.modules after running `code` in a fresh interpreter."""
@@ -302,6 +324,7 @@ def test_mxbot_help_and_check_import_neither_slack_nor_sqlalchemy() -> None:
         ["spf", "example.com", "--ip", "192.0.2.1"],
         ["fix", "example.com"],
         ["dkim", "keygen", "--domain", "example.com", "--selector", "s1"],
+        ["demo", "--mail"],
     ):
         code = (
             "from bot.cli.main import parse_args; from checks import registry\n"
@@ -309,7 +332,7 @@ def test_mxbot_help_and_check_import_neither_slack_nor_sqlalchemy() -> None:
             "import checks.engine, checks.net.services"
         )
 
-        assert loaded_after(code) & set(HEAVY) == set(), argv
+        assert loaded_after(code) & {*HEAVY, *DEV_ONLY, "tests"} == set(), argv
 
 
 def test_the_slack_commands_do_load_slack() -> None:

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics)", "serve"),
     "socket": ("run the Slack app over Socket Mode (no public URL needed)", "serve"),
     "digest": ("post the watch-list digests that are due (once, or every minute)", "digest"),
+    "demo": ("check the lab's broken domains offline, on servers it runs on loopback", "demo"),
 }
 
 
@@ -106,6 +107,8 @@ def _module(name: str) -> Subcommand:
             from bot.cli import serve as module
         case "digest":
             from bot.cli import digest as module
+        case "demo":
+            from bot.cli import demo as module
         case _:
             raise KeyError(name)
     return module

@@ -1,1 +1,1 @@
-"""Tests that run mxbot against the lab's deliberately broken domains (lab/zones.py)."""
+"""Tests that run mxbot against the lab's deliberately broken domains (bot/lab/zones.py)."""

@@ -18,6 +18,7 @@ import dns.rrset
 import dns.zone
 import pytest
 
+from bot.lab.zones import domains, load
 from checks import registry
 from checks.bundle.assemble import assemble
 from checks.bundle.result import Action, Bundle
@@ -25,7 +26,6 @@ from checks.engine import make_context, run_report
 from checks.model import Report, Status
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
-from lab.zones import domains, load
 from tests.fakes.dnsserver import DnsTestServer
 
 # The checks whose findings propose records; the others only add to "not fixed by DNS records".

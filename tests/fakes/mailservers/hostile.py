@@ -11,13 +11,10 @@ import struct
 
 import pytest
 
+from bot.lab.smtp import SmtpScript, tarpit
 from tests.fakes.mailservers.loopback import Handler
-from tests.fakes.mailservers.smtp import SmtpScript
 
-
-async def tarpit(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Accept, then say nothing, ever."""
-    await asyncio.sleep(3600)
+__all__ = ["Blackhole", "close_after_starttls", "drip", "hang_up", "raw", "tarpit"]
 
 
 async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

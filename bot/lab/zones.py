@@ -1,17 +1,25 @@
-"""Deliberately broken domains for trying mxbot by hand (`python -m lab.run`), one failure each.
+"""The lab: deliberately broken domains, one fault each, beside sound ones (`mxbot demo`).
 
-Addresses are documentation ranges, so nothing is ever connected to unless a test says so.
+Every domain is sound apart from the one fault it is built to show (`SHOWS`): it has mail hosts
+with addresses and reverse DNS, an SPF record and a DMARC record with a report address, so its
+report names that fault and nothing else. Mail host addresses are documentation ranges
+(192.0.2.0/24, 2001:db8::/32), which the address check accepts in a lab (private addresses allowed)
+and which lie outside the lab's loopback-only connection pin, so nothing is ever connected to; the
+SMTP domains (`bot.lab.mail`) are the exception, on the lab's own servers on 127.0.0.2-7.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dns.name
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from tests.fakes.dnsserver import DnsTestServer
+from bot.lab import mail
+from bot.lab.dnsserver import DnsServer
 
 SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
 GOOD_MAIL = """@ MX 10 mx1
@@ -24,6 +32,52 @@ AUTH = """@ TXT "v=spf1 mx include:_spf.good.lab -all"
 _dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{d}"
 _smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@{d}"
 """
+
+
+@dataclass(frozen=True, slots=True)
+class LabDomain:
+    """One lab domain: its zone, its section of the demo's table, and what it is built to show."""
+
+    name: str
+    zone: str  # zone text, names relative to `name`
+    topic: str
+    shows: tuple[str, ...] = ()  # finding codes (warn or worse) it is built to show; () = sound
+    selectors: tuple[str, ...] = ()  # the DKIM selectors its report asks for
+    needs_mail: bool = False  # its mail host is one of the lab's SMTP servers (`--mail`)
+
+    @property
+    def sound(self) -> bool:
+        return not self.shows
+
+
+def lab() -> tuple[LabDomain, ...]:
+    """Every lab domain, in the demo's order: by topic, each sound example before its breakage."""
+    topics = (
+        ("Mail routing", _routing()),
+        ("SPF", _spf_domains()),
+        ("DMARC", _dmarc_domains()),
+        ("DKIM", _dkim_domains()),
+        ("Other records", _other()),
+        ("DNS failures", {d: SOA for d in DNS_FAILURES}),
+        ("SMTP (--mail)", _smtp_domains()),
+    )
+    return tuple(
+        LabDomain(
+            name,
+            zone,
+            topic,
+            SHOWS.get(name, ()),
+            DKIM_SELECTORS.get(name, ()),
+            needs_mail=name in mail.SERVERS,
+        )
+        for topic, zones in topics
+        for name, zone in zones.items()
+    )
+
+
+def domains() -> dict[str, str]:
+    """domain -> zone text (relative to the domain), for every domain served from zone data."""
+    return {d.name: d.zone for d in lab() if d.name not in DNS_FAILURES}
 
 
 def txt(text: str) -> str:
@@ -48,66 +102,118 @@ def _ed25519() -> str:
     return base64.b64encode(raw).decode()
 
 
-def domains() -> dict[str, str]:
-    """domain -> zone text (relative to the domain)."""
+def _dmarc_reject(domain: str) -> str:
+    return f'_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{domain}"\n'
+
+
+def _sound(domain: str, spf: str = "v=spf1 mx -all") -> str:
+    """SPF and DMARC as they should be, for a domain whose fault lies elsewhere."""
+    return f'@ TXT "{spf}"\n' + _dmarc_reject(domain)
+
+
+# For domains that receive no mail: reports go to good.lab, which authorises every lab domain.
+_NO_MAIL_AUTH = '@ TXT "v=spf1 -all"\n_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@good.lab"\n'
+
+
+# ---- mail routing: MX, addresses, reverse DNS (RFC 5321 5.1, RFC 7505) ------------------------
+def _routing() -> dict[str, str]:
     z: dict[str, str] = {}
     z["good.lab"] = (
-        SOA + GOOD_MAIL + AUTH.format(d="good.lab") + '_spf TXT "v=spf1 ip4:198.51.100.0/24 -all"\n'
-    )
-    z["nomx.lab"] = SOA + "@ A 192.0.2.80\n"
-    z["nomail.lab"] = SOA + '@ TXT "hello"\n'
-    z["nullmx.lab"] = SOA + '@ MX 0 .\n@ TXT "v=spf1 -all"\n_dmarc TXT "v=DMARC1; p=reject"\n'
-    z["cname-mx.lab"] = SOA + "@ MX 10 mail\nmail CNAME real\nreal A 192.0.2.30\n"
-    z["ip-mx.lab"] = SOA + "@ MX 10 192.0.2.31.\n"
-    z["dangling-mx.lab"] = SOA + "@ MX 10 gone.dangling-mx.lab.\n"
-    z["private-mx.lab"] = SOA + "@ MX 10 mx\nmx A 10.1.2.3\n"
-    z["noptr.lab"] = SOA + "@ MX 10 mx\nmx A 192.0.2.99\n"
-    z["spf-toomany.lab"] = (
         SOA
         + GOOD_MAIL
-        + "@ TXT "
-        + txt("v=spf1 " + " ".join(f"include:i{i}.spf-toomany.lab" for i in range(11)) + " -all")
-        + "\n"
-        + "".join(f'i{i} TXT "v=spf1 ip4:198.51.100.{i} -all"\n' for i in range(11))
+        + AUTH.format(d="good.lab")
+        + '_spf TXT "v=spf1 ip4:198.51.100.0/24 -all"\n'
+        + '*._report._dmarc TXT "v=DMARC1"\n'  # any domain may send its DMARC reports here
     )
-    z["spf-plusall.lab"] = SOA + GOOD_MAIL + '@ TXT "v=spf1 +all"\n'
-    z["spf-multiple.lab"] = SOA + GOOD_MAIL + '@ TXT "v=spf1 -all"\n@ TXT "v=spf1 mx -all"\n'
-    z["spf-syntax.lab"] = SOA + GOOD_MAIL + '@ TXT "v=spf1 ip4:198.51.100.300 include -all"\n'
-    z["spf-void.lab"] = (
-        SOA
-        + GOOD_MAIL
-        + '@ TXT "v=spf1 a:x1.spf-void.lab a:x2.spf-void.lab a:x3.spf-void.lab -all"\n'
+    z["xn--bcher-kva.lab"] = SOA + GOOD_MAIL + _sound("xn--bcher-kva.lab")  # bücher.lab, an IDN
+    z["nullmx.lab"] = SOA + "@ MX 0 .\n" + _NO_MAIL_AUTH  # takes no mail, and says so (RFC 7505)
+    z["nomx.lab"] = SOA + "@ A 192.0.2.80\n" + _sound("nomx.lab", "v=spf1 a -all")
+    z["nomail.lab"] = SOA + '@ TXT "hello"\n' + _NO_MAIL_AUTH
+    z["cname-mx.lab"] = (
+        SOA + "@ MX 10 mail\nmail CNAME real\nreal A 192.0.2.30\n" + _sound("cname-mx.lab")
     )
-    z["spf-loop.lab"] = (
-        SOA
-        + GOOD_MAIL
-        + '@ TXT "v=spf1 include:a.spf-loop.lab -all"\na TXT "v=spf1 include:spf-loop.lab -all"\n'
-    )
-    z["dmarc-none.lab"] = (
-        SOA + GOOD_MAIL + '@ TXT "v=spf1 mx -all"\n_dmarc TXT "v=DMARC1; p=none"\n'
-    )
-    z["dmarc-multi.lab"] = (
-        SOA + GOOD_MAIL + '_dmarc TXT "v=DMARC1; p=reject"\n_dmarc TXT "v=DMARC1; p=none"\n'
-    )
-    z["dmarc-bad.lab"] = SOA + GOOD_MAIL + '_dmarc TXT "p=reject; v=DMARC1"\n'
-    z["dmarc-ext.lab"] = (
-        SOA + GOOD_MAIL + '_dmarc TXT "v=DMARC1; p=quarantine; rua=mailto:reports@collector.lab"\n'
-    )
-    z["dkim-weak.lab"] = SOA + GOOD_MAIL + f"selector1._domainkey TXT {dkim_value(1024)}\n"
-    z["dkim-revoked.lab"] = SOA + GOOD_MAIL + 'google._domainkey TXT "v=DKIM1; k=rsa; p="\n'
-    z["hostile.lab"] = (
-        SOA
-        + GOOD_MAIL
-        + '@ TXT "v=spf1 <!channel> include:<@U123> -all"\n_dmarc TXT "v=DMARC1; p=none; rua=mailto:<!here>@x.lab"\n'
-    )
-    z["mtasts-mismatch.lab"] = (
-        SOA + GOOD_MAIL + '_mta-sts TXT "v=STSv1; id=1"\nmta-sts A 192.0.2.44\n'
-    )
-    z["xn--bcher-kva.lab"] = SOA + GOOD_MAIL
-    z.update(_spf_domains())
-    z.update(_dmarc_domains())
-    z.update(_dkim_domains())
+    z["ip-mx.lab"] = SOA + "@ MX 10 192.0.2.31.\n" + _NO_MAIL_AUTH
+    z["dangling-mx.lab"] = SOA + "@ MX 10 gone.dangling-mx.lab.\n" + _NO_MAIL_AUTH
+    z["private-mx.lab"] = SOA + "@ MX 10 mx\nmx A 10.1.2.3\n" + _sound("private-mx.lab")
+    z["noptr.lab"] = SOA + "@ MX 10 mx\nmx A 192.0.2.99\n" + _sound("noptr.lab")
     return z
+
+
+# ---- the first SPF and DMARC breakage, each beside a sound other half --------------------------
+def _first_spf(domain: str, body: str) -> str:
+    return SOA + GOOD_MAIL + _dmarc_reject(domain) + body
+
+
+def _first_dmarc(body: str) -> str:
+    return SOA + GOOD_MAIL + '@ TXT "v=spf1 mx -all"\n' + body
+
+
+def _basic_spf() -> dict[str, str]:
+    z: dict[str, str] = {}
+    d = "spf-toomany.lab"
+    z[d] = _first_spf(
+        d,
+        "@ TXT "
+        + txt("v=spf1 " + " ".join(f"include:i{i}.{d}" for i in range(11)) + " -all")
+        + "\n"
+        + "".join(f'i{i} TXT "v=spf1 ip4:198.51.100.{i} -all"\n' for i in range(11)),
+    )
+    z["spf-plusall.lab"] = _first_spf("spf-plusall.lab", '@ TXT "v=spf1 +all"\n')
+    z["spf-multiple.lab"] = _first_spf(
+        "spf-multiple.lab", '@ TXT "v=spf1 -all"\n@ TXT "v=spf1 mx -all"\n'
+    )
+    z["spf-syntax.lab"] = _first_spf(
+        "spf-syntax.lab", '@ TXT "v=spf1 ip4:198.51.100.300 include -all"\n'
+    )
+    d = "spf-void.lab"
+    z[d] = _first_spf(d, f'@ TXT "v=spf1 a:x1.{d} a:x2.{d} a:x3.{d} -all"\n')
+    d = "spf-loop.lab"
+    z[d] = _first_spf(d, f'@ TXT "v=spf1 include:a.{d} -all"\na TXT "v=spf1 include:{d} -all"\n')
+    return z
+
+
+def _basic_dmarc() -> dict[str, str]:
+    return {
+        "dmarc-none.lab": _first_dmarc(
+            '_dmarc TXT "v=DMARC1; p=none; rua=mailto:dmarc@dmarc-none.lab"\n'
+        ),
+        "dmarc-norua.lab": _first_dmarc('_dmarc TXT "v=DMARC1; p=reject"\n'),
+        "dmarc-multi.lab": _first_dmarc(
+            '_dmarc TXT "v=DMARC1; p=reject"\n_dmarc TXT "v=DMARC1; p=none"\n'
+        ),
+        "dmarc-bad.lab": _first_dmarc('_dmarc TXT "p=reject; v=DMARC1"\n'),
+        "dmarc-ext.lab": _first_dmarc(
+            '_dmarc TXT "v=DMARC1; p=quarantine; rua=mailto:reports@collector.lab"\n'
+        ),
+    }
+
+
+# ---- everything else: Slack-hostile text, MTA-STS ---------------------------------------------
+def _other() -> dict[str, str]:
+    return {
+        # Slack markup in records: shown escaped, never pinging anyone
+        "hostile.lab": SOA
+        + GOOD_MAIL
+        + '@ TXT "v=spf1 <!channel> include:<@U123> -all"\n'
+        + '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@hostile.lab; x=<!here>"\n',
+        # MTA-STS announced, but the policy host mta-sts.<domain> does not exist
+        "mtasts-nohost.lab": SOA
+        + GOOD_MAIL
+        + _sound("mtasts-nohost.lab")
+        + '_mta-sts TXT "v=STSv1; id=1"\n',
+    }
+
+
+# ---- names whose DNS fails: the lab's server answers SERVFAIL, or never answers ----------------
+DNS_FAILURES = ("servfail.lab", "timeout.lab")
+
+
+# ---- the SMTP servers of `bot.lab.mail`, one situation each -------------------------------------
+def _smtp_domains() -> dict[str, str]:
+    return {
+        domain: SOA + f"@ MX 10 mx\nmx A {address}\n" + _sound(domain)
+        for domain, (address, _) in mail.SERVERS.items()
+    }
 
 
 # ---- more SPF breakage (RFC 7208), each with a valid DMARC record so only SPF differs -----------
@@ -116,7 +222,7 @@ def _spf(domain: str, body: str) -> str:
 
 
 def _spf_domains() -> dict[str, str]:
-    z: dict[str, str] = {}
+    z: dict[str, str] = _basic_spf()
     d = "spf-nested.lab"  # 2 + 3 + 3 + 3 + 3 = 14 lookups through nested includes
     z[d] = _spf(
         d,
@@ -251,7 +357,7 @@ def _dmarc(value: str, extra: str = "") -> str:
 
 
 def _dmarc_domains() -> dict[str, str]:
-    z: dict[str, str] = {}
+    z: dict[str, str] = _basic_dmarc()
 
     def rua(d: str) -> str:
         return f"rua=mailto:dmarc@{d}"
@@ -260,8 +366,6 @@ def _dmarc_domains() -> dict[str, str]:
     z[d] = _dmarc(f'"v=DMARC1; p=quarantine; {rua(d)}"')
     d = "dmarc-reject.lab"
     z[d] = _dmarc(f'"v=DMARC1; p=reject; {rua(d)}"')
-    d = "dmarc-none-rua.lab"
-    z[d] = _dmarc(f'"v=DMARC1; p=none; {rua(d)}"')
     d = "dmarc-nop-rua.lab"  # p missing but rua present: read as p=none (RFC 9989 4.7)
     z[d] = _dmarc(f'"v=DMARC1; {rua(d)}"')
     d = "dmarc-nop.lab"  # p missing, no rua: no policy
@@ -362,16 +466,118 @@ def _dmarc_domains() -> dict[str, str]:
 
 # ---- DKIM keys for `--selector` checks (RFC 6376, RFC 8301) --------------------------------------
 def _dkim_domains() -> dict[str, str]:
-    base = SOA + GOOD_MAIL + '@ TXT "v=spf1 mx -all"\n_dmarc TXT "v=DMARC1; p=reject"\n'
+    def base(d: str) -> str:
+        return SOA + GOOD_MAIL + '@ TXT "v=spf1 mx -all"\n' + _dmarc_reject(d)
+
     return {
-        "dkim-ok.lab": base + f"s1._domainkey TXT {dkim_value(2048)}\n",
-        "dkim-testing.lab": base
+        "dkim-ok.lab": base("dkim-ok.lab") + f"s1._domainkey TXT {dkim_value(2048)}\n",
+        "dkim-weak.lab": base("dkim-weak.lab") + f"selector1._domainkey TXT {dkim_value(1024)}\n",
+        "dkim-revoked.lab": base("dkim-revoked.lab")
+        + 'google._domainkey TXT "v=DKIM1; k=rsa; p="\n',
+        "dkim-testing.lab": base("dkim-testing.lab")
         + f"s1._domainkey TXT {dkim_value(2048, 'v=DKIM1; k=rsa; t=y; ')}\n",
-        "dkim-garbage.lab": base + 's1._domainkey TXT "v=DKIM1; k=rsa; p=not-base64!"\n',
-        "dkim-wrongver.lab": base + 's1._domainkey TXT "v=DKIM2; k=rsa; p=AAAA"\n',
-        "dkim-cname.lab": base + "s1._domainkey CNAME s1.dkim.gone-provider.lab.\n",
-        "dkim-ed25519.lab": base + f's1._domainkey TXT "v=DKIM1; k=ed25519; p={_ed25519()}"\n',
+        "dkim-garbage.lab": base("dkim-garbage.lab")
+        + 's1._domainkey TXT "v=DKIM1; k=rsa; p=not-base64!"\n',
+        "dkim-wrongver.lab": base("dkim-wrongver.lab")
+        + 's1._domainkey TXT "v=DKIM2; k=rsa; p=AAAA"\n',
+        "dkim-cname.lab": base("dkim-cname.lab")
+        + "s1._domainkey CNAME s1.dkim.gone-provider.lab.\n",
+        "dkim-ed25519.lab": base("dkim-ed25519.lab")
+        + f's1._domainkey TXT "v=DKIM1; k=ed25519; p={_ed25519()}"\n',
     }
+
+
+_EVERY_LOOKUP_FAILED = tuple(
+    f"{check}.lookup_failed"
+    for check in ("mx", "spf", "dmarc", "dkim", "bimi", "mta_sts", "tls_rpt")
+)
+# What each broken domain is built to show: the codes of its findings at warn or worse, the cause
+# first. A domain missing here is sound: its report has nothing to fix (info at most).
+SHOWS: dict[str, tuple[str, ...]] = {
+    "nomx.lab": ("mx.implicit",),
+    "nomail.lab": ("mx.none", "address.none"),
+    "cname-mx.lab": ("mx.target_cname",),
+    "ip-mx.lab": ("mx.target_ip", "address.none"),
+    "dangling-mx.lab": ("mx.target_no_address", "address.none"),
+    "private-mx.lab": ("address.non_global",),
+    "noptr.lab": ("ptr.missing",),
+    "spf-toomany.lab": ("spf.too_many_lookups",),
+    "spf-plusall.lab": ("spf.plus_all",),
+    "spf-multiple.lab": ("spf.multiple",),
+    "spf-syntax.lab": ("spf.syntax",),
+    "spf-void.lab": ("spf.too_many_void_lookups",),
+    "spf-loop.lab": ("spf.loop",),
+    "spf-nested.lab": ("spf.too_many_lookups",),
+    "spf-void2.lab": ("spf.void_lookups",),
+    "spf-void-mx.lab": ("spf.too_many_void_lookups",),
+    "spf-redirect-loop.lab": ("spf.loop",),
+    "spf-include-nx.lab": ("spf.include_no_spf",),
+    "spf-include-nospf.lab": ("spf.include_no_spf",),
+    "spf-redirect-nx.lab": ("spf.redirect_no_spf",),
+    "spf-redirect-all.lab": ("spf.redirect_ignored",),
+    "spf-ptr.lab": ("spf.ptr_deprecated",),
+    "spf-neutral.lab": ("spf.neutral_all",),
+    "spf-noall.lab": ("spf.no_all",),
+    "spf-all-middle.lab": ("spf.terms_after_all",),
+    "spf-macro-ptr.lab": ("spf.ptr_deprecated",),
+    "spf-macro-bad.lab": ("spf.syntax",),
+    "spf-long.lab": ("spf.too_large",),
+    "spf-pra.lab": ("spf.missing",),
+    "spf-v1x.lab": ("spf.missing",),
+    "spf-toomany-mx.lab": ("spf.too_many_mx",),
+    "spf-include-plusall.lab": ("spf.plus_all",),
+    "spf-cidr-bad.lab": ("spf.syntax",),
+    "spf-dup-redirect.lab": ("spf.syntax",),
+    "spf-nodot.lab": ("spf.syntax",),
+    "spf-dynamic-include.lab": ("spf.include_no_spf",),
+    "spf-cidr6-bad.lab": ("spf.syntax",),
+    "spf-exp-c.lab": ("spf.syntax",),
+    "spf-redirect-plusall.lab": ("spf.plus_all",),
+    "spf-loop-case.lab": ("spf.loop",),
+    "spf-nonascii.lab": ("spf.syntax",),
+    "spf-empty.lab": ("spf.no_all",),
+    "spf-servfail-include.lab": ("spf.lookup_failed",),
+    "dmarc-none.lab": ("dmarc.policy_none",),
+    "dmarc-norua.lab": ("dmarc.rua_missing",),
+    "dmarc-multi.lab": ("dmarc.multiple",),
+    "dmarc-bad.lab": ("dmarc.invalid",),
+    "dmarc-ext.lab": ("dmarc.rua_unauthorized",),
+    "dmarc-nop-rua.lab": ("dmarc.policy_none",),
+    "dmarc-nop.lab": ("dmarc.policy_invalid",),
+    "dmarc-badp.lab": ("dmarc.policy_invalid",),
+    "dmarc-badp-rua.lab": ("dmarc.policy_invalid", "dmarc.policy_none"),
+    "dmarc-sp-none.lab": ("dmarc.subdomain_policy_weaker",),
+    "dmarc-np-none.lab": ("dmarc.nonexistent_policy_weaker",),
+    "dmarc-testing.lab": ("dmarc.testing",),
+    "dmarc-ext-nx.lab": ("dmarc.rua_unauthorized", "dmarc.report_undeliverable"),
+    "dmarc-ruf-ext.lab": ("dmarc.ruf_unauthorized",),
+    "dmarc-lower.lab": ("dmarc.invalid",),
+    "dmarc-rua-nomailto.lab": ("dmarc.tag_invalid", "dmarc.rua_missing"),
+    "dmarc-rua-https.lab": ("dmarc.tag_invalid",),
+    "dmarc-adkim-bad.lab": ("dmarc.tag_invalid",),
+    "dmarc-missing.lab": ("dmarc.missing",),
+    "dmarc-dup-tag.lab": ("dmarc.tag_invalid",),
+    "dmarc-sp-bad.lab": ("dmarc.policy_invalid", "dmarc.policy_none"),
+    "dmarc-fo-bad.lab": ("dmarc.tag_invalid",),
+    "dmarc-pct-bad.lab": ("dmarc.tag_invalid",),
+    "dmarc-nullmx-rua.lab": ("dmarc.report_undeliverable",),
+    "dmarc-only-v.lab": ("dmarc.policy_invalid",),
+    "dkim-weak.lab": ("dkim.key_weak",),
+    "dkim-revoked.lab": ("dkim.revoked",),
+    "dkim-testing.lab": ("dkim.testing",),
+    "dkim-garbage.lab": ("dkim.invalid",),
+    "dkim-wrongver.lab": ("dkim.invalid",),
+    "dkim-cname.lab": ("dkim.selector_missing",),
+    "hostile.lab": ("spf.syntax",),
+    "mtasts-nohost.lab": ("mta_sts.policy_host_missing",),
+    "smtp-expired.lab": ("tls.cert_expired", "tls.cert_invalid"),
+    "smtp-tarpit.lab": ("smtp.no_banner",),
+    "smtp-554.lab": ("smtp.greeting_rejected",),
+    "smtp-nostarttls.lab": ("smtp.starttls_missing",),
+    "smtp-closed.lab": ("smtp.connection_refused",),
+    "servfail.lab": _EVERY_LOOKUP_FAILED,
+    "timeout.lab": _EVERY_LOOKUP_FAILED,
+}
 
 
 # Sending addresses worth evaluating with `mxbot spf DOMAIN --ip X` (and pyspf) for every domain.
@@ -389,9 +595,11 @@ DKIM_SELECTORS: dict[str, tuple[str, ...]] = {
 }
 
 
-def load(server: DnsTestServer) -> None:
-    for domain, text in domains().items():
-        server.load_zone(text, domain)
+def load(server: DnsServer, domains: Sequence[LabDomain] | None = None) -> None:
+    """Serve every lab domain (`domains`, as `lab()` made them) and the names they point at."""
+    for domain in lab() if domains is None else domains:
+        if domain.name not in DNS_FAILURES:
+            server.load_zone(domain.zone, domain.name)
     server.load_zone(SOA + "@ MX 10 mx1.good.lab.\n", "collector.lab")
     server.add("dmarc-ext-auth.lab._report._dmarc.collector.lab", "TXT", '"v=DMARC1"')
     wildcard = '*._report._dmarc TXT "v=DMARC1"\n'
@@ -399,6 +607,14 @@ def load(server: DnsTestServer) -> None:
     # no MX, but an address: the implicit MX of RFC 5321 5.1 receives the reports
     server.load_zone(SOA + "@ A 192.0.2.60\n" + wildcard, "collector3.lab")
     server.add("50.113.0.203.in-addr.arpa", "PTR", "host.spf-ptr.lab.")
+    # reverse DNS for every mail host but noptr.lab's (192.0.2.99), which lacks it on purpose
+    server.add("80.2.0.192.in-addr.arpa", "PTR", "nomx.lab.")
+    server.add("30.2.0.192.in-addr.arpa", "PTR", "real.cname-mx.lab.")
+    server.add("3.2.1.10.in-addr.arpa", "PTR", "mx.private-mx.lab.")
+    for i in range(11):
+        server.add(f"{100 + i}.2.0.192.in-addr.arpa", "PTR", f"m{i}.spf-toomany-mx.lab.")
+    for name, (address, _) in mail.SERVERS.items():
+        server.add(".".join(reversed(address.split("."))) + ".in-addr.arpa", "PTR", f"mx.{name}.")
     server.add("25.2.0.192.in-addr.arpa", "PTR", "mx1.good.lab.")
     server.add("26.2.0.192.in-addr.arpa", "PTR", "mx2.good.lab.")
     server.add(
@@ -406,5 +622,6 @@ def load(server: DnsTestServer) -> None:
         "PTR",
         "mx2.good.lab.",
     )
-    server.behaviour.servfail_zones.add(dns.name.from_text("servfail.lab"))
-    server.behaviour.timeout_zones.add(dns.name.from_text("timeout.lab"))
+    servfail, timeout = DNS_FAILURES
+    server.behaviour.servfail_zones.add(dns.name.from_text(servfail))
+    server.behaviour.timeout_zones.add(dns.name.from_text(timeout))

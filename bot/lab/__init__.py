@@ -1,0 +1,1 @@
+"""The offline lab: deliberately broken domains served from loopback DNS and SMTP servers (`mxbot demo`)."""
