@@ -56,6 +56,9 @@ def test_json_report_has_the_documented_schema(zone: DnsTestServer) -> None:
     assert set(check) >= {"id", "title", "status", "duration_ms", "findings"}
     assert set(check["findings"][0]) >= {"code", "status", "message", "fix"}
     assert check["findings"][0]["code"] == "mx.ok"
+    assert check["findings"][0]["because"] == ""
+    assert report["cause"] is None
+    assert report["headline"] == "Mail for example.test should flow: nothing is failing."
 
 
 def test_text_report_leads_with_the_summary_and_exits_1_on_failure(zone: DnsTestServer) -> None:
