@@ -312,8 +312,8 @@ RULES: Final[tuple[Rule, ...]] = (
     _spf(
         "spf_loop",
         "spf.loop",
-        "the includes in its SPF record form a loop",
-        "the includes in the SPF record of {domain} form a loop",
+        "its SPF record loops back on itself (through include or redirect)",
+        "the SPF record of {domain} loops back on itself",
     ),
     _spf(
         "spf_void_lookups",
@@ -389,8 +389,8 @@ RULES: Final[tuple[Rule, ...]] = (
             "dkim.key_type_unknown",
             "dkim.key_too_short",
         ),
-        "Mail from {domain} signed with one of its DKIM selectors fails DKIM: that selector's "
-        "key record is missing or unusable.",
+        "Mail from {domain} signed with an affected DKIM selector fails DKIM: the selector's key "
+        "record is missing or unusable.",
         "a DKIM selector of {domain} has a missing or unusable key record",
     ),
     # ---- one of several hosts: mail still flows, through the others ---------------------------
