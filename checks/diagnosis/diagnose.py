@@ -137,7 +137,8 @@ def _attribute(
             if (
                 s.place not in kept
                 and s.place not in claimed
-                and s.finding.status.severity > Status.INFO.severity
+                and not s.finding.because
+                and s.finding.status in candidate.rule.claims
                 and _matches(candidate.rule.consequences, s.finding.code)
             ):
                 claimed[s.place] = cause

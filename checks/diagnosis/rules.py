@@ -56,6 +56,7 @@ class Rule:
     statuses: frozenset[Status] = FAILING  # what a trigger's status must be
     coverage: Coverage | None = None
     consequences: tuple[str, ...] = ()  # code globs of findings that only repeat the cause
+    claims: frozenset[Status] = TROUBLE  # what a consequence's status may be
     demote_to: Status = Status.INFO  # a consequence's new status
 
 
@@ -132,6 +133,7 @@ RULES: Final[tuple[Rule, ...]] = (
         "Mail to {domain} cannot be delivered: {domain} does not exist in DNS (NXDOMAIN).",
         "{domain} does not exist",
         consequences=("*",),
+        claims=TROUBLE | {Status.INFO},  # no "optional: publish …" advice for a missing domain
         demote_to=Status.SKIP,
     ),
     Rule(

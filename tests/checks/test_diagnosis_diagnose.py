@@ -105,16 +105,23 @@ def test_a_domain_that_does_not_exist_fails_once_and_is_not_told_to_publish_dmar
     )
 
 
-def test_passing_and_informational_findings_are_never_claimed() -> None:
+def test_passing_findings_are_never_claimed_and_notes_only_when_the_rule_says() -> None:
     diagnosed = diagnose(
         report(
             result("mx", f("mx.nxdomain")),
             result("dnsbl", f("dnsbl.clean", PASS)),
-            result("dkim", f("dkim.none_found", INFO)),
+            result("mta_sts", f("mta_sts.none", INFO)),  # "optional: serve a policy…"
+        )
+    )
+    noted = diagnose(
+        report(
+            result("smtp", f("smtp.connection_refused")),
+            result("dane", f("dane.none", INFO), f("dane.no_tls")),
         )
     )
 
-    assert consequences(diagnosed) == set()
+    assert consequences(diagnosed) == {("mta_sts.none", SKIP, "mx.nxdomain")}
+    assert consequences(noted) == {("dane.no_tls", INFO, "smtp.connection_refused")}
 
 
 def test_diagnosing_a_diagnosed_report_changes_nothing() -> None:
