@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from checks import registry
 from checks.context import Context, Options
+from checks.diagnosis.diagnose import diagnose
 from checks.model import CheckResult, Finding, Report, Status
 from checks.net.dns import DnsClient
 from checks.net.services import Services
@@ -118,7 +119,8 @@ class ReportStream:
     """One report as it runs: iterate it for each result as it completes; then `report` is the whole.
 
     The `Report` is built here, once, for every face: results in display order, the run's duration,
-    and the resolvers of the DNS client actually used (resolv.conf's when the settings name none).
+    and the resolvers of the DNS client actually used (resolv.conf's when the settings name none),
+    diagnosed (`checks.diagnosis`): its root cause, headline, and the findings that only repeat it.
     """
 
     def __init__(self, checks: Sequence[Check], ctx: Context) -> None:
@@ -147,13 +149,14 @@ class ReportStream:
             results[result.id] = result
             yield result
         target = self._ctx.target
-        self._report = Report(
+        report = Report(
             domain=target.name,
             results=tuple(results[c.ID] for c in self._checks if c.ID in results),
             duration_ms=round((time.monotonic() - started) * 1000),
             display_name=target.unicode,
             resolvers=tuple(str(ns) for ns in self._ctx.dns.nameservers),
         )
+        self._report = diagnose(report)
 
 
 async def run_report(

@@ -60,6 +60,7 @@ class Finding:
     fix: str = ""  # imperative: "Publish ...", "Remove ..."
     record: Record | None = None  # ready-to-paste record, when there is one
     evidence: tuple[str, ...] = ()  # raw remote data; untrusted, renderers escape it
+    because: str = ""  # set by the diagnosis: the code of the root cause this finding only repeats
 
 
 @dataclass(frozen=True, slots=True)

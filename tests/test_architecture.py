@@ -191,6 +191,25 @@ def test_the_foundation_imports_only_itself(graph: list[Import]) -> None:
     assert upward == []
 
 
+def test_the_diagnosis_reads_only_the_result_model(graph: list[Import]) -> None:
+    """The diagnosis is pure: it judges a finished report, so it never reaches the network, the
+    engine, the context or a check; only the engine applies it."""
+    allowed = ("checks.diagnosis", "checks.model")
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "checks.diagnosis") and not within(i.target, *allowed)
+    ]
+    users = {
+        i.source
+        for i in ours(graph)
+        if within(i.target, "checks.diagnosis") and not within(i.source, "checks.diagnosis")
+    }
+
+    assert reaching == []
+    assert users == {"checks.engine"}
+
+
 def test_only_the_registry_imports_a_check_module(graph: list[Import]) -> None:
     """Checks never call each other: they share facts through the context, and pure modules
     (a check package's parser, say) through plain imports."""

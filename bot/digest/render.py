@@ -25,6 +25,7 @@ MAX_CONTEXT: Final = 2000
 MAX_FALLBACK: Final = 3000
 MAX_ITEMS: Final = 5  # broken findings spelled out per domain; the rest are counted
 MAX_MESSAGE: Final = 200  # characters of a finding's message in a digest line
+MAX_REASON: Final = 300  # characters of a broken domain's reason (the report's headline)
 NEW: Final = "\U0001f195"  # the NEW button emoji
 
 Message = dict[str, Any]
@@ -60,13 +61,16 @@ class Changes:
 
 
 def snapshot(report: Report) -> DomainSnapshot:
-    """What a digest keeps of a report: every finding's check, code, status and message."""
+    """What a digest keeps of a report: every finding's check, code, status and message, and the
+    diagnosis's headline (the reason given for a broken domain)."""
     findings = tuple(
         FindingState(result.id, f.code, f.status, clip(" ".join(f.message.split()), 300))
         for result in report.results
         for f in result.findings
     )
-    return DomainSnapshot(report.domain, report.status, findings, report.display_name)
+    return DomainSnapshot(
+        report.domain, report.status, findings, report.display_name, report.headline
+    )
 
 
 def diff(previous: Snapshot | None, current: Snapshot) -> Changes:
@@ -130,13 +134,14 @@ def render_digest(
         schedule: how often the digest runs ("daily at 09:00 UTC"), for the context line.
     """
     names = {d.domain: _name(d) for d in current.values()}
+    reasons = {d.domain: d.headline for d in current.values() if d.headline}
     lead = headline(current, changes, since)
     worst = Status.worst(f.status for d in changes.domains for f in d.broken)
     blocks: list[dict[str, Any]] = [
         header_block(f"{EMOJI[worst]} Mail digest"),
         section_block(f"*{escape(lead)}*"),
     ]
-    groups = [_broken_pieces(changes, names)]
+    groups = [_broken_pieces(changes, names, reasons)]
     if since is not None:
         groups.append(_change_pieces(changes, names, since))
     groups.append(_good_pieces(changes, names))
@@ -144,7 +149,7 @@ def render_digest(
     room = MAX_BLOCKS - len(blocks) - 1  # the context line
     blocks.extend(section_block(text) for text in _fit(sections, room))
     blocks.append(context_block(_context_line(len(current), when, schedule)))
-    return {"text": _fallback(lead, changes, names), "blocks": blocks}
+    return {"text": _fallback(lead, changes, names, reasons), "blocks": blocks}
 
 
 # ---- pieces -------------------------------------------------------------------------------------
@@ -161,7 +166,8 @@ def _broken(findings: Iterable[FindingState]) -> dict[str, FindingState]:
     return out
 
 
-def _broken_pieces(changes: Changes, names: dict[str, str]) -> list[str]:
+def _broken_pieces(changes: Changes, names: dict[str, str], reasons: dict[str, str]) -> list[str]:
+    """Each broken domain: its name and reason (the diagnosis's headline), then its findings."""
     broken = [d for d in changes.domains if d.broken]
     broken.sort(key=lambda d: (not d.newly_broken, names.get(d.domain, d.domain)))
     pieces = []
@@ -169,6 +175,8 @@ def _broken_pieces(changes: Changes, names: dict[str, str]) -> list[str]:
         status = Status.worst(f.status for f in d.broken)
         tag = " _(new on the watch-list)_" if d.is_new else ""
         lines = [f"{EMOJI[status]} *{escape(names.get(d.domain, d.domain))}*{tag}"]
+        if d.domain in reasons:
+            lines[0] += f" — {escape(clip(reasons[d.domain], MAX_REASON))}"
         items = [(True, f) for f in d.newly_broken] + [(False, f) for f in d.still_broken]
         for fresh, f in items[:MAX_ITEMS]:
             mark = f"{NEW} " if fresh else ""
@@ -261,12 +269,12 @@ def _context_line(total: int, when: datetime, schedule: str) -> str:
     return text + " · `/mx watches` to see the list"
 
 
-def _fallback(lead: str, changes: Changes, names: dict[str, str]) -> str:
+def _fallback(lead: str, changes: Changes, names: dict[str, str], reasons: dict[str, str]) -> str:
     lines = [escape(lead)]
     for d in changes.domains:
         if d.broken:
-            codes = ", ".join(f.code for f in d.broken[:MAX_ITEMS])
-            lines.append(f"{escape(names.get(d.domain, d.domain))}: {escape(codes)}")
+            why = reasons.get(d.domain) or ", ".join(f.code for f in d.broken[:MAX_ITEMS])
+            lines.append(f"{escape(names.get(d.domain, d.domain))}: {escape(why)}")
     return clip("\n".join(lines), MAX_FALLBACK)
 
 

@@ -29,6 +29,7 @@ class DomainSnapshot:
     status: Status
     findings: tuple[FindingState, ...]
     display_name: str = ""
+    headline: str = ""  # the report's diagnosis in one sentence: a broken domain's reason
 
 
 Snapshot = Mapping[str, DomainSnapshot]  # by domain
@@ -52,16 +53,19 @@ def overall(snapshot: Snapshot) -> Status:
 
 
 def snapshot_to_json(snapshot: Snapshot) -> str:
-    data = [
-        {
-            "domain": d.domain,
-            "display_name": d.display_name,
-            "status": d.status.value,
-            "findings": [[f.check, f.code, f.status.value, f.message] for f in d.findings],
-        }
-        for d in snapshot.values()
-    ]
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps([_domain_json(d) for d in snapshot.values()], ensure_ascii=False)
+
+
+def _domain_json(d: DomainSnapshot) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "domain": d.domain,
+        "display_name": d.display_name,
+        "status": d.status.value,
+        "findings": [[f.check, f.code, f.status.value, f.message] for f in d.findings],
+    }
+    if d.headline:  # only when diagnosed: a snapshot without one keeps the older rows' shape
+        item["headline"] = d.headline
+    return item
 
 
 def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
@@ -74,6 +78,10 @@ def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
         )
         domain = str(item["domain"])
         out[domain] = DomainSnapshot(
-            domain, Status(item["status"]), findings, str(item.get("display_name", ""))
+            domain,
+            Status(item["status"]),
+            findings,
+            str(item.get("display_name", "")),
+            str(item.get("headline", "")),  # snapshots stored before the diagnosis have none
         )
     return out

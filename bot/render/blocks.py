@@ -298,7 +298,10 @@ def _counts(results: Sequence[CheckResult]) -> str:
 
 
 def _fallback(report: Report, name: str) -> str:
+    """The notification text: the diagnosis's headline when there is one."""
     status = report.status
+    if report.headline:
+        return clip(f"{EMOJI[status]} {escape(report.headline)}", MAX_FALLBACK)
     lines = [f"{EMOJI[status]} {escape(name)}: {VERDICT[status]} ({_counts(report.results)})"]
     for result in report.results:
         if result.status in _EXPAND and result.headline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.model import CheckResult, Finding, Report
+from checks.model import Cause, CheckResult, Finding, Report
 
 
 def finding(f: Finding) -> dict[str, Any]:
@@ -25,6 +25,7 @@ def finding(f: Finding) -> dict[str, Any]:
             }
         ),
         "evidence": list(f.evidence),
+        "because": f.because,
     }
 
 
@@ -38,11 +39,17 @@ def result(r: CheckResult) -> dict[str, Any]:
     }
 
 
+def cause(c: Cause | None) -> dict[str, str] | None:
+    return None if c is None else {"check": c.check, "code": c.code}
+
+
 def render(report: Report) -> dict[str, Any]:
     return {
         "domain": report.domain,
         "unicode": report.display_name or report.domain,
         "status": str(report.status),
+        "headline": report.headline,
+        "cause": cause(report.cause),
         "duration_ms": report.duration_ms,
         "resolvers": list(report.resolvers),
         "checks": [result(r) for r in report.results],

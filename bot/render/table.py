@@ -30,14 +30,15 @@ def verdict(report: Report) -> Status:
 
 
 def line(report: Report) -> Line:
-    """The report's headline (the diagnosis, when it has run), else its first problem's finding:
-    the first check, in display order, at the report's worst status."""
+    """The diagnosis's headline when it named a cause, else the first problem's finding (the first
+    check, in display order, at the report's worst status): a report with warnings only has no
+    cause, and its row shows the warning rather than "should flow"."""
     name = report.display_name or report.domain
     status = verdict(report)
     if status is Status.PASS:
         return Line(name, status, "", NOTHING_TO_FIX)
-    if report.headline:
-        return Line(name, status, report.cause.code if report.cause else "", report.headline)
+    if report.headline and report.cause is not None:
+        return Line(name, status, report.cause.code, report.headline)
     for result in report.results:
         first = result.headline
         if result.status is status and first is not None:

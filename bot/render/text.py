@@ -1,4 +1,5 @@
-"""The terminal renderer: summary first, then one line per check, then what to fix."""
+"""The terminal renderer: the diagnosis's headline and the summary first, then one line per check,
+then what to fix."""
 
 from __future__ import annotations
 
@@ -54,13 +55,7 @@ def _duration(ms: int) -> str:
 
 
 def render(report: Report, *, colour: bool = False, width: int = 100, verbose: bool = False) -> str:
-    lines = [_paint(clean(summary_line(report)), report.status, colour)]
-    urgent = next((r for r in report.results if r.status is Status.FAIL), None)
-    if urgent is not None and urgent.headline is not None:
-        lines.append(
-            f"First problem: {clean(urgent.title)}: {_one_line(clean(urgent.headline.message), width)}"
-        )
-    lines.append("")
+    lines = [*_lead(report, colour, width), ""]
     title_width = max((len(r.title) for r in report.results), default=10)
     for r in report.results:
         headline = r.headline
@@ -80,6 +75,19 @@ def render(report: Report, *, colour: bool = False, width: int = 100, verbose: b
     if report.resolvers:
         lines += ["", f"Resolvers: {', '.join(report.resolvers)}"]
     return "\n".join(lines) + "\n"
+
+
+def _lead(report: Report, colour: bool, width: int) -> list[str]:
+    """The diagnosis's headline (the root cause in one sentence), then the summary line; a report
+    without one (not diagnosed) leads with the summary and its first problem."""
+    summary = _paint(clean(summary_line(report)), report.status, colour)
+    if report.headline:
+        return [_paint(clean(report.headline), report.status, colour), summary]
+    urgent = next((r for r in report.results if r.status is Status.FAIL), None)
+    if urgent is None or urgent.headline is None:
+        return [summary]
+    first = _one_line(clean(urgent.headline.message), width)
+    return [summary, f"First problem: {clean(urgent.title)}: {first}"]
 
 
 def _finding(f: Finding, colour: bool, width: int) -> list[str]:

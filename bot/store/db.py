@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.store.threads import in_thread
-from checks.model import CheckResult, Finding, Record, Report, Status
+from checks.model import Cause, CheckResult, Finding, Record, Report, Status
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,8 @@ def report_from_json(text: str) -> Report:
         duration_ms=int(data["duration_ms"]),
         display_name=data.get("display_name", ""),
         resolvers=tuple(data.get("resolvers", ())),
+        headline=data.get("headline", ""),  # reports stored before the diagnosis have none
+        cause=Cause(**data["cause"]) if data.get("cause") else None,
     )
 
 
@@ -226,6 +228,7 @@ def _finding(data: dict[str, Any]) -> Finding:
         fix=data.get("fix", ""),
         record=Record(**record) if record else None,
         evidence=tuple(data.get("evidence", ())),
+        because=data.get("because", ""),
     )
 
 

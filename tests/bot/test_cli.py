@@ -59,16 +59,20 @@ def test_json_report_has_the_documented_schema(zone: DnsTestServer) -> None:
     assert set(check) >= {"id", "title", "status", "duration_ms", "findings"}
     assert set(check["findings"][0]) >= {"code", "status", "message", "fix"}
     assert check["findings"][0]["code"] == "mx.ok"
+    assert check["findings"][0]["because"] == ""
+    assert report["cause"] is None
+    assert report["headline"] == "Mail for example.test should flow: nothing is failing."
 
 
-def test_text_report_leads_with_the_summary_and_exits_1_on_failure(zone: DnsTestServer) -> None:
+def test_text_report_leads_with_the_diagnosis_and_exits_1_on_failure(zone: DnsTestServer) -> None:
     run = mxbot(
         "check", "bad.example.test", "--only", "mx", "--resolver", zone.address, "--timeout", "1"
     )
 
     assert run.returncode == 1
-    first = run.stdout.splitlines()[0]
-    assert first.startswith("bad.example.test: FAIL")
+    first, second = run.stdout.splitlines()[:2]
+    assert first.startswith("Mail to bad.example.test cannot be delivered:")
+    assert second.startswith("bad.example.test: FAIL")
     assert "\x1b[" not in run.stdout  # piped output is plain
     assert (
         "mx.target_no_address" not in run.stdout

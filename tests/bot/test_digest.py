@@ -120,11 +120,13 @@ def test_snapshot_keeps_every_finding_of_a_report() -> None:
             CheckResult("spf", "SPF", (Finding("spf.missing", Status.FAIL, "No\nSPF."),), 4),
         ),
         7,
+        headline="Mail from a.example may be junked or rejected: it publishes no SPF record.",
     )
 
     taken = digest.snapshot(report)
 
     assert taken.status is Status.FAIL
+    assert taken.headline == report.headline
     assert taken.findings == (
         FindingState("mx", "mx.ok", Status.PASS, "Fine."),
         FindingState("spf", "spf.missing", Status.FAIL, "No SPF."),
@@ -172,6 +174,18 @@ def test_the_digest_leads_with_the_headline_then_broken_then_changes_then_all_go
     assert "daily at 09:00 UTC" in json.dumps(message)
 
 
+def test_a_broken_domain_gives_its_diagnosis_as_the_reason() -> None:
+    why = "Mail to a.example cannot be delivered: a.example does not exist in DNS (NXDOMAIN)."
+    broken = DomainSnapshot("a.example", Status.FAIL, (state("mx.nxdomain"),), headline=why)
+    current = snapshot(broken, snap("b.example"))
+
+    message = digest.render_digest(current, digest.diff(None, current), since=None, when=WHEN)
+
+    validate(message)
+    assert f"*a.example* _(new on the watch-list)_ — {why}" in shown(message)
+    assert f"a.example: {why}" in message["text"]
+
+
 def test_a_first_digest_says_nothing_about_changes() -> None:
     current = snapshot(snap("a.example", state("spf.missing")), snap("b.example"))
 
@@ -202,6 +216,7 @@ def test_remote_text_is_shown_never_obeyed() -> None:
             Status.FAIL,
             (FindingState(HOSTILE, HOSTILE, Status.FAIL, HOSTILE),),
             display_name=HOSTILE,
+            headline=HOSTILE,
         )
     )
 
@@ -219,6 +234,7 @@ _domain = st.builds(
     st.text(min_size=1, max_size=300) | st.just(HOSTILE),
     _status,
     st.lists(_finding, max_size=12).map(tuple),
+    _words,
     _words,
 )
 _snapshot = st.lists(_domain, max_size=300).map(lambda ds: {d.domain: d for d in ds})

@@ -16,7 +16,7 @@ from bot.digest.schedule import Cadence, When
 from bot.digest.snapshot import DomainSnapshot, FindingState
 from bot.store.db import ProcessedEvent, Store
 from bot.store.watch import AddOutcome, WatchStore
-from checks.model import CheckResult, Finding, Record, Report, Status
+from checks.model import Cause, CheckResult, Finding, Record, Report, Status
 from tests.bot.postgres_support import CHANNEL, NOW, TEAM, USER
 
 
@@ -49,12 +49,18 @@ def a_report(domain: str, status: Status = Status.FAIL) -> Report:
         # Hostile remote data, kept raw: markup, a NUL byte, a non-BMP character.
         evidence=("<!channel> v=spf1 \x00 -all", "\U0001f4e7 ok"),
     )
+    claimed = Finding("dmarc.missing", Status.SKIP, "Because …", because="spf.missing")
     return Report(
         domain,
-        (CheckResult("spf", "SPF", (finding,), 12),),
+        (
+            CheckResult("spf", "SPF", (finding,), 12),
+            CheckResult("dmarc", "DMARC", (claimed,), 3),
+        ),
         34,
         display_name="bücher.example",
         resolvers=("127.0.0.1:53",),
+        headline="Mail from bücher.example may be junked or rejected: it publishes no SPF record.",
+        cause=Cause("spf", "spf.missing"),
     )
 
 

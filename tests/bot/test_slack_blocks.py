@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +92,17 @@ def test_a_failing_report_expands_the_fix_and_the_record_to_paste() -> None:
         ("mx_rerun", "example.com"),
         ("mx_details", "7"),
     ]
+
+
+def test_the_notification_text_is_the_diagnosis_headline_escaped() -> None:
+    result = CheckResult("spf", "SPF", (finding(Status.FAIL, "No SPF record."),), 1)
+    diagnosed = replace(report(result), headline=f"SPF: {HOSTILE}")
+
+    message = blocks.render(diagnosed, command="example.com")
+
+    validate(message)
+    no_live_markup(message)
+    assert message["text"] == f"❌ {blocks.escape(diagnosed.headline)}"
 
 
 def test_the_header_shows_the_unicode_form_of_an_idn() -> None:

@@ -20,6 +20,7 @@ SNAP = {
             FindingState("mx", "mx.ok", Status.PASS),
         ),
         "bücher.example",
+        "Mail from bücher.example may be junked or rejected: it publishes no SPF record.",
     ),
     "b.example": DomainSnapshot("b.example", Status.WARN, ()),
 }
@@ -31,6 +32,7 @@ def test_the_stored_form_is_stable() -> None:
         '[{"domain": "b.example", "display_name": "", "status": "warn", "findings": []}]'
     )
     assert '["spf", "spf.missing", "fail", "<!channel> bücher"]' in snapshot_to_json(SNAP)
+    assert '"headline": "Mail from bücher.example may be junked' in snapshot_to_json(SNAP)
 
 
 def test_snapshots_round_trip_in_order() -> None:

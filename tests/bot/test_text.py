@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.render import text
 from checks.model import CheckResult, Finding, Record, Report, Status
 
@@ -49,6 +51,18 @@ Resolvers: 127.0.0.1:53
 
 def test_plain_output_is_exactly_the_summary_then_rows_then_fixes() -> None:
     assert text.render(REPORT, width=80) == EXPECTED
+
+
+def test_a_diagnosed_report_leads_with_its_headline_then_the_summary() -> None:
+    diagnosed = replace(REPORT, headline="Anyone can send mail as example.test and pass SPF.")
+
+    lines = text.render(diagnosed, width=80).splitlines()
+
+    assert lines[:3] == [
+        "Anyone can send mail as example.test and pass SPF.",
+        "example.test: FAIL — 1 failed, 1 passed in 412 ms",
+        "",
+    ]
 
 
 def test_colour_is_added_only_when_asked_and_remote_escapes_never_pass() -> None:
