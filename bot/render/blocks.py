@@ -29,10 +29,11 @@ MAX_FALLBACK: Final = 3000
 MAX_BUTTON_VALUE: Final = 2000
 MAX_DETAIL_MESSAGES: Final = 5
 MAX_EXPANDED: Final = 3  # problems spelled out per check in the summary; the rest: Details
-MAX_EXPANDED_CHARS: Final = 1500
+MAX_EXPANDED_CHARS: Final = 1200
 MAX_HEADLINE: Final = 500
 SCREEN_LINES: Final = 24  # what a laptop shows of a Slack message: ~560 px at ~22 px a line
 LINE_CHARS: Final = 110  # characters in one line of a message there
+SECTION_GAP: Final = 0.4  # the space between two sections, in lines
 MAX_COMPACT_LINE: Final = 900  # one compact line ("✅ MX · PTR · …"); three of them fit a section
 
 RERUN: Final = "mx_rerun"
@@ -201,18 +202,24 @@ def _body(
 def _problem_pieces(bad: Sequence[CheckResult], reserved: int) -> list[str]:
     """Each problem in full (fix, record) while the message, from its first problem down, still
     fits a laptop screen (Slack keeps a growing message's bottom in view); the problems after
-    that get one line each, and their fixes are behind Details."""
+    that get one line each, as many as fit, and their fixes are behind Details."""
     pieces: list[str] = []
-    budget = SCREEN_LINES - reserved
+    budget: float = SCREEN_LINES - reserved
     for index, result in enumerate(bad):
         full = _problem_piece(result)
-        cost = _screen_lines(full)
-        if index == 0 or cost + (len(bad) - index) <= budget:  # room for the rest in one line
+        cost = _screen_lines(full) + SECTION_GAP
+        after = len(bad) - index - 1  # each in one line, and the line saying where the fixes are
+        if index == 0 or cost + (after + 1 if after else 0) <= budget:
             pieces.append(full)
             budget -= cost
             continue
-        short = [_problem_line(r) for r in bad[index:]]
-        pieces.append("\n".join([*short, "_Their fixes and records: press Details._"]))
+        rest = bad[index:]
+        room = max(int(budget) - 1, 0)
+        shown = rest if len(rest) <= room else rest[: max(room - 1, 0)]
+        lines = [_problem_line(r) for r in shown]
+        if len(shown) < len(rest):
+            lines.append(f"_…and {len(rest) - len(shown)} more problems._")
+        pieces.append("\n".join([*lines, "_Their fixes and records: press Details._"]))
         break
     return pieces
 
