@@ -268,12 +268,12 @@ def _problem_piece(result: CheckResult) -> str:
 
 def _expanded(finding: Finding, same: Sequence[Finding], *, first: bool) -> str:
     lines = [] if first else [f"• {escape(_one_line(finding.message))}"]
-    if same:
-        lines.append(f"_…and {len(same)} more like it: press Details._")
     if finding.fix:
         lines.append(f"> *Fix:* {escape(finding.fix)}")
     if finding.record is not None:
         lines.append(code(finding.record.zone_line))
+    if same:  # the same problem elsewhere (another host): its fix reads the same
+        lines.append(f"_…and {len(same)} more like it: press Details._")
     return "\n".join(lines)
 
 

@@ -168,10 +168,12 @@ def _compact(status: Status, results: Sequence[CheckResult], width: int, colour:
     names = [clean(summary.short_title(r.title)) for r in results]
     label = _LABEL[status]
     lines = [f"{label}  {names[0]}"]
-    for name in names[1:]:
-        if len(lines[-1]) + 3 + len(name) <= width:
+    for index, name in enumerate(names[1:], start=2):
+        room = width - (0 if index == len(names) else 2)  # a line ending in " ·" goes on
+        if len(lines[-1]) + 3 + len(name) <= room:
             lines[-1] += f" · {name}"
         else:
+            lines[-1] += " ·"
             lines.append(" " * _INDENT + name)
     lines[0] = _paint(label, status, colour) + lines[0][len(label) :]
     return lines
@@ -191,6 +193,5 @@ def _wrap(
         subsequent_indent=rest,
         break_on_hyphens=False,
         replace_whitespace=collapse,
-        drop_whitespace=collapse,
     ) or [first.rstrip()]
     return [line.replace(_GLUE, " ") for line in lines]

@@ -261,6 +261,22 @@ def test_the_same_problem_elsewhere_is_named_then_counted() -> None:
     assert plain.count("Fix: Fix it.") == 1  # the fix reads the same: said once
 
 
+def test_a_compact_line_wraps_between_names_each_broken_line_ending_in_a_dot() -> None:
+    titles = ["Mail exchangers (MX)", "Reverse DNS (PTR)", "SPF", "DMARC", "TLS certificates"]
+    titles += ["DNS blocklists", "MTA-STS"]
+    passing = tuple(
+        CheckResult(f"c{i}", t, (Finding("c.ok", Status.PASS, "ok"),), 1)
+        for i, t in enumerate(titles)
+    )
+
+    plain = text.render(Report("example.test", passing, 1), width=40)
+
+    assert (
+        "\nPASS  MX · PTR · SPF · DMARC ·\n      TLS certificates ·\n      DNS blocklists · MTA-STS\n"
+        in plain
+    )
+
+
 def test_a_number_stays_with_its_word_when_the_summary_wraps() -> None:
     lines = text.render(REPORT, width=40).splitlines()
 
