@@ -31,10 +31,15 @@ MAX_DETAIL_MESSAGES: Final = 5
 MAX_EXPANDED: Final = 3  # problems spelled out per check in the summary; the rest: Details
 MAX_EXPANDED_CHARS: Final = 1200
 MAX_HEADLINE: Final = 500
-SCREEN_LINES: Final = 24  # what a laptop shows of a Slack message: ~560 px at ~22 px a line
-LINE_CHARS: Final = 110  # characters in one line of a message there
-SECTION_GAP: Final = 0.4  # the space between two sections, in lines
-MAX_COMPACT_LINE: Final = 900  # one compact line ("✅ MX · PTR · …"); three of them fit a section
+# What a laptop shows of a Slack message, in lines of text (~22 px): ~560 px of the channel,
+# less a margin; a line holds ~110 characters. Other heights in those lines:
+SCREEN_LINES: Final = 25
+LINE_CHARS: Final = 110
+SECTION_GAP: Final = 0.4  # between two blocks (~8 px)
+SMALL_LINE: Final = 0.8  # a line of a context block's small print (~18 px)
+CODE_FRAME: Final = 0.7  # a code block's frame (~16 px)
+BUTTONS: Final = 2.2  # the actions block (~48 px)
+MAX_COMPACT_LINE: Final = 600  # one compact line ("✅ MX · PTR · …"); all four fit a context
 
 RERUN: Final = "mx_rerun"
 DETAILS: Final = "mx_details"
@@ -184,22 +189,19 @@ def _lead(report: Report, name: str) -> str:
 def _body(
     results: Sequence[CheckResult], cause: Cause | None, pending: Sequence[str], room: int
 ) -> list[dict[str, Any]]:
-    """The problems (packed when there are more than fit in `room` blocks), then one section
-    of compact lines: passed, noted, skipped, and still running."""
+    """The problems (packed when there are more than fit in `room` blocks), then the compact
+    lines in small print: passed, noted, skipped, and still running."""
     tail = [_compact(EMOJI[s], group) for s, group in summary.folded(results)]
     if pending:
         tail.append(_compact_titles(RUNNING, pending))
-    reserved = len(tail) + (1 if tail else 0) + 4  # the divider, context, buttons, margins
+    # below the problems: the compact lines, the context line, the buttons, and their gaps
+    reserved = SMALL_LINE * (len(tail) + 1) + BUTTONS + 3 * SECTION_GAP
     pieces = _problem_pieces(summary.problems(results, cause), reserved)
-    if not tail:
-        return [section_block(text) for text in _pack(pieces, room)]
-    if not pieces:
-        return [section_block("\n".join(tail))]
-    sections = [section_block(text) for text in _pack(pieces, room - 2)]
-    return [*sections, {"type": "divider"}, section_block("\n".join(tail))]
+    body = [section_block(text) for text in _pack(pieces, room - (1 if tail else 0))]
+    return [*body, context_block("\n".join(tail))] if tail else body
 
 
-def _problem_pieces(bad: Sequence[CheckResult], reserved: int) -> list[str]:
+def _problem_pieces(bad: Sequence[CheckResult], reserved: float) -> list[str]:
     """Each problem in full (fix, record) while the message, from its first problem down, still
     fits a laptop screen (Slack keeps a growing message's bottom in view); the problems after
     that get one line each, as many as fit, and their fixes are behind Details."""
@@ -224,10 +226,11 @@ def _problem_pieces(bad: Sequence[CheckResult], reserved: int) -> list[str]:
     return pieces
 
 
-def _screen_lines(text: str) -> int:
-    """About how many lines `text` takes in a laptop's Slack window (a code block's frame: one)."""
+def _screen_lines(text: str) -> float:
+    """About how many lines `text` takes in a laptop's Slack window."""
     lines = text.replace("```", "").split("\n")
-    return sum(-(-len(line) // LINE_CHARS) or 1 for line in lines) + text.count("```") // 2
+    frames = text.count("```") // 2
+    return sum(-(-len(line) // LINE_CHARS) or 1 for line in lines) + frames * CODE_FRAME
 
 
 def _problem_line(result: CheckResult) -> str:
