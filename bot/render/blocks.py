@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bot.commands import USAGES
-from bot.render import summary
+from bot.render import screen, summary
 from checks.model import Cause, CheckResult, Finding, Report, Status
 from checks.target import Target
 
@@ -31,14 +31,6 @@ MAX_DETAIL_MESSAGES: Final = 5
 MAX_EXPANDED: Final = 3  # problems spelled out per check in the summary; the rest: Details
 MAX_EXPANDED_CHARS: Final = 1200
 MAX_HEADLINE: Final = 500
-# What a laptop shows of a Slack message, in lines of text (~22 px): ~560 px of the channel,
-# less a margin; a line holds ~110 characters. Other heights in those lines:
-SCREEN_LINES: Final = 25
-LINE_CHARS: Final = 110
-SECTION_GAP: Final = 0.4  # between two blocks (~8 px)
-SMALL_LINE: Final = 0.8  # a line of a context block's small print (~18 px)
-CODE_FRAME: Final = 0.7  # a code block's frame (~16 px)
-BUTTONS: Final = 2.2  # the actions block (~48 px)
 MAX_COMPACT_LINE: Final = 600  # one compact line ("✅ MX · PTR · …"); all four fit a context
 
 RERUN: Final = "mx_rerun"
@@ -195,7 +187,7 @@ def _body(
     if pending:
         tail.append(_compact_titles(RUNNING, pending))
     # below the problems: the compact lines, the context line, the buttons, and their gaps
-    reserved = SMALL_LINE * (len(tail) + 1) + BUTTONS + 3 * SECTION_GAP
+    reserved = screen.SMALL_LINE * (len(tail) + 1) + screen.BUTTONS + 3 * screen.GAP
     pieces = _problem_pieces(summary.problems(results, cause), reserved)
     body = [section_block(text) for text in _pack(pieces, room - (1 if tail else 0))]
     return [*body, context_block("\n".join(tail))] if tail else body
@@ -203,34 +195,17 @@ def _body(
 
 def _problem_pieces(bad: Sequence[CheckResult], reserved: float) -> list[str]:
     """Each problem in full (fix, record) while the message, from its first problem down, still
-    fits a laptop screen (Slack keeps a growing message's bottom in view); the problems after
-    that get one line each, as many as fit, and their fixes are behind Details."""
-    pieces: list[str] = []
-    budget: float = SCREEN_LINES - reserved
-    for index, result in enumerate(bad):
-        full = _problem_piece(result)
-        cost = _screen_lines(full) + SECTION_GAP
-        after = len(bad) - index - 1  # each in one line, and the line saying where the fixes are
-        if index == 0 or cost + (after + 1 if after else 0) <= budget:
-            pieces.append(full)
-            budget -= cost
-            continue
-        rest = bad[index:]
-        room = max(int(budget) - 1, 0)
-        shown = rest if len(rest) <= room else rest[: max(room - 1, 0)]
-        lines = [_problem_line(r) for r in shown]
-        if len(shown) < len(rest):
-            lines.append(f"_…and {len(rest) - len(shown)} more problems._")
-        pieces.append("\n".join([*lines, "_Their fixes and records: press Details._"]))
-        break
-    return pieces
-
-
-def _screen_lines(text: str) -> float:
-    """About how many lines `text` takes in a laptop's Slack window."""
-    lines = text.replace("```", "").split("\n")
-    frames = text.count("```") // 2
-    return sum(-(-len(line) // LINE_CHARS) or 1 for line in lines) + frames * CODE_FRAME
+    fits a laptop screen (`screen`); the problems after that get one line each, as many as fit,
+    and their fixes are behind Details."""
+    full = [_problem_piece(r) for r in bad]
+    plan = screen.fit([screen.lines(p) for p in full], reserved)
+    rest = bad[plan.full :]
+    if not rest:
+        return full
+    lines = [_problem_line(r) for r in rest[: plan.short]]
+    if plan.short < len(rest):
+        lines.append(f"_…and {len(rest) - plan.short} more problems._")
+    return [*full[: plan.full], "\n".join([*lines, "_Their fixes and records: press Details._"])]
 
 
 def _problem_line(result: CheckResult) -> str:
@@ -238,7 +213,7 @@ def _problem_line(result: CheckResult) -> str:
     head = result.headline
     title = f"{EMOJI[result.status]} *{escape(result.title)}*: "
     text = " ".join(head.message.split()) if head else ""
-    room = max(LINE_CHARS - len(title), 20)
+    room = max(screen.LINE_CHARS - len(title), 20)
     if len(text) > room:  # cut between words, and say so
         text = text[: text.rfind(" ", 0, room) if " " in text[:room] else room - 1] + "…"
     return title + escape(text)
