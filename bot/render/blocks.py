@@ -170,7 +170,7 @@ def render_text(text: str) -> Message:
 
 
 def _lead(report: Report, name: str) -> str:
-    """The headline (the diagnosed root cause) over today's summary sentence with the counts."""
+    """The headline (the diagnosed root cause) over the summary sentence with the counts."""
     status = report.status
     line = f"*{escape(name)}*: *{VERDICT[status]}* ({escape(summary.counts(report.results))})"
     if not report.headline:
