@@ -9,9 +9,10 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from bot.cli.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 from bot.render import jsonout, text
@@ -44,6 +45,9 @@ def configure(parser: argparse.ArgumentParser, command: str) -> None:
     )
     parser.add_argument(
         "--ip", metavar="ADDR", help="sending IP to evaluate against the domain's SPF"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show every check in full, evidence and all"
     )
     parser.set_defaults(handler=run)
 
@@ -116,6 +120,7 @@ class Progress:
     def __init__(self, total: int) -> None:
         self.total = total
         self.finished = 0
+        self.width = _columns(sys.stderr)
         self._write(f"checking… 0/{total}")
 
     def done(self, result: CheckResult) -> None:
@@ -125,10 +130,21 @@ class Progress:
     def clear(self) -> None:
         self._write("")
 
-    @staticmethod
-    def _write(line: str) -> None:
-        sys.stderr.write("\r\x1b[K" + line[:100])
+    def _write(self, line: str) -> None:
+        if len(line) >= self.width:  # one line, or "\r" cannot take it back
+            line = line[: max(self.width - 2, 0)] + "…"
+        sys.stderr.write("\r\x1b[K" + line)
         sys.stderr.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` is (COLUMNS first, as `shutil` reads it; 80 if none)."""
+    if "COLUMNS" in os.environ or not stream.isatty():
+        return shutil.get_terminal_size().columns
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except OSError:
+        return shutil.get_terminal_size().columns
 
 
 def _print(reports: Sequence[Report], args: argparse.Namespace) -> None:
@@ -146,6 +162,8 @@ def _print(reports: Sequence[Report], args: argparse.Namespace) -> None:
         )
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        print(
-            "\n".join(text.render(r, colour=colour, verbose=args.verbose) for r in reports), end=""
-        )
+        width = _columns(sys.stdout)
+        rendered = [
+            text.render(r, colour=colour, width=width, verbose=args.verbose) for r in reports
+        ]
+        print("\n".join(rendered), end="")

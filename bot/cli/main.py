@@ -63,9 +63,7 @@ def _shared_flags() -> argparse.ArgumentParser:
         help="allow connections to private/loopback addresses (env MXBOT_ALLOW_PRIVATE=1)",
     )
     group.add_argument("--ca-file", metavar="PEM", help="extra trusted CAs (env MXBOT_CA_FILE)")
-    group.add_argument(
-        "-v", "--verbose", action="store_true", help="show every finding and debug logs"
-    )
+    shared.add_argument("--debug", action="store_true", help="log debug messages to stderr")
     return shared
 
 
@@ -144,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

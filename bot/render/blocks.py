@@ -1,4 +1,6 @@
-"""Block Kit for a report (pure): summary first, fixes for what is wrong, details in the thread.
+"""Block Kit for a report (pure): the headline, each problem with its fix and the record to paste,
+one compact line for everything else (`summary` decides the order and the counts), details in
+the thread.
 
 Everything that came from DNS, a remote server or the user goes through `escape`, so a TXT
 record saying `<!channel>` is shown, never obeyed; we never set `link_names`. Every message stays
@@ -15,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bot.commands import USAGES
-from checks.model import CheckResult, Finding, Report, Status
+from bot.render import screen, summary
+from checks.model import Cause, CheckResult, Finding, Report, Status
 from checks.target import Target
 
 MAX_BLOCKS: Final = 50
@@ -25,8 +28,10 @@ MAX_CONTEXT: Final = 2000
 MAX_FALLBACK: Final = 3000
 MAX_BUTTON_VALUE: Final = 2000
 MAX_DETAIL_MESSAGES: Final = 5
-MAX_EXPANDED: Final = 5  # bad findings spelled out per check in the summary; the rest: Details
-MAX_EXPANDED_CHARS: Final = 1500
+MAX_EXPANDED: Final = 3  # problems spelled out per check in the summary; the rest: Details
+MAX_EXPANDED_CHARS: Final = 1200
+MAX_HEADLINE: Final = 500
+MAX_COMPACT_LINE: Final = 600  # one compact line ("✅ MX · PTR · …"); all four fit a context
 
 RERUN: Final = "mx_rerun"
 DETAILS: Final = "mx_details"
@@ -49,7 +54,6 @@ VERDICT: Final = {
     Status.FAIL: "problems found",
     Status.SKIP: "nothing to check",
 }
-_EXPAND = frozenset({Status.FAIL, Status.ERROR, Status.WARN})
 _TRUNCATED = "… (truncated: press Details for everything)"
 
 Message = dict[str, Any]  # {"text": …, "blocks": […]}, ready for chat.postMessage/update
@@ -90,22 +94,19 @@ def render(
     report_id: str = "",
     watchable: bool = False,
 ) -> Message:
-    """The finished report: verdict, one line per check, fixes, context and buttons (with
-    "Watch" when `watchable`: the app keeps watch-lists and the target is a domain)."""
-    status = report.status
+    """The finished report: the headline, each problem with its fix, one compact line for the
+    rest, context and buttons (with "Watch" when `watchable`: the app keeps watch-lists and the
+    target is a domain)."""
     name = display_name(report)
-    blocks: list[dict[str, Any]] = [
-        header_block(f"{EMOJI[status]} {name}"),
-        section_block(f"*{escape(name)}*: *{VERDICT[status]}*  ({_counts(report.results)})"),
+    top = [
+        header_block(f"{EMOJI[report.status]} {name}"),
+        section_block(_lead(report, name)),
         {"type": "divider"},
     ]
-    pieces = [_check_piece(r) for r in report.results]
-    room = MAX_BLOCKS - len(blocks) - 2  # context + actions
-    blocks.extend(section_block(text) for text in _pack(pieces, room))
-    blocks.append(context_block(_context_line(report, when)))
     watch = report.domain if watchable and not _is_address(report.domain) else ""
-    blocks.append(_actions(command, report_id, watch))
-    return {"text": _fallback(report, name), "blocks": blocks}
+    bottom = [context_block(_context_line(report, when)), _actions(command, report_id, watch)]
+    body = _body(report.results, report.cause, (), MAX_BLOCKS - len(top) - len(bottom))
+    return {"text": _fallback(report, name), "blocks": [*top, *body, *bottom]}
 
 
 def render_progress(
@@ -115,29 +116,30 @@ def render_progress(
     *,
     queued: int = 0,
 ) -> Message:
-    """The message while checks run: finished ones filled in, the others shown as ⏳.
+    """The message while checks run, laid out as the finished one: problems so far, the compact
+    lines, and one ⏳ line naming the checks still running.
 
     Args:
         pending: (check id, title) of the checks still running, in display order.
         queued: how many reports are ahead of this one (0: running now).
     """
     name = display_name(target)
-    title = f"{RUNNING} Checking {name}…"
-    blocks: list[dict[str, Any]] = [header_block(title)]
-    lines = [_line(r) for r in done] + [f"{RUNNING} *{escape(t)}*: running…" for _, t in pending]
+    blocks: list[dict[str, Any]] = [header_block(f"{RUNNING} Checking {name}…")]
     if queued:
-        lines = [
-            f"{RUNNING} Queued: {queued} report{'s' if queued != 1 else ''} ahead of this one."
-        ]
-    blocks.extend(section_block(text) for text in _pack(lines, MAX_BLOCKS - 2))
+        s = "s" if queued != 1 else ""
+        blocks.append(section_block(f"{RUNNING} Queued: {queued} report{s} ahead of this one."))
+    else:
+        titles = [title for _, title in pending]
+        blocks.extend(_body(done, None, titles, MAX_BLOCKS - 2))
     blocks.append(context_block(f"{len(done)} of {len(done) + len(pending)} checks done"))
     return {"text": clip(f"Checking {escape(name)}…", MAX_FALLBACK), "blocks": blocks}
 
 
 def render_details(report: Report) -> list[Message]:
-    """Every finding with its evidence, for the thread: one or more messages, each within limits."""
+    """Every finding with its evidence, for the thread: one or more messages, each within limits.
+    Problems first, in the summary's order; then the other checks in display order."""
     pieces: list[str] = []
-    for result in report.results:
+    for result in summary.in_order(report):
         head = f"{EMOJI[result.status]} *{escape(result.title)}* ({_ms(result.duration_ms)})"
         pieces.append(clip(head, MAX_SECTION))
         pieces.extend(_detail(f) for f in result.findings)
@@ -167,29 +169,89 @@ def render_text(text: str) -> Message:
 # ---- pieces -------------------------------------------------------------------------------------
 
 
-def _line(result: CheckResult) -> str:
+def _lead(report: Report, name: str) -> str:
+    """The headline (the diagnosed root cause) over the summary sentence with the counts."""
+    status = report.status
+    line = f"*{escape(name)}*: *{VERDICT[status]}* ({escape(summary.counts(report.results))})"
+    if not report.headline:
+        return line
+    return f"*{escape(_one_line(report.headline, MAX_HEADLINE))}*\n{line}"
+
+
+def _body(
+    results: Sequence[CheckResult], cause: Cause | None, pending: Sequence[str], room: int
+) -> list[dict[str, Any]]:
+    """The problems (packed when there are more than fit in `room` blocks), then the compact
+    lines in small print: passed, noted, skipped, and still running."""
+    tail = [_compact(EMOJI[s], group) for s, group in summary.folded(results)]
+    if pending:
+        tail.append(_compact_titles(RUNNING, pending))
+    # below the problems: the compact lines, the context line, the buttons, and their gaps
+    reserved = screen.SMALL_LINE * (len(tail) + 1) + screen.BUTTONS + 3 * screen.GAP
+    pieces = _problem_pieces(summary.problems(results, cause), reserved)
+    body = [section_block(text) for text in _pack(pieces, room - (1 if tail else 0))]
+    return [*body, context_block("\n".join(tail))] if tail else body
+
+
+def _problem_pieces(bad: Sequence[CheckResult], reserved: float) -> list[str]:
+    """Each problem in full (fix, record) while the message, from its first problem down, still
+    fits a laptop screen (`screen`); the problems after that get one line each, as many as fit,
+    and their fixes are behind Details."""
+    full = [_problem_piece(r) for r in bad]
+    plan = screen.fit([screen.lines(p) for p in full], reserved)
+    rest = bad[plan.full :]
+    if not rest:
+        return full
+    lines = [_problem_line(r) for r in rest[: plan.short]]
+    if plan.short < len(rest):
+        lines.append(f"_…and {len(rest) - plan.short} more problems._")
+    return [*full[: plan.full], "\n".join([*lines, "_Their fixes and records: press Details._"])]
+
+
+def _problem_line(result: CheckResult) -> str:
+    """A problem in one screen line: the check and the start of its headline finding."""
     head = result.headline
-    verdict = _one_line(head.message) if head else "no findings"
-    return f"{EMOJI[result.status]} *{escape(result.title)}*: {escape(verdict)} · {_ms(result.duration_ms)}"
+    title = f"{EMOJI[result.status]} *{escape(result.title)}*: "
+    text = " ".join(head.message.split()) if head else ""
+    room = max(screen.LINE_CHARS - len(title), 20)
+    if len(text) > room:  # cut between words, and say so
+        text = text[: text.rfind(" ", 0, room) if " " in text[:room] else room - 1] + "…"
+    return title + escape(text)
 
 
-def _check_piece(result: CheckResult) -> str:
-    text = _line(result)
-    if result.status in _EXPAND:
-        bad = [f for f in result.findings if f.status in _EXPAND]
-        parts = [_expanded(f, first=f is result.headline) for f in bad[:MAX_EXPANDED]]
-        if len(bad) > MAX_EXPANDED:
-            parts.append(f"_…and {len(bad) - MAX_EXPANDED} more: press Details._")
-        text += "\n" + clip("\n".join(p for p in parts if p), MAX_EXPANDED_CHARS, "\n" + _TRUNCATED)
+def _compact(emoji: str, results: Sequence[CheckResult]) -> str:
+    return _compact_titles(emoji, [r.title for r in results])
+
+
+def _compact_titles(emoji: str, titles: Sequence[str]) -> str:
+    """One line: "✅ MX · PTR · SPF" (each title shortened, escaped; the line clipped)."""
+    names = " · ".join(escape(summary.short_title(t)) for t in titles)
+    return clip(f"{emoji} {names}", MAX_COMPACT_LINE)
+
+
+def _problem_piece(result: CheckResult) -> str:
+    """A check in trouble: its headline finding on the title line, then each distinct problem's
+    fix and record to paste (at most MAX_EXPANDED of them; the rest behind Details)."""
+    groups = summary.problem_groups(result)
+    verdict = _one_line(groups[0][0].message) if groups else "no findings"
+    text = f"{EMOJI[result.status]} *{escape(result.title)}*: {escape(verdict)}"
+    parts = [_expanded(f, same, first=i == 0) for i, (f, same) in enumerate(groups[:MAX_EXPANDED])]
+    if len(groups) > MAX_EXPANDED:
+        parts.append(f"_…and {len(groups) - MAX_EXPANDED} more problems: press Details._")
+    expansion = "\n".join(p for p in parts if p)
+    if expansion:
+        text += "\n" + clip(expansion, MAX_EXPANDED_CHARS, "\n" + _TRUNCATED)
     return clip(text, MAX_SECTION, "\n" + _TRUNCATED)
 
 
-def _expanded(finding: Finding, *, first: bool) -> str:
+def _expanded(finding: Finding, same: Sequence[Finding], *, first: bool) -> str:
     lines = [] if first else [f"• {escape(_one_line(finding.message))}"]
     if finding.fix:
         lines.append(f"> *Fix:* {escape(finding.fix)}")
     if finding.record is not None:
         lines.append(code(finding.record.zone_line))
+    if same:  # the same problem elsewhere (another host): its fix reads the same
+        lines.append(f"_…and {len(same)} more like it: press Details._")
     return "\n".join(lines)
 
 
@@ -280,37 +342,22 @@ def _context_line(report: Report, when: datetime | None) -> str:
     return f"Took {took} · resolver {escape(resolvers)} · {stamp}"
 
 
-def _counts(results: Sequence[CheckResult]) -> str:
-    words = {
-        Status.FAIL: "failing",
-        Status.ERROR: "inconclusive",
-        Status.WARN: "with warnings",
-        Status.INFO: "with notes",
-        Status.PASS: "passing",
-        Status.SKIP: "skipped",
-    }
-    parts = []
-    for status in sorted(words, key=lambda s: -s.severity):
-        n = sum(1 for r in results if r.status is status)
-        if n:
-            parts.append(f"{n} {words[status]}")
-    return ", ".join(parts) or "no checks"
-
-
 def _fallback(report: Report, name: str) -> str:
-    """The notification text: the diagnosis's headline when there is one."""
+    """The notification text: the headline (or the verdict), the counts, then each problem."""
     status = report.status
+    counts = summary.counts(report.results)
+    lines = [f"{EMOJI[status]} {escape(name)}: {VERDICT[status]} ({counts})"]
     if report.headline:
-        return clip(f"{EMOJI[status]} {escape(report.headline)}", MAX_FALLBACK)
-    lines = [f"{EMOJI[status]} {escape(name)}: {VERDICT[status]} ({_counts(report.results)})"]
-    for result in report.results:
-        if result.status in _EXPAND and result.headline:
+        # the headline names the domain itself: it is what a phone's notification shows
+        lines = [f"{EMOJI[status]} {escape(_one_line(report.headline))}", counts]
+    for result in summary.problems(report.results, report.cause):
+        if result.headline:
             lines.append(f"{escape(result.title)}: {escape(_one_line(result.headline.message))}")
     return clip("\n".join(lines), MAX_FALLBACK)
 
 
-def _one_line(text: str) -> str:
-    return clip(" ".join(text.split()), 300)
+def _one_line(text: str, limit: int = 300) -> str:
+    return clip(" ".join(text.split()), limit)
 
 
 def _ms(ms: int) -> str:

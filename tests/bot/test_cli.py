@@ -70,14 +70,45 @@ def test_text_report_leads_with_the_diagnosis_and_exits_1_on_failure(zone: DnsTe
     )
 
     assert run.returncode == 1
-    first, second = run.stdout.splitlines()[:2]
-    assert first.startswith("Mail to bad.example.test cannot be delivered:")
-    assert second.startswith("bad.example.test: FAIL")
+    lines = run.stdout.splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("bad.example.test: FAIL"))
+    assert lines[0].startswith("Mail to bad.example.test cannot be delivered:")
+    assert "" not in lines[:summary]  # the headline (wrapped to the width), then the summary
     assert "\x1b[" not in run.stdout  # piped output is plain
     assert (
         "mx.target_no_address" not in run.stdout
     )  # codes are for machines; the text is for people
     assert "Fix:" in run.stdout
+
+
+def test_text_follows_the_terminal_width_and_wraps_rather_than_cuts(zone: DnsTestServer) -> None:
+    args = ("check", "bad.example.test", "--only", "mx", "--resolver", zone.address)
+
+    narrow = mxbot(*args, env={"COLUMNS": "40"})
+    wide = mxbot(*args, env={"COLUMNS": "200"})
+
+    lines = narrow.stdout.splitlines()
+    records = {i + 1 for i, line in enumerate(lines) if line.endswith("Record:")}
+    assert records  # and a record to paste is never broken:
+    assert all(len(line) <= 40 for i, line in enumerate(lines) if i not in records)
+    assert max(len(line) for line in wide.stdout.splitlines()) > 100
+    words = [" ".join(out.stdout.split("Took ")[0].split()) for out in (narrow, wide)]
+    assert words[0] == words[1]  # the same words (the time taken aside)
+
+
+def test_verbose_shows_every_check_and_only_debug_turns_on_debug_logs(zone: DnsTestServer) -> None:
+    args = ("check", "example.test", "--only", "mx,ptr", "--resolver", zone.address)
+
+    plain = mxbot(*args)
+    verbose = mxbot(*args, "-v")
+    debug = mxbot(*args, "--debug")
+
+    assert "PASS  MX · PTR" in plain.stdout
+    assert "Mail exchangers (MX) (" in verbose.stdout  # each check in full, with its time
+    assert "Reverse DNS (PTR) (" in verbose.stdout
+    assert "DEBUG" not in plain.stderr + verbose.stderr
+    assert "DEBUG checks.net.dns" in debug.stderr
+    assert debug.stdout.splitlines()[0] == plain.stdout.splitlines()[0]
 
 
 def test_settings_come_from_the_environment_too(zone: DnsTestServer) -> None:

@@ -45,9 +45,9 @@ async def test_mx_acks_at_once_then_posts_a_placeholder_and_fills_it_in(
     assert body == ""  # acknowledged while the engine was still held: ack comes before any work
     assert placeholder.params["text"] == "Checking example.com…"
     assert placeholder.params["channel"] == "C1"
-    assert "⏳ *MX*: running…" in blocks_text(placeholder)
-    assert "✅ *MX*: 2 MX records." in blocks_text(first)
-    assert "⏳ *SPF*: running…" in blocks_text(first)
+    assert "⏳ MX · SPF" in blocks_text(placeholder)  # every check named as pending
+    assert "✅ MX" in blocks_text(first)  # done and passed: folded into the compact line
+    assert "⏳ SPF" in blocks_text(first)
     assert first.params["ts"] == placeholder_ts  # progress edits the placeholder…
     assert final.params["ts"] == placeholder_ts  # …and so does the finished report
     text = blocks_text(final)
@@ -215,7 +215,7 @@ async def test_real_engine_report_escapes_a_hostile_txt_record(
     )
     assert status == 200
     text = blocks_text(final)
-    assert "Mail exchangers (MX)" in text
+    assert '"✅ MX\\n\u2139\ufe0f A/AAAA"' in text  # both real checks, in the compact lines
     assert "&lt;!channel&gt; v=spf1 -all &lt;@U123&gt;" in text
     assert "<!channel>" not in json.dumps(final.params)
     assert "<@U123>" not in json.dumps(final.params)
