@@ -6,6 +6,9 @@ report names that fault and nothing else. Mail host addresses are documentation 
 (192.0.2.0/24, 2001:db8::/32), which the address check accepts in a lab (private addresses allowed)
 and which lie outside the lab's loopback-only connection pin, so nothing is ever connected to; the
 SMTP domains (`bot.lab.mail`) are the exception, on the lab's own servers on 127.0.0.2-7.
+
+Longer than our other modules because it is data: about 120 zones and what each must show, kept
+in one place so a domain's zone and its expected fault are read together.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ Rules are data. To add one: pick the finding codes that show the cause (`trigger
 globs over codes), a `priority` (the highest cause found leads the headline), a `headline` and a
 `fact` (templates over `{domain}`), and the `consequences`: codes of findings that fail only
 because of this cause. Then add its case to `tests/checks/test_diagnosis_rules.py`.
+
+Longer than our other modules because it is the table itself (about 50 causes); the logic that
+applies it is `checks.diagnosis.diagnose`.
 """
 
 from __future__ import annotations
