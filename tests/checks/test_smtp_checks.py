@@ -1,20 +1,14 @@
-"""The smtp, tls, dane and ports checks end to end: zone on the loopback DNS server, mail servers on
-loopback, one probe per address shared by the checks, and reports that stay within budget."""
+"""The smtp and tls checks end to end: zone on the loopback DNS server, mail servers on loopback, one
+probe per address shared by the checks, and reports that stay within budget."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
-from collections.abc import Iterator
 
-import dns.name
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from checks import dane, ports, registry, smtp
-from checks.context import Context
+from checks import dane, registry, smtp
 from checks.engine import ReportStream, make_context, run_report
 from checks.model import Status
 from checks.net.probe.prober import SmtpProber
@@ -22,52 +16,15 @@ from checks.net.services import Services
 from checks.settings import Settings
 from checks.target import normalise
 from checks.tls import check as tls
+from tests.checks.smtp_setup import ZONE, context, pki
 from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.mailservers.hostile import tarpit
-from tests.fakes.mailservers.imap_pop3 import imap
 from tests.fakes.mailservers.loopback import Loopback, free_port
-from tests.fakes.mailservers.pki import Pki, make_pki
+from tests.fakes.mailservers.pki import Pki
 from tests.fakes.mailservers.smtp import SmtpScript, aiosmtpd_server
 from tests.findings import by_code, code_set
 
-ZONE = """
-@ 300 IN MX 10 mx.example.test.
-mx 300 IN A 127.0.0.1
-"""
-PTR = "1.0.0.127.in-addr.arpa."
-TLSA_NAME = "_25._tcp.mx.example.test."
-
-
-@pytest.fixture(scope="module")
-def pki() -> Iterator[Pki]:
-    made, tmp = make_pki()
-    yield made
-    tmp.cleanup()
-
-
-def context(
-    dns_server: DnsTestServer,
-    settings: Settings,
-    pki: Pki,
-    port: int,
-    *,
-    zone: str = ZONE,
-    ptr: str = "mx.example.test.",
-    **changes: object,
-) -> Context:
-    dns_server.load_zone(zone, "example.test")
-    dns_server.add(PTR, "PTR", ptr)
-    s = settings.with_overrides(ca_file=pki.ca_file, timeout=0.4, **changes)
-    prober = SmtpProber(s, port=port, cache_seconds=0)
-    return make_context(normalise("example.test"), s, services=Services(smtp=prober))
-
-
-def spki_sha256(pki: Pki) -> str:
-    cert = x509.load_pem_x509_certificate(pki.good.cert_chain_pems[0].bytes())
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(spki).hexdigest()
+__all__ = ["pki"]  # the module-scoped test CA fixture
 
 
 async def test_a_good_mx_passes_smtp_and_tls_with_one_connection(
@@ -330,161 +287,6 @@ async def test_the_report_budget_wins_over_a_slow_probe(
     # The probe sizes itself to the check budget (0.9 x 0.6 s), so it still says what it saw.
     assert code_set(list(report.results[0].findings)) == {("smtp.no_banner", Status.WARN)}
     assert "0.5" in report.results[0].findings[0].message
-
-
-# ---- DANE ------------------------------------------------------------------------------------
-async def dane_findings(
-    dns_server: DnsTestServer,
-    settings: Settings,
-    pki: Pki,
-    tlsa: list[str],
-    *,
-    authenticated: bool = True,
-    script: SmtpScript | None = None,
-) -> set[tuple[str, Status]]:
-    async with Loopback(script or SmtpScript(tls=pki.context(pki.good))) as server:
-        ctx = context(dns_server, settings, pki, server.port)
-        if tlsa:
-            dns_server.add(TLSA_NAME, "TLSA", *tlsa)
-        dns_server.behaviour.authenticated = authenticated
-        return code_set(await dane.run(ctx))
-
-
-async def test_dane_matching_record_passes_and_notes_a_single_record(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    found = await dane_findings(dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}"])
-
-    assert found == {("dane.ok", Status.PASS), ("dane.single_record", Status.INFO)}
-
-
-async def test_dane_second_record_means_rollover_ready(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    found = await dane_findings(
-        dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}", f"3 1 1 {'ab' * 32}"]
-    )
-
-    assert found == {("dane.ok", Status.PASS), ("dane.rollover_ready", Status.INFO)}
-
-
-async def test_dane_stale_record_fails_with_the_record_to_publish(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    async with Loopback(SmtpScript(tls=pki.context(pki.good))) as server:
-        ctx = context(dns_server, settings, pki, server.port)
-        dns_server.add(TLSA_NAME, "TLSA", f"3 1 1 {'ab' * 32}")
-        dns_server.behaviour.authenticated = True
-
-        found = await dane.run(ctx)
-
-    mismatch = next(f for f in found if f.code == "dane.mismatch")
-    assert mismatch.status is Status.FAIL
-    assert mismatch.record is not None
-    assert mismatch.record.zone_line == f"{TLSA_NAME} 3600 IN TLSA 3 1 1 {spki_sha256(pki)}"
-
-
-async def test_dane_unvalidated_records_are_ignored_by_senders(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    found = await dane_findings(
-        dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}"], authenticated=False
-    )
-
-    assert found == {("dane.not_validated", Status.WARN)}
-
-
-async def test_dane_pkix_usages_do_not_apply_on_port_25(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    found = await dane_findings(dns_server, settings, pki, [f"1 1 1 {spki_sha256(pki)}"])
-
-    assert found == {("dane.pkix_usage", Status.WARN), ("dane.no_usable_records", Status.WARN)}
-
-
-async def test_dane_without_starttls_fails(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    script = SmtpScript(ehlo=(b"250-mx.example.test", b"250 8BITMIME"))
-
-    found = await dane_findings(
-        dns_server, settings, pki, [f"3 1 1 {spki_sha256(pki)}"], script=script
-    )
-
-    assert ("dane.no_tls", Status.FAIL) in found
-
-
-async def test_dane_unvalidated_address_records_disable_it(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    async with Loopback(SmtpScript(tls=pki.context(pki.good))) as server:
-        ctx = context(dns_server, settings, pki, server.port)
-        dns_server.add(TLSA_NAME, "TLSA", f"3 1 1 {spki_sha256(pki)}")
-        dns_server.behaviour.authenticated_names = {dns.name.from_text(TLSA_NAME)}
-
-        found = code_set(await dane.run(ctx))
-
-    assert ("dane.address_not_validated", Status.WARN) in found
-    assert ("dane.mx_not_validated", Status.INFO) in found
-
-
-async def test_no_tlsa_means_no_dane(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    assert await dane_findings(dns_server, settings, pki, []) == {("dane.none", Status.INFO)}
-
-
-# ---- client ports ----------------------------------------------------------------------------
-async def test_client_ports_from_srv_and_usual_names(
-    dns_server: DnsTestServer, settings: Settings, pki: Pki
-) -> None:
-    zone = ZONE + (
-        "_imaps._tcp 300 IN SRV 0 1 993 imap.example.test.\n"
-        "_pop3s._tcp 300 IN SRV 0 0 0 .\n"
-        "imap 300 IN A 127.0.0.1\n"
-        "smtp 300 IN A 127.0.0.1\n"
-    )
-    closed = free_port()
-    async with (
-        Loopback(imap(pki.context(pki.good), implicit=True)) as imaps,
-        aiosmtpd_server(pki.context(pki.wrong_name)) as submission,
-    ):
-        ctx = context(dns_server, settings, pki, closed, zone=zone)
-        mapping = {
-            993: imaps.port,
-            587: submission.port,
-            465: closed,
-            143: closed,
-            110: closed,
-            995: closed,
-        }
-        ctx.services = Services(smtp=SmtpProber(ctx.settings, ports=mapping, cache_seconds=0))
-
-        found = await ports.run(ctx)
-
-    got = code_set(found)
-    assert ("ports.ok", Status.PASS) in got  # IMAPS via SRV
-    assert ("ports.cert_name_mismatch", Status.FAIL) in got  # clients verify: a failure here
-    assert ("ports.srv_missing", Status.INFO) in got  # submission found by name, not SRV
-    assert ("ports.srv_not_offered", Status.INFO) in got
-    assert ("ports.closed", Status.INFO) in got
-    srv = next(f for f in found if f.code == "ports.srv_missing")
-    assert srv.record is not None
-    assert (
-        srv.record.zone_line
-        == "_submission._tcp.example.test. 3600 IN SRV 0 1 587 smtp.example.test."
-    )
-
-
-def test_ports_is_opt_in_and_the_transport_checks_are_registered() -> None:
-    default = [c.ID for c in registry.select(None, is_address=False)]
-
-    assert {"smtp", "tls", "dane"} <= set(default)
-    assert "ports" not in default
-    assert [c.ID for c in registry.select(["ports"], is_address=False)] == ["ports"]
-    assert [
-        c.ID for c in registry.select(None, is_address=True) if c.ID in {"smtp", "tls", "dane"}
-    ] == ["smtp", "tls"]
 
 
 async def test_the_engine_cuts_a_probe_that_outlives_the_check_budget(
