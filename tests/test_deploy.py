@@ -165,3 +165,10 @@ def test_the_dashboard_panels_have_their_own_ids_and_fit_the_grid() -> None:
     assert all(
         t["datasource"]["uid"] == "${datasource}" for p in panels() for t in p.get("targets", [])
     )
+
+
+def test_the_readme_lists_every_probe_metric() -> None:
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `(mxbot_[a-z_]+)` \|", readme, flags=re.MULTILINE))
+
+    assert listed == set(HELP)
