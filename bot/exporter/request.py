@@ -67,8 +67,9 @@ def _checks(values: list[str]) -> tuple[str, ...]:
     unknown = sorted({n for n in names if n not in registry.IDS})
     if unknown:
         listed = ", ".join(repr(n[:40]) for n in unknown[:5])
+        verb = "is not a check" if len(unknown) == 1 else "are not checks"
         raise ProbeRequestError(
-            f"checks: no check named {listed}; the checks are {', '.join(registry.IDS)}"
+            f"checks: {listed} {verb}; the checks are {', '.join(registry.IDS)}"
         )
     return tuple(dict.fromkeys(names))
 

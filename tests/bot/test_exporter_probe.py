@@ -233,7 +233,11 @@ async def test_the_help_lines_say_what_each_series_means(
         ("target=a.test&target=b.test", {}, "give one target: /probe?target=example.com (this"),
         ("target=exa%20mple.test", {}, "target: 'exa mple.test' contains spaces"),
         ("target=" + "a" * 301, {}, "target: longer than 300 characters"),
-        ("target=example.test&checks=mx,nope", {}, "checks: no check named 'nope'; the checks"),
+        (
+            "target=example.test&checks=mx,nope",
+            {},
+            "checks: 'nope' is not a check; the checks are mx, address",
+        ),
         (
             "target=example.test",
             {"X-Prometheus-Scrape-Timeout-Seconds": "1"},
