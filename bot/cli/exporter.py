@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from bot.cli.signals import until_signalled
 from bot.exporter.exposition import process_registry
-from bot.exporter.http import exporter_app, start
+from bot.exporter.http import PROBE_TOKEN_ENV, exporter_app, start
 from bot.exporter.probe import Prober
 from checks.net.services import build_services
 from checks.settings import Settings
@@ -32,7 +33,11 @@ def configure(parser: argparse.ArgumentParser, command: str) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until signalled; prints where it listens (port 0 picks a free one)."""
     prober = Prober(settings, build_services(settings))
-    runner, bound = await start(exporter_app(prober, process_registry()), args.host, args.port)
+    token = os.environ.get(PROBE_TOKEN_ENV, "").strip()
+    app = exporter_app(prober, process_registry(), token=token)
+    runner, bound = await start(app, args.host, args.port)
+    if not token:
+        log.warning("GET /probe is open to anyone who reaches this port; set %s", PROBE_TOKEN_ENV)
     print(f"mxbot exporter listening on {args.host}:{bound} (/probe?target=…)", flush=True)
     try:
         await until_signalled()

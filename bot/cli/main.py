@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "spf": ("evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)", "spf"),
     "fix": ("print the DNS records that fix a domain, as one zone-file snippet", "fix"),
     "dkim": ("DKIM tools: `dkim keygen` makes a key pair and the record to publish", "dkim"),
-    "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics)", "serve"),
+    "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics, /probe)", "serve"),
     "socket": ("run the Slack app over Socket Mode (no public URL needed)", "serve"),
     "exporter": (
         "serve Prometheus probes of any domain (/probe?target=…), no Slack needed",

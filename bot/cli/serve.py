@@ -68,11 +68,14 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
             metrics=parts.metrics,
             store=parts.store,
             prober=Prober(config.engine, parts.services),  # shares the app's SMTP lock and cache
+            probe_token=config.probe_token.reveal(),
         ),
         args.host,
         port,
     )
     log.info("mxbot listening on %s:%s (events at /slack/events)", args.host, bound)
+    if not config.probe_token:
+        log.warning("GET /probe is open to anyone who reaches this server; set MXBOT_PROBE_TOKEN")
     await _serve_until_signalled(config, parts, close=runner.cleanup)
     return 0
 

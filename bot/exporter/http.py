@@ -4,6 +4,7 @@ app of `mxbot exporter`: `GET /probe`, `GET /metrics` (the process's own), `GET 
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from aiohttp import web
@@ -16,6 +17,9 @@ from bot.exporter.request import SCRAPE_TIMEOUT_HEADER, ProbeRequestError, parse
 
 log = logging.getLogger(__name__)
 
+# The environment variable holding the probe token: the same name for `serve` and `exporter`.
+PROBE_TOKEN_ENV = "MXBOT_PROBE_TOKEN"  # noqa: S105 -- the variable's name, not a token
+
 INDEX = """mxbot exporter
 
 /probe?target=example.com[&checks=mx,spf,...]   one report as Prometheus series
@@ -27,10 +31,20 @@ relabelling); the job's scrape_timeout bounds each report.
 """
 
 
-def probe_handler(prober: Prober) -> Handler:
-    """`GET /probe`: 400 with the reason for a request that names no usable target or check."""
+def probe_handler(prober: Prober, token: str = "") -> Handler:
+    """`GET /probe`: 400 with the reason for a request that names no usable target or check.
+
+    With a `token`, only requests that bring it (`Authorization: Bearer …`, which Prometheus
+    sends with `authorization: {credentials: …}`) are probed; the others get 401. Without one,
+    anyone who reaches the server can make it run reports and connect to mail servers.
+    """
 
     async def probe(request: web.Request) -> web.StreamResponse:
+        if token and not _authorised(request, token):
+            raise web.HTTPUnauthorized(
+                text="give the probe token: Authorization: Bearer …\n",
+                headers={"WWW-Authenticate": 'Bearer realm="mxbot probe"'},
+            )
         try:
             query = parse_query(
                 request.query.items(), request.headers.get(SCRAPE_TIMEOUT_HEADER), prober.settings
@@ -43,6 +57,13 @@ def probe_handler(prober: Prober) -> Handler:
     return probe
 
 
+def _authorised(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
 def metrics_handler(registry: Collector) -> Handler:
     async def metrics(request: web.Request) -> web.StreamResponse:
         return await respond(registry, request)
@@ -50,8 +71,9 @@ def metrics_handler(registry: Collector) -> Handler:
     return metrics
 
 
-def exporter_app(prober: Prober, registry: Collector) -> web.Application:
-    """The standalone exporter: probes, and the process's own metrics from `registry`."""
+def exporter_app(prober: Prober, registry: Collector, *, token: str = "") -> web.Application:
+    """The standalone exporter: probes (behind `token` when given), and the process's own
+    metrics from `registry`."""
 
     async def index(request: web.Request) -> web.Response:
         return web.Response(text=INDEX)
@@ -63,7 +85,7 @@ def exporter_app(prober: Prober, registry: Collector) -> web.Application:
     app.add_routes(
         [
             web.get("/", index),
-            web.get("/probe", probe_handler(prober)),
+            web.get("/probe", probe_handler(prober, token)),
             web.get("/metrics", metrics_handler(registry)),
             web.get("/healthz", healthz),
         ]

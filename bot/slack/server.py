@@ -33,9 +33,15 @@ EVENTS_PATH = "/slack/events"
 
 
 def build_web_app(
-    app: AsyncApp, *, metrics: Metrics, store: Store, prober: Prober | None = None
+    app: AsyncApp,
+    *,
+    metrics: Metrics,
+    store: Store,
+    prober: Prober | None = None,
+    probe_token: str = "",
 ) -> web.Application:
-    """The aiohttp application serving `app` plus health, metrics and (with `prober`) probes."""
+    """The aiohttp application serving `app` plus health, metrics and (with `prober`) probes,
+    behind `probe_token` when given (`bot.exporter.http.probe_handler`)."""
 
     async def events(request: web.Request) -> web.Response:
         response = await app.async_dispatch(await bolt_request(request))
@@ -70,7 +76,7 @@ def build_web_app(
         ]
     )
     if prober is not None:
-        web_app.add_routes([web.get("/probe", probe_handler(prober))])
+        web_app.add_routes([web.get("/probe", probe_handler(prober, probe_token))])
     return web_app
 
 

@@ -18,6 +18,7 @@ from tests.fakes.dnsserver import DnsTestServer
 from tests.fakes.mailservers.loopback import free_port
 from tests.fakes.slackapi import SlackApi
 
+TOKEN = "Bearer s3cret"
 ZONE = """
 @   300 IN SOA ns.example.test. hostmaster.example.test. 1 3600 600 86400 300
 @   300 IN MX 10 mail
@@ -80,10 +81,11 @@ async def _until_healthy(process: asyncio.subprocess.Process, port: int) -> None
     raise AssertionError(f"exited with {process.returncode}: {err.decode(errors='replace')}")
 
 
-async def fetch(port: int, path: str) -> tuple[int, str]:
+async def fetch(port: int, path: str, authorization: str = "") -> tuple[int, str]:
+    headers = {"Authorization": authorization} if authorization else {}
     async with (
         aiohttp.ClientSession() as http,
-        http.get(f"http://127.0.0.1:{port}{path}") as response,
+        http.get(f"http://127.0.0.1:{port}{path}", headers=headers) as response,
     ):
         return response.status, await response.text()
 
@@ -101,13 +103,14 @@ async def test_mxbot_exporter_probes_without_slack_and_stops_on_sigterm(
 ) -> None:
     dns_server.load_zone(ZONE, "example.test")
     port = free_port()
-    env = environment(dns_server, tmp_path)  # no SLACK_* at all
+    env = environment(dns_server, tmp_path, MXBOT_PROBE_TOKEN="s3cret")  # no SLACK_* at all
 
     async with running(
         "exporter", "--host", "127.0.0.1", "--port", str(port), env=env, port=port
     ) as process:
-        status, text = await fetch(port, "/probe?target=example.test&checks=mx,spf")
-        bad, reason = await fetch(port, "/probe?target=")
+        status, text = await fetch(port, "/probe?target=example.test&checks=mx,spf", TOKEN)
+        bad, reason = await fetch(port, "/probe?target=", TOKEN)
+        refused, _ = await fetch(port, "/probe?target=example.test", "Bearer s3cre")
         _, own = await fetch(port, "/metrics")
         code, out, err = await stop(process)
 
@@ -117,6 +120,7 @@ async def test_mxbot_exporter_probes_without_slack_and_stops_on_sigterm(
     assert found["mxbot_mx_hosts"] == {frozenset(): 1}
     assert found["mxbot_spf_dns_lookups"] == {frozenset(): 2}
     assert (bad, reason) == (400, "target: give a domain name, e-mail address or IP address\n")
+    assert refused == 401
     assert "process_cpu_seconds_total" in samples(own)
     assert f"listening on 127.0.0.1:{port}" in out
     assert (code, err) == (0, "")

@@ -92,6 +92,7 @@ async def exporter_on(
     leaf: trustme.LeafCert,
     *,
     cache_seconds: float = 0,
+    token: str = "",
 ) -> AsyncIterator[Exporter]:
     """The standalone exporter's app in this loop; "port 25" is a STARTTLS server showing `leaf`."""
     dns_server.add("bl.test", "SOA", "ns.bl.test. host.bl.test. 1 2 3 4 5")
@@ -100,7 +101,7 @@ async def exporter_on(
     engine = replace(settings, ca_file=pki.ca_file, dnsbl_zones=("bl.test",))
     async with Loopback(SmtpScript(tls=pki.context(leaf))) as smtp:
         prober = SmtpProber(engine, port=smtp.port, cache_seconds=cache_seconds)
-        app = exporter_app(Prober(engine, Services(smtp=prober)), process_registry())
+        app = exporter_app(Prober(engine, Services(smtp=prober)), process_registry(), token=token)
         runner, port = await start(app, "127.0.0.1", 0)
         try:
             async with aiohttp.ClientSession() as http:
@@ -314,3 +315,26 @@ async def test_the_exporters_own_metrics_are_the_process_not_the_probes(
     assert "process_resident_memory_bytes" in samples(text)
     assert not any(name.startswith("mxbot_") for name in samples(text))
     assert health[0:3:2] == (200, "ok\n")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["", "Bearer wrong", "Basic czNjcmV0", "Bearer"],
+    ids=["none", "wrong", "basic", "empty"],
+)
+async def test_with_a_token_only_a_scraper_that_brings_it_is_probed(
+    dns_server: DnsTestServer, settings: Settings, pki: Pki, authorization: str
+) -> None:
+    dns_server.load_zone(SOUND, "example.test")
+    headers = {"Authorization": authorization} if authorization else {}
+
+    async with exporter_on(dns_server, settings, pki, pki.good, token="s3cret") as exporter:
+        refused = await exporter.get("/probe?target=example.test&checks=mx", **headers)
+        looked_up = sum(dns_server.queries.values())
+        allowed = await exporter.probe(
+            "target=example.test&checks=mx", Authorization="Bearer s3cret"
+        )
+
+    assert refused[0] == 401
+    assert looked_up == 0
+    assert allowed["mxbot_mx_hosts"] == {NO_LABELS: 1}
