@@ -10,10 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from bot.exporter.exposition import process_registry
 from checks.model import CheckResult, Status
+
+# The text format would add a `_created` gauge (when each series began) beside every counter and
+# histogram: series Prometheus does not need, which the hand-written exposition never had. Off,
+# for the whole process (prometheus_client has no per-registry switch).
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
 
 DURATION_BUCKETS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
 # Slack's error codes ("not_in_channel") and HTTP statuses; anything else a server (or a proxy in

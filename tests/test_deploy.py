@@ -32,8 +32,8 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "mxbot.json"
 PROMETHEUS_OWN = {"up"}
 _METRIC = re.compile(r"\b(?:mxbot|process|python)_[a-z0-9_]+\b")
 _SUFFIXES = {
-    "counter": ("_total", "_created"),
-    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "counter": ("_total",),  # no `_created` series: bot.metrics turns them off
+    "histogram": ("_bucket", "_sum", "_count"),
     "gauge": ("",),
     "info": ("_info",),
 }

@@ -98,6 +98,7 @@ async def test_healthz_and_metrics(make_harness: MakeHarness) -> None:
     assert exposition["mxbot_reports_running"] == {frozenset(): 0}
     assert exposition["process_resident_memory_bytes"][frozenset()] > 0
     assert "python_info" in exposition
+    assert not [name for name in exposition if name.endswith("_created")]
 
 
 @pytest.mark.parametrize(
