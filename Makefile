@@ -1,5 +1,6 @@
 # `make test` installs everything the tests need (Debian packages when run as root, then a
-# virtualenv with the dev extras) and runs the suite. `make lint` runs the quality gates.
+# virtualenv with the dev extras) and runs the suite. `make lint` runs the quality gates, Prometheus's
+# promtool on the shipped alert rules included (tests/test_deploy.py runs it too).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
@@ -17,6 +18,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	cd deploy/prometheus && promtool check rules rules.yml && promtool test rules rules.test.yml
 
 bench: install
 	$(PY) bench/report_latency.py

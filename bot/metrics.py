@@ -1,97 +1,80 @@
-"""Prometheus metrics for the Slack app, written out in the text exposition format (0.0.4).
+"""The Slack app's own Prometheus metrics (reports, check outcomes, durations, Slack API errors,
+refusals, load), with the process and Python collectors, in one registry per app.
 
-Small enough to write by hand: counters with labels and one histogram, no extra dependency.
+`GET /metrics` on `mxbot serve` serves `Metrics.registry` (`bot.exporter.exposition.respond`
+negotiates the format). Probe series (`/probe`) live in a registry per request, never here.
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter
+import re
 from collections.abc import Callable, Iterable
 
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+from bot.exporter.exposition import process_registry
 from checks.model import CheckResult, Status
 
-DURATION_BUCKETS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The text format would add a `_created` gauge (when each series began) beside every counter and
+# histogram: series Prometheus does not need, which the hand-written exposition never had. Off,
+# for the whole process (prometheus_client has no per-registry switch).
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
 
-Labels = tuple[tuple[str, str], ...]
+DURATION_BUCKETS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+# Slack's error codes ("not_in_channel") and HTTP statuses; anything else a server (or a proxy in
+# front of Slack) answers is counted as "other", so a label never carries free text.
+_ERROR_CODE = re.compile(r"^[a-z0-9_.]{1,64}$")
 
 
 class Metrics:
-    """Process-wide counters; the app records, `/metrics` renders."""
+    """Process-wide counters; the app records, `/metrics` exposes `registry`."""
 
     def __init__(self) -> None:
-        self.reports: Counter[Labels] = Counter()
-        self.check_outcomes: Counter[Labels] = Counter()
-        self.slack_api_errors: Counter[Labels] = Counter()
-        self.refused: Counter[Labels] = Counter()
-        self._bucket_counts = [0] * (len(DURATION_BUCKETS) + 1)
-        self._duration_sum = 0.0
+        self.registry = process_registry()
+        r = self.registry
+        self._reports = Counter(
+            "mxbot_reports", "Reports finished, by overall status.", ["status"], registry=r
+        )
+        self._check_outcomes = Counter(
+            "mxbot_check_outcomes",
+            "Check results, by check and status.",
+            ["check", "status"],
+            registry=r,
+        )
+        self._slack_api_errors = Counter(
+            "mxbot_slack_api_errors",
+            "Slack Web API calls that failed, by method and error.",
+            ["method", "error"],
+            registry=r,
+        )
+        self._refused = Counter(
+            "mxbot_reports_refused",
+            "Report requests refused (rate limits, full queue).",
+            ["reason"],
+            registry=r,
+        )
+        self._duration = Histogram(
+            "mxbot_report_duration_seconds",
+            "Time to finish a report.",
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
         # (running, queued) now; the app points this at its ReportGate.
         self.load: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        running = Gauge("mxbot_reports_running", "Reports running now.", registry=r)
+        running.set_function(lambda: self.load()[0])
+        queued = Gauge("mxbot_reports_queued", "Reports waiting for a free slot.", registry=r)
+        queued.set_function(lambda: self.load()[1])
 
     def report_done(self, status: Status, results: Iterable[CheckResult], seconds: float) -> None:
-        self.reports[(("status", status.value),)] += 1
+        self._reports.labels(status=status.value).inc()
         for result in results:
-            self.check_outcomes[(("check", result.id), ("status", result.status.value))] += 1
-        self._bucket_counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-        self._duration_sum += seconds
+            self._check_outcomes.labels(check=result.id, status=result.status.value).inc()
+        self._duration.observe(seconds)
 
     def slack_error(self, method: str, error: str) -> None:
-        self.slack_api_errors[(("method", method), ("error", error))] += 1
+        code = error if _ERROR_CODE.match(error) else "other"
+        self._slack_api_errors.labels(method=method, error=code).inc()
 
     def refusal(self, reason: str) -> None:
-        self.refused[(("reason", reason),)] += 1
-
-    def render(self) -> str:
-        lines: list[str] = []
-        _counter(lines, "mxbot_reports_total", "Reports finished, by overall status.", self.reports)
-        _counter(
-            lines,
-            "mxbot_check_outcomes_total",
-            "Check results, by check and status.",
-            self.check_outcomes,
-        )
-        _counter(
-            lines,
-            "mxbot_slack_api_errors_total",
-            "Slack Web API calls that failed, by method and error.",
-            self.slack_api_errors,
-        )
-        _counter(
-            lines,
-            "mxbot_reports_refused_total",
-            "Report requests refused (rate limits, full queue).",
-            self.refused,
-        )
-        self._histogram(lines)
-        running, queued = self.load()
-        for name, value, text in (
-            ("mxbot_reports_running", running, "Reports running now."),
-            ("mxbot_reports_queued", queued, "Reports waiting for a free slot."),
-        ):
-            lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge", f"{name} {value}"]
-        return "\n".join(lines) + "\n"
-
-    def _histogram(self, lines: list[str]) -> None:
-        name = "mxbot_report_duration_seconds"
-        lines += [f"# HELP {name} Time to finish a report.", f"# TYPE {name} histogram"]
-        cumulative = 0
-        for bound, count in zip(DURATION_BUCKETS, self._bucket_counts, strict=False):
-            cumulative += count
-            lines.append(f'{name}_bucket{{le="{bound:g}"}} {cumulative}')
-        total = sum(self._bucket_counts)
-        lines.append(f'{name}_bucket{{le="+Inf"}} {total}')
-        lines.append(f"{name}_sum {self._duration_sum:.6f}")
-        lines.append(f"{name}_count {total}")
-
-
-def _counter(lines: list[str], name: str, text: str, values: Counter[Labels]) -> None:
-    lines += [f"# HELP {name} {text}", f"# TYPE {name} counter"]
-    for labels, value in sorted(values.items()):
-        rendered = ",".join(f'{k}="{_label(v)}"' for k, v in labels)
-        lines.append(f"{name}{{{rendered}}} {value}")
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        self._refused.labels(reason=reason).inc()

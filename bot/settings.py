@@ -54,6 +54,7 @@ class AppSettings:
     max_concurrent_reports: int = 4
     max_queued_reports: int = 50
     update_interval: float = 1.0  # seconds between progressive chat.update calls
+    probe_token: Secret = Secret()  # MXBOT_PROBE_TOKEN: GET /probe asks for it as a bearer token
 
     @property
     def multi_workspace(self) -> bool:
@@ -87,6 +88,7 @@ class AppSettings:
             channel_reports_per_minute=_int(env, "MXBOT_CHANNEL_REPORTS_PER_MINUTE", 20, 1, 1000),
             max_concurrent_reports=_int(env, "MXBOT_MAX_CONCURRENT_REPORTS", 4, 1, 256),
             max_queued_reports=_int(env, "MXBOT_MAX_QUEUED_REPORTS", 50, 0, 10000),
+            probe_token=Secret(env.get("MXBOT_PROBE_TOKEN", "").strip()),
         )
 
 

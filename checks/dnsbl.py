@@ -12,7 +12,7 @@ import ipaddress
 from typing import Final
 
 from checks.context import Context
-from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
+from checks.model import DOMAIN_AND_ADDRESS, Fact, Finding, Status, with_facts
 from checks.net.dns import Answer, Outcome
 
 ID: Final = "dnsbl"
@@ -67,8 +67,11 @@ async def run(ctx: Context) -> list[Finding]:
     usable = [z for z, ok in zip(zones, sane, strict=True) if ok]
     pairs = [(a, z) for a in addresses for z in usable]
     answers = await asyncio.gather(*(_ask(ctx, a, z) for a, z in pairs))
-    for (address, zone), answer in zip(pairs, answers, strict=True):
-        findings.extend(await _judge(ctx, address, zone, answer))
+    judged = [
+        await _judge(ctx, address, zone, answer)
+        for (address, zone), answer in zip(pairs, answers, strict=True)
+    ]
+    findings.extend(f for found in judged for f in found)
     if not any(f.status.severity >= Status.WARN.severity for f in findings):
         findings.append(
             Finding(
@@ -78,7 +81,20 @@ async def run(ctx: Context) -> list[Finding]:
                 f"{len(usable)} blocklists ({', '.join(usable)}).",
             )
         )
-    return findings
+    return with_facts(findings, _listings(usable, [z for _, z in pairs], judged))
+
+
+def _listings(zones: list[str], asked: list[str], judged: list[list[Finding]]) -> list[Fact]:
+    """Per usable zone, how many addresses it lists; no fact for a zone that could not say for
+    every address (unknown is not zero)."""
+    listed = dict.fromkeys(zones, 0)
+    unknown: set[str] = set()
+    for zone, found in zip(asked, judged, strict=True):
+        codes = {f.code for f in found}
+        if codes & {"dnsbl.lookup_failed", "dnsbl.query_refused"}:
+            unknown.add(zone)
+        listed[zone] += "dnsbl.listed" in codes
+    return [Fact("dnsbl.listed", n, zone) for zone, n in listed.items() if zone not in unknown]
 
 
 async def _addresses(ctx: Context) -> list[str] | Finding:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 # What kind of target a check applies to (a check module's SCOPE).
 DOMAIN: frozenset[str] = frozenset({"domain"})
@@ -51,6 +51,32 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class Fact:
+    """A number a check measured, kept for machines (the Prometheus probe) beside the prose.
+
+    Renderers never show facts; people read the message. `name` is one of `FACTS`; `subject` says
+    what was measured when a check measures several things (a mail host, a blocklist zone), as the
+    check saw it: remote text, so whoever makes a label of it validates it first.
+    """
+
+    name: str
+    value: float
+    subject: str = ""
+
+
+# The closed list of fact names, and what each measures. A fact that could not be measured is
+# left out (absent means unknown, never zero).
+FACTS: Mapping[str, str] = {
+    "mx.hosts": "MX records the domain publishes (0 for none, a null MX or no such domain)",
+    "spf.lookups": "DNS lookups the SPF record costs a receiver, includes and redirects counted",
+    "tls.not_after": "the notAfter of the certificate a mail host presented, in Unix seconds; "
+    "subject: the host",
+    "dnsbl.listed": "mail addresses of the target the blocklist lists (policy listings such as "
+    "the Spamhaus PBL not counted); subject: the blocklist zone",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One observation, and what to do about it."""
 
@@ -61,6 +87,18 @@ class Finding:
     record: Record | None = None  # ready-to-paste record, when there is one
     evidence: tuple[str, ...] = ()  # raw remote data; untrusted, renderers escape it
     because: str = ""  # set by the diagnosis: the code of the root cause this finding only repeats
+    facts: tuple[Fact, ...] = ()  # numbers measured on the way, for machines; never rendered
+
+
+def with_facts(findings: Sequence[Finding], facts: Iterable[Fact]) -> list[Finding]:
+    """`findings` with `facts` added to the first one. A check's facts belong to the check (see
+    `CheckResult.facts`), so the finding that carries them does not matter; the first one always
+    exists when a check measured something."""
+    out = list(findings)
+    extra = tuple(facts)
+    if out and extra:
+        out[0] = replace(out[0], facts=(*out[0].facts, *extra))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +113,11 @@ class CheckResult:
     @property
     def status(self) -> Status:
         return Status.worst(f.status for f in self.findings) if self.findings else Status.SKIP
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        """What the check measured, over all its findings (`Fact`)."""
+        return tuple(fact for f in self.findings for fact in f.facts)
 
     @property
     def headline(self) -> Finding | None:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Final
 
 from checks.context import Context, MxHost, MxSet
-from checks.model import DOMAIN, Finding, Record, Status
+from checks.model import DOMAIN, Fact, Finding, Record, Status
 from checks.net.dns import Answer, Outcome
 from checks.net.policy import is_ip_literal
 
@@ -26,6 +26,7 @@ async def run(ctx: Context) -> list[Finding]:
                 Status.FAIL,
                 f"{name} does not exist in DNS (NXDOMAIN), so no mail can be delivered to it.",
                 fix="Check the spelling; if it is right, the domain's delegation or registration is broken.",
+                facts=_hosts(0),
             )
         ]
     if answer.failed:
@@ -54,7 +55,12 @@ def _summary(name: str, mx: MxSet) -> Finding:
         Status.PASS,
         f"{name} has {len(mx.hosts)} MX record{'s' if len(mx.hosts) != 1 else ''}: {listing}.{note}",
         evidence=tuple(f"{h.preference} {h.name}" for h in mx.hosts),
+        facts=_hosts(len(mx.hosts)),
     )
+
+
+def _hosts(count: int) -> tuple[Fact, ...]:
+    return (Fact("mx.hosts", count),)
 
 
 def _null(name: str, mx: MxSet) -> Finding:
@@ -67,6 +73,7 @@ def _null(name: str, mx: MxSet) -> Finding:
             "RFC 7505 forbids this and senders will treat the domain inconsistently.",
             fix="Remove the null MX if the domain receives mail, or remove the other MX records if it does not.",
             evidence=tuple(f"{h.preference} {h.name}" for h in mx.hosts),
+            facts=_hosts(sum(1 for h in mx.hosts if h.name != ".")),
         )
     return Finding(
         "mx.null",
@@ -74,6 +81,7 @@ def _null(name: str, mx: MxSet) -> Finding:
         f"{name} publishes a null MX (RFC 7505): it says it accepts no mail. Senders bounce at once.",
         fix="If the domain should receive mail, replace the null MX with your mail hosts.",
         evidence=("0 .",),
+        facts=_hosts(0),
     )
 
 
@@ -99,6 +107,7 @@ async def _implicit(ctx: Context, mx: MxSet) -> list[Finding]:
                 fix=f"Publish MX records for your mail hosts; if {name} sends but never receives mail, "
                 "publish a null MX (0 .) instead.",
                 record=record,
+                facts=_hosts(0),
             )
         ]
     return [
@@ -110,6 +119,7 @@ async def _implicit(ctx: Context, mx: MxSet) -> list[Finding]:
             fix="Publish an explicit MX record; if the domain takes no mail, publish a null MX (0 .).",
             record=record,
             evidence=addresses,
+            facts=_hosts(0),
         )
     ]
 

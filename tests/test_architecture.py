@@ -301,6 +301,45 @@ def test_storage_uses_only_the_digests_plain_types(graph: list[Import]) -> None:
     assert reaching == []
 
 
+def test_the_exporter_needs_neither_slack_nor_the_database(graph: list[Import]) -> None:
+    """bot/exporter (`/probe`, `mxbot exporter`) runs the engine on the shared services and serves
+    Prometheus formats: no Slack, no store, no digests, no CLI; from checks/net only the services
+    bundle, as for the Slack layer. The Slack app mounts it, never the other way round."""
+    forbidden = ("bot.slack", "bot.store", "bot.digest", "bot.cli", "bot.lab", "bot.metrics")
+    reaching = [
+        str(i)
+        for i in graph
+        if within(i.source, "bot.exporter")
+        and (
+            within(i.target, *forbidden, "slack_bolt", "slack_sdk", "sqlalchemy")
+            or (within(i.target, "checks.net") and i.target != "checks.net.services")
+        )
+    ]
+
+    assert reaching == []
+
+
+def test_probe_series_are_a_function_of_the_report(graph: list[Import]) -> None:
+    """What a probe exposes is read from a finished `Report` (its statuses and facts) alone."""
+    pure = ("bot.exporter.series", "bot.exporter.labels")
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, *pure) and not within(i.target, *pure, "checks.model", "bot.exporter")
+    ]
+
+    assert reaching == []
+
+
+def test_the_app_metrics_count_results_and_nothing_more(graph: list[Import]) -> None:
+    allowed = ("checks.model", "bot.exporter.exposition")
+    reaching = [
+        str(i) for i in ours(graph) if i.source == "bot.metrics" and not within(i.target, *allowed)
+    ]
+
+    assert reaching == []
+
+
 def test_the_lab_is_used_only_by_the_cli_and_uses_only_itself(graph: list[Import]) -> None:
     """The lab (`mxbot demo`) is servers and zones: the engine never sees it, and it sees only
     itself, so the demo's loopback servers can never creep into what the faces run."""
@@ -352,6 +391,18 @@ def test_mxbot_help_and_check_import_neither_slack_nor_sqlalchemy() -> None:
         )
 
         assert loaded_after(code) & {*HEAVY, *DEV_ONLY, "tests"} == set(), argv
+
+
+def test_mxbot_exporter_loads_neither_slack_nor_sqlalchemy() -> None:
+    code = (
+        "from bot.cli.main import parse_args; parse_args(['exporter'])\n"
+        "import bot.exporter.http, bot.cli.exporter, checks.net.services"
+    )
+
+    loaded = loaded_after(code)
+
+    assert loaded & {"slack_bolt", "slack_sdk", "sqlalchemy", *DEV_ONLY, "tests"} == set()
+    assert {"aiohttp", "prometheus_client"} <= loaded  # the guard above is not vacuous
 
 
 def test_the_slack_commands_do_load_slack() -> None:

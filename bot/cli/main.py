@@ -1,7 +1,7 @@
 """The `mxbot` command: one settings object, and a subcommand module imported only when chosen.
 
 `mxbot --help` and `mxbot check` never import Slack or SQLAlchemy: each subcommand lives in its
-own module (`bot.cli.check`, `.spf`, `.fix`, `.dkim`, `.serve`, `.digest`) with `configure(parser, command)` and
+own module (`bot.cli.check`, `.spf`, `.fix`, `.dkim`, `.serve`, `.exporter`, `.digest`) with `configure(parser, command)` and
 the handler it sets, and only the chosen one is imported.
 
 Exit status: 0 when nothing failed or errored, 1 when something did, 2 on bad usage.
@@ -33,8 +33,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "spf": ("evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)", "spf"),
     "fix": ("print the DNS records that fix a domain, as one zone-file snippet", "fix"),
     "dkim": ("DKIM tools: `dkim keygen` makes a key pair and the record to publish", "dkim"),
-    "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics)", "serve"),
+    "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics, /probe)", "serve"),
     "socket": ("run the Slack app over Socket Mode (no public URL needed)", "serve"),
+    "exporter": (
+        "serve Prometheus probes of any domain (/probe?target=…), no Slack needed",
+        "exporter",
+    ),
     "digest": ("post the watch-list digests that are due (once, or every minute)", "digest"),
     "demo": ("check the lab's broken domains offline, on servers it runs on loopback", "demo"),
 }
@@ -103,6 +107,8 @@ def _module(name: str) -> Subcommand:
             from bot.cli import dkim as module
         case "serve":
             from bot.cli import serve as module
+        case "exporter":
+            from bot.cli import exporter as module
         case "digest":
             from bot.cli import digest as module
         case "demo":

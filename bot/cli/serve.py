@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.cli import digest as digest_command
+from bot.cli.signals import until_signalled
+from bot.exporter.probe import Prober
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import build_app
@@ -62,9 +63,19 @@ async def run_serve(args: argparse.Namespace, settings: AppSettings | Settings) 
     port = getattr(args, "port", None) or config.port
     parts = _build(config)
     runner, bound = await start_http(
-        build_web_app(parts.app, metrics=parts.metrics, store=parts.store), args.host, port
+        build_web_app(
+            parts.app,
+            metrics=parts.metrics,
+            store=parts.store,
+            prober=Prober(config.engine, parts.services),  # shares the app's SMTP lock and cache
+            probe_token=config.probe_token.reveal(),
+        ),
+        args.host,
+        port,
     )
     log.info("mxbot listening on %s:%s (events at /slack/events)", args.host, bound)
+    if not config.probe_token:
+        log.warning("GET /probe is open to anyone who reaches this server; set MXBOT_PROBE_TOKEN")
     await _serve_until_signalled(config, parts, close=runner.cleanup)
     return 0
 
@@ -139,7 +150,7 @@ async def _serve_until_signalled(
         services=parts.services,
     )
     try:
-        await _until_signalled()
+        await until_signalled()
     finally:
         digests.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -147,12 +158,3 @@ async def _serve_until_signalled(
         await in_flight.drain(SHUTDOWN_GRACE)
         await close()
         store.close()
-
-
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()

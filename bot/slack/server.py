@@ -1,7 +1,8 @@
 """HTTP mode (Bolt's aiohttp adapter) and Socket Mode for the Slack app.
 
 HTTP routes: `POST /slack/events` (events, commands, interactivity), `GET /slack/install` and
-`GET /slack/oauth_redirect` (multi-workspace OAuth only), `GET /healthz`, `GET /metrics`.
+`GET /slack/oauth_redirect` (multi-workspace OAuth only), `GET /healthz`, `GET /metrics` (the app's
+metrics), and `GET /probe` (one report as Prometheus series, `bot.exporter`) when given a prober.
 """
 
 from __future__ import annotations
@@ -21,15 +22,26 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import text
 
-from bot.metrics import CONTENT_TYPE, Metrics
+from bot.exporter.exposition import respond
+from bot.exporter.http import probe_handler
+from bot.exporter.probe import Prober
+from bot.metrics import Metrics
 from bot.store.db import Store
 from checks.settings import SettingsError
 
 EVENTS_PATH = "/slack/events"
 
 
-def build_web_app(app: AsyncApp, *, metrics: Metrics, store: Store) -> web.Application:
-    """The aiohttp application serving `app` plus health and metrics endpoints."""
+def build_web_app(
+    app: AsyncApp,
+    *,
+    metrics: Metrics,
+    store: Store,
+    prober: Prober | None = None,
+    probe_token: str = "",
+) -> web.Application:
+    """The aiohttp application serving `app` plus health, metrics and (with `prober`) probes,
+    behind `probe_token` when given (`bot.exporter.http.probe_handler`)."""
 
     async def events(request: web.Request) -> web.Response:
         response = await app.async_dispatch(await bolt_request(request))
@@ -50,8 +62,8 @@ def build_web_app(app: AsyncApp, *, metrics: Metrics, store: Store) -> web.Appli
         await asyncio.to_thread(_ping, store)
         return web.Response(text="ok\n")
 
-    async def metrics_endpoint(request: web.Request) -> web.Response:
-        return web.Response(body=metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+    async def metrics_endpoint(request: web.Request) -> web.StreamResponse:
+        return await respond(metrics.registry, request)
 
     web_app = web.Application()
     web_app.add_routes(
@@ -63,6 +75,8 @@ def build_web_app(app: AsyncApp, *, metrics: Metrics, store: Store) -> web.Appli
             web.get("/metrics", metrics_endpoint),
         ]
     )
+    if prober is not None:
+        web_app.add_routes([web.get("/probe", probe_handler(prober, probe_token))])
     return web_app
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot.store.threads import in_thread
-from checks.model import Cause, CheckResult, Finding, Record, Report, Status
+from checks.model import Cause, CheckResult, Fact, Finding, Record, Report, Status
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,7 @@ def _finding(data: dict[str, Any]) -> Finding:
         record=Record(**record) if record else None,
         evidence=tuple(data.get("evidence", ())),
         because=data.get("because", ""),
+        facts=tuple(Fact(**fact) for fact in data.get("facts", ())),
     )
 
 

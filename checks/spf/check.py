@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from checks.context import Context
-from checks.model import DOMAIN, Finding, Status
+from checks.model import DOMAIN, Fact, Finding, Status, with_facts
 from checks.net.dns import Answer, DnsClient, Outcome
 from checks.spf import flatten, sending_ip
 from checks.spf.evaluate import MAX_LOOKUPS
@@ -87,7 +87,7 @@ async def _judge(ctx: Context, record: SpfRecord, answer: Answer) -> list[Findin
         f.status.severity > Status.INFO.severity for f in findings if f.code != "spf.ip_authorised"
     ):
         findings.append(_ok(ctx.domain, record, tree))
-    return findings
+    return with_facts(findings, [Fact("spf.lookups", tree.total)])
 
 
 def _ok(domain: str, record: SpfRecord, tree: Node) -> Finding:

@@ -11,7 +11,7 @@ import asyncio
 from typing import Final
 
 from checks.context import Context
-from checks.model import DOMAIN_AND_ADDRESS, Finding, Status
+from checks.model import DOMAIN_AND_ADDRESS, Fact, Finding, Status, with_facts
 from checks.net.probe.prober import SmtpProber
 from checks.net.probe.result import ProbeResult
 from checks.tls.analysis import TlsAnalysis, analyse_probe
@@ -50,5 +50,15 @@ async def run(ctx: Context) -> list[Finding]:
     for (host, *_), members in groups.items():
         addresses = ", ".join(r.address for r, _ in members)
         label = host if host == addresses else f"{host} [{addresses}]"
-        out.extend(findings(members[0][1], ID, label, clients_verify=False))
+        analysis = members[0][1]
+        out.extend(
+            with_facts(findings(analysis, ID, label, clients_verify=False), _expiry(analysis))
+        )
     return out
+
+
+def _expiry(analysis: TlsAnalysis) -> list[Fact]:
+    leaf = analysis.leaf
+    return (
+        [] if leaf is None else [Fact("tls.not_after", leaf.not_after.timestamp(), analysis.host)]
+    )

@@ -4,6 +4,7 @@ pages, URL verification and SSL checks, and tokens and secrets kept out of the l
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.settings import Secret
+from tests.exposition import samples
 from tests.fakes.slackharness import SECRET, MakeHarness, final_update
 
 
@@ -82,14 +84,59 @@ async def test_healthz_and_metrics(make_harness: MakeHarness) -> None:
     async with h.http.get(f"{h.url}/healthz") as health:
         health_text = await health.text()
     async with h.http.get(f"{h.url}/metrics") as metrics:
-        exposition = await metrics.text()
+        exposition = samples(await metrics.text())
 
     assert (health.status, health_text) == (200, "ok\n")
-    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    assert 'mxbot_reports_total{status="fail"} 1' in exposition
-    assert 'mxbot_check_outcomes_total{check="spf",status="fail"} 1' in exposition
-    assert "mxbot_report_duration_seconds_count 1" in exposition
-    assert re.search(r'mxbot_report_duration_seconds_bucket\{le="\+Inf"\} 1', exposition)
+    assert metrics.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert exposition["mxbot_reports_total"] == {frozenset({("status", "fail")}): 1}
+    assert (
+        exposition["mxbot_check_outcomes_total"][frozenset({("check", "spf"), ("status", "fail")})]
+        == 1
+    )
+    assert exposition["mxbot_report_duration_seconds_count"] == {frozenset(): 1}
+    assert exposition["mxbot_report_duration_seconds_bucket"][frozenset({("le", "+Inf")})] == 1
+    assert exposition["mxbot_reports_running"] == {frozenset(): 0}
+    assert exposition["process_resident_memory_bytes"][frozenset()] > 0
+    assert "python_info" in exposition
+    assert not [name for name in exposition if name.endswith("_created")]
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("", "text/plain; version=0.0.4; charset=utf-8"),
+        ("text/plain", "text/plain; version=0.0.4; charset=utf-8"),
+        (
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    ],
+    ids=["none", "text", "prometheus 2 and 3"],
+)
+async def test_metrics_speak_the_format_the_scraper_asks_for(
+    make_harness: MakeHarness, accept: str, content_type: str
+) -> None:
+    h = await make_harness()
+    headers = {"Accept": accept} if accept else {}
+
+    async with h.http.get(f"{h.url}/metrics", headers=headers) as response:
+        body = await response.text()
+
+    assert response.headers["Content-Type"].startswith(content_type)
+    assert "mxbot_reports_refused" in body
+    assert body.endswith("# EOF\n") == content_type.startswith("application/openmetrics-text")
+
+
+async def test_metrics_are_gzipped_when_the_scraper_accepts_it(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+
+    async with h.http.get(
+        f"{h.url}/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+    ) as response:
+        body = await response.read()
+
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert b"mxbot_reports_queued" in gzip.decompress(body)
 
 
 async def test_tokens_and_the_signing_secret_never_reach_the_logs(
