@@ -302,7 +302,7 @@ def _reporting_host(text: str) -> str:
         text,
         re.I,
     )
-    return next((g for g in m.groups() if g), "") if m else ""
+    return next((g.rstrip(".") for g in m.groups() if g), "") if m else ""
 
 
 def _class_only(diagnostic: str) -> str:
