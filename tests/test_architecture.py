@@ -271,9 +271,18 @@ def test_the_message_diagnosis_reaches_the_network_only_through_its_clients(
         and within(i.target, *engine_side)
         and i.source not in ("checks.message.live",)
     ]
-    pure = ("checks.message.parse", "checks.message.hops", "checks.message.reported")
-    pure += ("checks.message.bounce", "checks.message.codes", "checks.message.knowledge")
-    pure += ("checks.message.bulk", "checks.message.headline", "checks.message.result")
+    pure_names = [
+        "parse",
+        "hops",
+        "reported",
+        "bounce",
+        "codes",
+        "knowledge",
+        "bulk",
+        "headline",
+        "result",
+    ]
+    pure = {f"checks.message.{name}" for name in pure_names}
     networked = [str(i) for i in ours(graph) if i.source in pure and within(i.target, "checks.net")]
     users = {
         i.source
