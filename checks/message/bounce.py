@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.message
 import ipaddress
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,8 +75,11 @@ _CODE_START: Final = re.compile(r"^[45]\d\d[- ](?:[245]\.\d{1,3}\.\d{1,3}\s+)?")
 _REPLY_LINE: Final = re.compile(r"(?m)^\s*[#'\"]?\s*([45]\d\d[ -][^\n]{3,})$")
 
 
-class BounceSyntaxError(ValueError):
-    """A DSN whose delivery-status part cannot be read at all."""
+# flufl.bounce logs each detector's exception with its traceback; the exceptions are handled
+# here (`_flufl_recipients`), and a bounce's text must not reach the app's log through them.
+_FLUFL_LOG = logging.getLogger("flufl.bounce")
+_FLUFL_LOG.addHandler(logging.NullHandler())
+_FLUFL_LOG.propagate = False
 
 
 def style(parsed: Parsed) -> str:
