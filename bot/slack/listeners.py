@@ -13,16 +13,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands import is_message_request
 from bot.render import blocks
 from bot.slack.buttons import details_listener, rerun_listener, watch_listener
 from bot.slack.deps import Deps, Where
 from bot.slack.home import home_listener
-from bot.slack.message_listeners import (
-    dm_listener,
-    is_modal_command,
-    open_modal,
-    register_message_listeners,
-)
+from bot.slack.message_listeners import dm_listener, open_modal, register_message_listeners
 from bot.slack.replies import ephemeral
 from bot.slack.triage import Request, triage
 
@@ -56,7 +52,7 @@ def _command(deps: Deps) -> Callable[..., Awaitable[None]]:
             user=command.get("user_id", ""),
             response_url=command.get("response_url"),
         )
-        if is_modal_command(command.get("text", "")):  # `/mx message`: the paste box
+        if is_message_request(command.get("text", "")):  # `/mx message`: the paste box
             await ack()
             await open_modal(client, command.get("trigger_id", ""), where, deps)
             return

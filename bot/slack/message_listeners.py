@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import blocks
 from bot.slack.deps import Deps, Where
+from bot.slack.helptext import MESSAGE_HOW
 from bot.slack.message_input import MAX_FILE_BYTES, fetch_file, from_text, pick_file
 from bot.slack.message_run import answer, diagnose_and_answer
 from bot.slack.replies import api_error
@@ -26,22 +27,12 @@ MODAL: Final = "mx_message_modal"
 MODAL_BLOCK: Final = "mx_message_input"
 MODAL_ACTION: Final = "mx_message_text"
 MODAL_MAX: Final = 3000  # Slack's limit for a plain_text_input
-MODAL_WORDS: Final = frozenset({"message", "bounce", "headers", "msg"})
 _MIN_DM_LINES: Final = 3  # a DM shorter than this is chat, not pasted headers
-_HOW: Final = (
-    "Send me a bounce or a message's headers (pasted, or as an .eml/.txt file) and I will say "
-    "why it failed. In a channel: the *Diagnose with mxbot* shortcut on any message, or "
-    "`/mx message`."
-)
 
 
 def register_message_listeners(app: AsyncApp, deps: Deps) -> None:
     app.shortcut(SHORTCUT)(_shortcut(deps))
     app.view(MODAL)(_submission(deps))
-
-
-def is_modal_command(text: str) -> bool:
-    return text.strip().lower() in MODAL_WORDS
 
 
 async def open_modal(client: AsyncWebClient, trigger_id: str, where: Where, deps: Deps) -> None:
@@ -143,7 +134,7 @@ def dm_listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         )
         text = event.get("text") or ""
         if not event.get("files") and len(text.strip().splitlines()) < _MIN_DM_LINES:
-            await answer(deps, client, where, blocks.render_text(_HOW))
+            await answer(deps, client, where, blocks.render_text(MESSAGE_HOW))
             return
         await _diagnose_message(deps, client, event, where)
 

@@ -260,3 +260,19 @@ def test_slack_markup_is_undone_before_diagnosis() -> None:
     text = "```Return-Path: &lt;<mailto:a@b.test|a@b.test>&gt;\nSee <https://x.test/y|https://x.test/y> &amp; more```"
 
     assert from_text(text) == b"Return-Path: <a@b.test>\nSee https://x.test/y & more"
+
+
+async def test_a_mention_asking_for_message_gets_the_how_to_alone(harness: Harness) -> None:
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": "<@UBOT> message",
+        "ts": "4.1",
+        "channel": "C1",
+    }
+
+    await harness.event(event, event_id="EvM")
+    [reply] = await harness.api.wait_for("chat.postEphemeral")
+
+    assert "Diagnose with mxbot" in reply.params["text"]
+    assert harness.api.calls_to("chat.postMessage") == []
