@@ -47,6 +47,7 @@ def zone(keys: dict[str, str] | None = None) -> str:
         f'{SENDER}. 300 IN TXT "v=spf1 ip4:{SENDING_IP} -all"',
         f"{SENDER}. 300 IN MX 10 mail.{SENDER}.",
         f"mail.{SENDER}. 300 IN A {SENDING_IP}",
+        f'mail.{SENDER}. 300 IN TXT "v=spf1 a -all"',  # for the null sender: HELO is checked
         f'_dmarc.{SENDER}. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@{SENDER}"',
         f'revoked._domainkey.{SENDER}. 300 IN TXT "v=DKIM1; k=rsa; p="',
         f'{LIST}. 300 IN TXT "v=spf1 ip4:{LISTED_IP} -all"',

@@ -191,3 +191,33 @@ async def test_a_signature_for_a_parent_domain_aligns_only_in_relaxed_mode(
     assert ("dmarc_align.fail", F) in section_codes(report, "dmarc_align")
     assert report.cause is not None
     assert report.cause.code == "dmarc_align.fail"
+
+
+async def test_dkim_keys_are_looked_up_on_the_configured_resolver(
+    diagnose_file: Diagnose, dns_server: DnsTestServer
+) -> None:
+    await diagnose_file("good.eml")
+
+    assert dns_server.count(f"s2048._domainkey.{SENDER}", "TXT") >= 1
+
+
+async def test_a_null_return_path_checks_spf_for_the_helo_name(diagnose_file: Diagnose) -> None:
+    bounce_like = (
+        (ROOT / "good.eml")
+        .read_bytes()
+        .replace(b"Return-Path: <alice@sender.test>", b"Return-Path: <>")
+    )
+
+    report = await diagnose_file(bounce_like)
+
+    (spf,) = [f for s in report.sections if s.id == "spf_verify" for f in s.findings]
+    assert (spf.code, spf.status) == ("spf_verify.pass", P)
+    assert f"HELO name mail.{SENDER}" in spf.message
+
+
+async def test_a_body_changed_after_the_arc_seal_breaks_the_chain(diagnose_file: Diagnose) -> None:
+    resealed = (ROOT / "arc-forwarded.eml").read_bytes() + b"one more footer\r\n"
+
+    report = await diagnose_file(resealed)
+
+    assert ("arc.fail", W) in section_codes(report, "arc")
