@@ -281,6 +281,7 @@ def test_the_message_diagnosis_reaches_the_network_only_through_its_clients(
         "bulk",
         "headline",
         "result",
+        "explain",
     ]
     pure = {f"checks.message.{name}" for name in pure_names}
     networked = [str(i) for i in ours(graph) if i.source in pure and within(i.target, "checks.net")]

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from checks.context import Context
-from checks.message import alignment, arc, bounce, bulk, hops, knowledge, live, reported
+from checks.message import alignment, arc, bounce, bulk, explain, hops, knowledge, live, reported
 from checks.message import sender as sending
 from checks.message import signatures as dkim_sigs
 from checks.message.headline import headline_of
 from checks.message.parse import MAX_FIELDS, MessageSyntaxError, Parsed, decode_words, parse
-from checks.message.result import Dsn, Kind, MessageReport
-from checks.model import Cause, CheckResult, Finding, Report, Status
+from checks.message.result import Kind, MessageReport
+from checks.model import CheckResult, Finding, Report, Status
 from checks.net.dns import DnsClient
 from checks.net.services import Services
 from checks.settings import Settings
@@ -181,7 +181,7 @@ async def _bounce(
     first = dsn.first
     diagnostic = " ".join(r.diagnostic for r in dsn.recipients[:3])
     known = knowledge.lookup(first.status, diagnostic) if first is not None else None
-    findings = _bounce_findings(dsn, known, names, diagnostic)
+    findings = explain.findings(dsn, known, names, diagnostic)
     reports: tuple[Report, ...] = ()
     if run_live and known is not None and known.live:
         plans = live.plans(
@@ -194,82 +194,6 @@ async def _bounce(
     chain = hops.chain(parsed.get_all("Received"))
     section = CheckResult(bounce.ID, bounce.TITLE, tuple(findings), 0)
     return MessageReport(Kind.BOUNCE, "", (section,), hops=chain, dsn=dsn, live=reports)
-
-
-def _bounce_findings(
-    dsn: Dsn, known: knowledge.Known | None, names: bounce.Named, diagnostic: str
-) -> list[Finding]:
-    first = dsn.first
-    if first is None or first.action in ("delivered", "relayed", "expanded"):
-        return [
-            Finding(
-                "bounce.delivered",
-                Status.PASS,
-                "The report says the message was delivered"
-                + (f" to {first.recipient}" if first else "")
-                + "; nothing failed.",
-            )
-        ]
-    who = knowledge.provider(f"{first.remote_mta} {diagnostic} {dsn.reporting_mta}")
-    status = Status.FAIL if dsn.permanent else Status.WARN
-    values = {
-        "provider": who,
-        "ip": names.ip,
-        "recipient_domain": names.recipient_domain,
-        "sender_domain": names.sender_domain,
-    }
-    evidence = tuple(r.diagnostic for r in dsn.recipients[:3] if r.diagnostic)
-    if known is None:
-        cause = Finding(
-            "bounce.unknown_reason",
-            status,
-            f"{'Delivery failed' if dsn.permanent else 'Delivery is delayed'}"
-            f"{' (' + first.status + ': ' + dsn.meaning + ')' if first.status else ''}; the reply "
-            "is not one mxbot knows, so read it below.",
-            fix="Read the remote server's reply; its URL or code usually names the fix.",
-            evidence=evidence,
-        )
-    else:
-        cause = Finding(
-            f"bounce.{known.key}",
-            status,
-            knowledge.fill(known.cause, **values),
-            fix=knowledge.fill(known.fix, **values),
-            evidence=evidence,
-        )
-    return [cause, _retry(dsn), *_recipients(dsn)]
-
-
-def _retry(dsn: Dsn) -> Finding:
-    first = dsn.first
-    code = first.status if first and first.status else "no status code"
-    if dsn.permanent:
-        return Finding(
-            "bounce.permanent",
-            Status.INFO,
-            f"Permanent ({code}{': ' + dsn.meaning if dsn.meaning else ''}): the sending server "
-            "has given up; re-send once the cause is fixed.",
-        )
-    return Finding(
-        "bounce.temporary",
-        Status.INFO,
-        f"Temporary ({code}{': ' + dsn.meaning if dsn.meaning else ''}): the sending server keeps "
-        "retrying (typically for up to 5 days) and bounces only then.",
-    )
-
-
-def _recipients(dsn: Dsn) -> list[Finding]:
-    if len(dsn.recipients) <= 1:
-        return []
-    shown = ", ".join(r.recipient or "?" for r in dsn.recipients[:10])
-    more = f" and {len(dsn.recipients) - 10} more" if len(dsn.recipients) > 10 else ""
-    return [
-        Finding(
-            "bounce.recipients",
-            Status.INFO,
-            f"{len(dsn.recipients)} recipients failed: {shown}{more}.",
-        )
-    ]
 
 
 # ---- plumbing -------------------------------------------------------------------------------------
@@ -340,6 +264,3 @@ def _finish(report: MessageReport, parsed: Parsed, dns: DnsClient, started: floa
         duration_ms=round((time.monotonic() - started) * 1000),
         resolvers=tuple(str(ns) for ns in dns.nameservers),
     )
-
-
-__all__ = ["Cause", "MessageSyntaxError", "classify", "diagnose"]
