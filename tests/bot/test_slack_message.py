@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from slack_sdk.models.views import View
 
 from bot.slack.engine_binding import bind_diagnose
 from bot.slack.message_input import MAX_FILE_BYTES, from_text
@@ -170,7 +171,9 @@ async def test_mx_message_opens_a_paste_box_and_posts_the_diagnosis_in_the_chann
     assert body == ""
     assert opened.params["trigger_id"] == "1.2.3"
     assert view["callback_id"] == MODAL
-    assert call.params["channel"] == "C7"
+    View(
+        **view
+    ).validate_json()  # Slack's own validator for the modal    assert call.params["channel"] == "C7"
     validate({"text": call.params["text"], "blocks": call.params["blocks"]})
     assert "Headers" in json.dumps(call.params["blocks"][0])
 
