@@ -6,6 +6,7 @@
     dkim example.com selector […]    DKIM with these selectors
     203.0.113.7                      address-level checks
     fix example.com [spf …]          the records that fix what the checks find, as one zone snippet
+    message                          (answered by the Slack layer: the paste box for a bounce)
     dkim keygen                      answered with a pointer to the CLI: no private key in Slack
     help
 
@@ -37,6 +38,7 @@ USAGES: tuple[tuple[str, str], ...] = (
     ("dkim example.com selector", "check DKIM keys for a selector"),
     ("203.0.113.7", "check a mail server's address (reverse DNS, …)"),
     ("fix example.com", "the DNS records that fix it, as one zone-file snippet"),
+    ("message", "paste a bounce or a message's headers: why did it fail?"),
     ("help", "show this help"),
 )
 
@@ -95,6 +97,14 @@ _FIX = "fix"
 _KEYGEN = "keygen"
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 _SELECTOR = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$", re.IGNORECASE)
+
+
+MESSAGE_WORDS = frozenset({"message", "bounce", "headers", "msg"})
+
+
+def is_message_request(text: str) -> bool:
+    """`/mx message` (or `@mxbot message`): the user wants to paste a message, not check a domain."""
+    return text.strip().lower() in MESSAGE_WORDS
 
 
 class UsageError(ValueError):

@@ -15,7 +15,13 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///mxbot.db"
 
 # What the bot asks for when installed; manifest.yml lists the same scopes (a test compares).
-BOT_SCOPES: tuple[str, ...] = ("app_mentions:read", "chat:write", "commands")
+BOT_SCOPES: tuple[str, ...] = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "files:read",  # the .eml/.txt attached to a message the shortcut is used on, or sent in a DM
+    "im:history",  # files and pasted headers sent to the bot in a DM
+)
 
 
 @dataclass(frozen=True, slots=True)

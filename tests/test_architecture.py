@@ -225,13 +225,15 @@ def test_only_the_registry_imports_a_check_module(graph: list[Import]) -> None:
 
 
 def test_renderers_never_reach_the_network_or_the_engine(graph: list[Import]) -> None:
-    """They render plain results: the report's, and the fix bundle's (`checks.bundle.result`)."""
+    """They render plain results: the report's, the fix bundle's (`checks.bundle.result`) and the
+    message diagnosis's (`checks.message.result`)."""
     allowed = (
         "bot.render",
         "bot.commands",
         "checks.model",
         "checks.target",
         "checks.bundle.result",
+        "checks.message.result",
     )
     reaching = [
         str(i)
@@ -252,6 +254,46 @@ def test_the_fix_bundle_is_a_function_of_the_report(graph: list[Import]) -> None
     ]
 
     assert reaching == []
+
+
+def test_the_message_diagnosis_reaches_the_network_only_through_its_clients(
+    graph: list[Import],
+) -> None:
+    """checks/message is pure parsers and verdicts beside the few modules that look things up
+    through injected clients; only `diagnose` (the orchestration) and `live` (reports on what a
+    bounce names) reach the engine, and nothing below the faces imports the message package but
+    the faces themselves."""
+    engine_side = ("checks.engine", "checks.registry")
+    reaching = [
+        str(i)
+        for i in ours(graph)
+        if within(i.source, "checks.message")
+        and within(i.target, *engine_side)
+        and i.source not in ("checks.message.live",)
+    ]
+    pure_names = [
+        "parse",
+        "hops",
+        "reported",
+        "bounce",
+        "codes",
+        "knowledge",
+        "bulk",
+        "headline",
+        "result",
+        "explain",
+    ]
+    pure = {f"checks.message.{name}" for name in pure_names}
+    networked = [str(i) for i in ours(graph) if i.source in pure and within(i.target, "checks.net")]
+    users = {
+        i.source
+        for i in ours(graph)
+        if within(i.target, "checks.message") and not within(i.source, "checks.message")
+    }
+
+    assert reaching == []
+    assert networked == []
+    assert all(within(u, "bot.cli", "bot.render", "bot.slack") for u in users), users
 
 
 def test_the_slack_layer_never_resolves_or_connects_itself(graph: list[Import]) -> None:
@@ -381,6 +423,7 @@ def test_mxbot_help_and_check_import_neither_slack_nor_sqlalchemy() -> None:
         ["check", "example.com"],
         ["spf", "example.com", "--ip", "192.0.2.1"],
         ["fix", "example.com"],
+        ["message", "bounce.eml"],
         ["dkim", "keygen", "--domain", "example.com", "--selector", "s1"],
         ["demo", "--mail"],
     ):

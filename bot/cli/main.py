@@ -1,7 +1,7 @@
 """The `mxbot` command: one settings object, and a subcommand module imported only when chosen.
 
 `mxbot --help` and `mxbot check` never import Slack or SQLAlchemy: each subcommand lives in its
-own module (`bot.cli.check`, `.spf`, `.fix`, `.dkim`, `.serve`, `.exporter`, `.digest`) with `configure(parser, command)` and
+own module (`bot.cli.check`, `.message`, `.spf`, `.fix`, `.dkim`, `.serve`, `.exporter`, `.digest`) with `configure(parser, command)` and
 the handler it sets, and only the chosen one is imported.
 
 Exit status: 0 when nothing failed or errored, 1 when something did, 2 on bad usage.
@@ -30,6 +30,10 @@ from checks.target import TargetError
 # name -> (one-line help, module under bot.cli); display order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("run the checks on domains or IP addresses", "check"),
+    "message": (
+        "why did this message bounce or fail? (a message, its headers, or a bounce)",
+        "message",
+    ),
     "spf": ("evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)", "spf"),
     "fix": ("print the DNS records that fix a domain, as one zone-file snippet", "fix"),
     "dkim": ("DKIM tools: `dkim keygen` makes a key pair and the record to publish", "dkim"),
@@ -99,6 +103,8 @@ def _module(name: str) -> Subcommand:
     match name:
         case "check":
             from bot.cli import check as module
+        case "message":
+            from bot.cli import message as module
         case "spf":
             from bot.cli import spf as module
         case "fix":

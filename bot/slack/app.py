@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
 from bot.slack.deps import Deps
-from bot.slack.engine_binding import Plan, RunChecks, registry_plan
+from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks, registry_plan
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
 from bot.slack.listeners import register
@@ -50,6 +50,7 @@ def build_app(
     plan: Plan = registry_plan,
     watch_store: WatchStore | None = None,
     in_flight: InFlight | None = None,
+    diagnose: DiagnoseMessage | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -91,6 +92,7 @@ def build_app(
         gate=gate,
         watch_store=watch_store,
         in_flight=in_flight if in_flight is not None else InFlight(),
+        diagnose=diagnose,
     )
     register(app, deps)
     return app

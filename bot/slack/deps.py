@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.metrics import Metrics
 from bot.settings import AppSettings
-from bot.slack.engine_binding import Plan, RunChecks
+from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
 from bot.store.db import Store
@@ -28,6 +28,7 @@ class Deps:
     gate: ReportGate
     watch_store: WatchStore | None = None  # watch-lists and digests, when the app keeps them
     in_flight: InFlight = field(default_factory=InFlight)
+    diagnose: DiagnoseMessage | None = None  # messages, headers, bounces (None: not offered)
 
 
 @dataclass(frozen=True, slots=True)

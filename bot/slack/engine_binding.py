@@ -1,4 +1,5 @@
-"""The engine seam for the Slack app: a callable from `Command` to a running report.
+"""The engine seams for the Slack app: a callable from `Command` to a running report, and one from
+a pasted message's bytes to its diagnosis.
 
 `bind_engine(settings)` builds the shared services once and returns the callable; tests pass a
 canned engine instead, or the real one pointed at the DNS test server.
@@ -6,12 +7,15 @@ canned engine instead, or the real one pointed at the DNS test server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.commands import Command
 from checks import registry
 from checks.engine import ReportStream, make_context
+from checks.message.diagnose import diagnose
+from checks.message.parse import MessageSyntaxError
+from checks.message.result import MessageReport
 from checks.model import CheckResult, Report
 from checks.net.services import Services, build_services
 from checks.registry import Check
@@ -63,5 +67,23 @@ def bind_engine(
         checks = select(list(command.checks) or None, is_address=target.is_address)
         ctx = make_context(target, settings, options=command.options, services=shared)
         return ReportStream(checks, ctx)
+
+    return run
+
+
+# A pasted message, headers or bounce in; its diagnosis out, or why it is not mail (a value: the
+# Slack layer never sees the engine's exceptions).
+DiagnoseMessage = Callable[[bytes], Awaitable[MessageReport | str]]
+
+
+def bind_diagnose(settings: Settings, *, services: Services | None = None) -> DiagnoseMessage:
+    """The message diagnosis bound to `settings`, sharing the process-wide services."""
+    shared = build_services(settings) if services is None else services
+
+    async def run(data: bytes) -> MessageReport | str:
+        try:
+            return await diagnose(data, settings, services=shared)
+        except MessageSyntaxError as exc:
+            return str(exc)
 
     return run

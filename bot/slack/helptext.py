@@ -9,6 +9,12 @@ from bot.slack import watch_commands
 from bot.slack.deps import Deps
 from checks import registry
 
+MESSAGE_HOW = (
+    "Send me a bounce or a message's headers (pasted, or as an .eml/.txt file) in a DM and I "
+    "will say why it failed. In a channel: the *Diagnose with mxbot* shortcut on any message "
+    "(⋮ → Diagnose with mxbot), or `/mx message` to paste into a box."
+)
+
 
 def help_message(deps: Deps, prefix: str) -> Message:
     return blocks.render_help(prefix, catalogue(), watch_help(deps))

@@ -1,7 +1,7 @@
 """The Bolt listeners: each reads its inputs from Bolt's injected arguments and hands them on.
 
-`/mx`, mentions and Re-run go through `bot.slack.triage`; App Home and the other buttons have
-modules of their own. `register` is the only place listeners are attached to an app.
+`/mx`, mentions and Re-run go through `bot.slack.triage`; App Home, the other buttons and the
+message diagnosis (`bot.slack.message_listeners`) have modules of their own. `register` is the only place listeners are attached to an app.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands import is_message_request
 from bot.render import blocks
 from bot.slack.buttons import details_listener, rerun_listener, watch_listener
 from bot.slack.deps import Deps, Where
 from bot.slack.home import home_listener
+from bot.slack.message_listeners import dm_listener, open_modal, register_message_listeners
 from bot.slack.replies import ephemeral
 from bot.slack.triage import Request, triage
 
@@ -28,9 +30,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.command("/mx")(_command(deps))
     app.event("app_mention")(_mention(deps))
     app.event("app_home_opened")(home_listener(deps))
-    # Message events (message_changed and the like) reach apps subscribed to channel messages;
-    # they carry no command: acknowledged (so Slack does not retry them) and dropped.
-    app.event("message")(_ignore)
+    # Message events: a file or pasted headers in a DM is diagnosed; the rest (message_changed
+    # and the like) carry no command: acknowledged (so Slack does not retry them) and dropped.
+    app.event("message")(dm_listener(deps))
+    register_message_listeners(app, deps)
     app.action(blocks.RERUN)(rerun_listener(deps))
     app.action(blocks.DETAILS)(details_listener(deps))
     app.action(blocks.WATCH)(watch_listener(deps))
@@ -49,6 +52,10 @@ def _command(deps: Deps) -> Callable[..., Awaitable[None]]:
             user=command.get("user_id", ""),
             response_url=command.get("response_url"),
         )
+        if is_message_request(command.get("text", "")):  # `/mx message`: the paste box
+            await ack()
+            await open_modal(client, command.get("trigger_id", ""), where, deps)
+            return
         request = Request(command.get("text", ""), where, "/mx")
         # Replies ride on the ack (only the asker sees them); a report is acked empty first.
         await triage(deps, client, request, answer=lambda message: ack(**message), accept=ack)
@@ -84,10 +91,6 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
         )
 
     return on_mention
-
-
-async def _ignore() -> None:
-    return None
 
 
 def _ignored_mention(event: dict[str, Any], bot_user: str) -> str:

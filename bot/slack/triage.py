@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import UsageError, parse, without_mention
+from bot.commands import UsageError, is_message_request, parse, without_mention
 from bot.render import blocks, fix
 from bot.render.blocks import Message
 from bot.slack import watch_commands
 from bot.slack.deps import Deps, Where
 from bot.slack.fix_run import run_fix
-from bot.slack.helptext import help_message, usage
+from bot.slack.helptext import MESSAGE_HOW, help_message, usage
 from bot.slack.report_run import run_report
 
 Answer = Callable[[Message], Awaitable[object]]  # a reply only the asker sees
@@ -55,6 +55,9 @@ async def triage(
             the request's response_url).
         accept: runs just before a report starts (the slash command's empty ack).
     """
+    if is_message_request(request.command_text):  # `@mxbot message`: no paste box for a mention
+        await answer(blocks.render_text(MESSAGE_HOW))
+        return
     watching = await _watch_reply(deps, request)
     if watching is not None:
         await answer(watching)

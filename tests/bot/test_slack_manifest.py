@@ -38,10 +38,23 @@ def test_manifest_has_the_command_events_interactivity_and_socket_mode() -> None
     assert set(data["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention",
         "app_home_opened",
+        "message.im",
     }
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["settings"]["socket_mode_enabled"] is True
     assert data["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_manifest_has_the_message_shortcut_and_lets_users_dm_the_bot() -> None:
+    from bot.slack.message_listeners import SHORTCUT
+
+    data = manifest()
+
+    [shortcut] = data["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", SHORTCUT)
+    assert shortcut["name"] == "Diagnose with mxbot"
+    assert data["features"]["app_home"]["messages_tab_enabled"] is True
+    assert {"files:read", "im:history"} <= set(BOT_SCOPES)
 
 
 def test_manifest_asks_for_exactly_the_scopes_the_app_installs_with() -> None:

@@ -1,6 +1,8 @@
-"""A local stand-in for the Slack Web API and for response URLs: real HTTP on 127.0.0.1.
+"""A local stand-in for the Slack Web API, response URLs and file downloads: real HTTP on 127.0.0.1.
 
-Every call is recorded; tests wait for calls with `wait_for`, bounded by a timeout on an
+Files put with `add_file` answer `files.info` and download from their `url_private_download`,
+which, as on Slack, demands the bot token (`Authorization: Bearer …`): anything else gets the
+login page Slack serves instead, not the file. Every call is recorded; tests wait for calls with `wait_for`, bounded by a timeout on an
 `asyncio.Condition`, never by sleeping. Errors and 429s can be injected per method.
 """
 
@@ -18,6 +20,7 @@ from aiohttp import web
 
 BOT_USER = "UBOT"
 TEAM = "T0001"
+BOT_TOKEN = "xoxb-test-token"
 
 
 @dataclass
@@ -36,6 +39,7 @@ class SlackApi:
         self.oauth_response: dict[str, Any] = {}
         self.answers: dict[str, dict[str, Any]] = {}  # method -> canned answer (e.g. Socket Mode)
         self.expired: set[str] = set()  # response_url names that answer 404, as expired ones do
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # id -> (files.info, content)
         self._cond = asyncio.Condition()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -51,7 +55,12 @@ class SlackApi:
     async def start(self) -> SlackApi:
         app = web.Application()
         app.add_routes(
-            [web.post("/api/{method}", self._api), web.post("/response/{name}", self._response)]
+            [
+                web.post("/api/{method}", self._api),
+                web.get("/api/{method}", self._api),  # files.info and other reads use GET
+                web.post("/response/{name}", self._response),
+                web.get("/files-pri/{id}/{name}", self._download),
+            ]
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -63,6 +72,28 @@ class SlackApi:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def add_file(
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        *,
+        mimetype: str = "message/rfc822",
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """A file as Slack describes it in a message's `files` (and in files.info)."""
+        info = {
+            "id": file_id,
+            "name": name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2],
+            "size": len(content) if size is None else size,
+            "url_private": f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}",
+            "url_private_download": f"http://127.0.0.1:{self.port}/files-pri/{file_id}/{name}",
+        }
+        self.files[file_id] = (info, content)
+        return info
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -114,7 +145,32 @@ class SlackApi:
             return {"ok": True, "channel": params.get("channel"), "ts": ts}
         if method == "oauth.v2.access":
             return self.oauth_response
+        if method == "files.info":
+            found = self.files.get(str(params.get("file", "")))
+            return (
+                {"ok": True, "file": found[0]}
+                if found
+                else {"ok": False, "error": "file_not_found"}
+            )
+        if method == "views.open":
+            view = params.get("view")
+            return {"ok": True, "view": {"id": "V1", **(view if isinstance(view, dict) else {})}}
         return {"ok": True}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        headers = dict(request.headers)
+        await self._record(
+            Call("file_download", {"id": request.match_info["id"]}, request.path, headers)
+        )
+        found = self.files.get(request.match_info["id"])
+        if headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            # Slack answers a download without the token with its sign-in page, status 200
+            return web.Response(
+                text="<!DOCTYPE html><title>Slack</title>sign in", content_type="text/html"
+            )
+        if found is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=found[1], content_type="application/octet-stream")
 
     async def _response(self, request: web.Request) -> web.Response:
         params = await _params(request)

@@ -23,14 +23,14 @@ from bot.commands import Command
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
 from bot.slack.app import build_app
-from bot.slack.engine_binding import RunChecks
+from bot.slack.engine_binding import DiagnoseMessage, RunChecks
 from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, start_http
 from bot.store.db import Store
 from bot.store.watch import WatchStore
 from checks.engine import order
 from checks.model import CheckResult, Finding, Record, Report, Status
-from tests.fakes.slackapi import BOT_USER, TEAM, Call, SlackApi, signature
+from tests.fakes.slackapi import BOT_TOKEN, BOT_USER, TEAM, Call, SlackApi, signature
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 HOSTILE = "<!channel> <@U123> wake up"
@@ -227,6 +227,40 @@ class Harness:
         }
         return await self.interact(payload, **kw)
 
+    async def shortcut(
+        self, message: dict[str, Any], *, channel: str = "C1", user: str = "U1", **kw: Any
+    ) -> tuple[int, str, float]:
+        """The "Diagnose with mxbot" message shortcut, used on `message` in `channel`."""
+        payload = {
+            "type": "message_action",
+            "callback_id": "mx_diagnose_message",
+            "trigger_id": "1.2.3",
+            "team": {"id": TEAM, "domain": "test"},
+            "channel": {"id": channel, "name": "ops"},
+            "user": {"id": user, "team_id": TEAM},
+            "message_ts": message.get("ts", ""),
+            "message": {"type": "message", **message},
+            "response_url": self.api.response_url("shortcut"),
+            "api_app_id": "A1",
+            "token": "legacy",
+        }
+        return await self.interact(payload, **kw)
+
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U1", **kw: Any
+    ) -> tuple[int, str, float]:
+        """A modal's view_submission: `view` as opened, with the inputs' `values`."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "test"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A1",
+            "token": "legacy",
+            "trigger_id": "1.2.4",
+            "view": {"id": "V1", "team_id": TEAM, **view, "state": {"values": values}},
+        }
+        return await self.interact(payload, **kw)
+
     async def interact(self, payload: dict[str, Any], **kw: Any) -> tuple[int, str, float]:
         """Any interactivity payload, form-encoded as Slack sends it."""
         return await self.post(
@@ -244,11 +278,16 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def make(
-        run: RunChecks | None = None, plan: Any = None, *, watch: bool = False, **overrides: Any
+        run: RunChecks | None = None,
+        plan: Any = None,
+        *,
+        watch: bool = False,
+        diagnose: DiagnoseMessage | None = None,
+        **overrides: Any,
     ) -> Harness:
         canned = Canned()
         config = AppSettings(
-            bot_token=Secret("xoxb-test-token"),
+            bot_token=Secret(BOT_TOKEN),
             signing_secret=Secret(SECRET),
             api_url=slack_api.base_url,
             update_interval=0.2,
@@ -270,6 +309,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             plan=plan or canned.plan,
             watch_store=watch_store,
             in_flight=in_flight,
+            diagnose=diagnose,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0

@@ -20,6 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from tests.fakes.realservers.processes import (
     STOP_SECONDS,
@@ -159,7 +160,7 @@ smtpd_tls_loglevel = 1
             stdin=subprocess.DEVNULL,
         )
 
-    def start(self) -> PostfixLab:
+    def start(self) -> Self:
         self.conf.mkdir()
         (self.conf / "main.cf").write_text(self._main_cf())
         (self.conf / "master.cf").write_text(self._master_cf())
@@ -231,3 +232,66 @@ smtpd_tls_loglevel = 1
             if ended >= disconnects or time.monotonic() > deadline:
                 return lines
             time.sleep(0.02)
+
+
+# ---- a relaying Postfix: genuine received messages and genuine bounces ---------------------------
+
+RELAY_HOST = "127.0.0.38"  # Postfix that relays everything from loopback by its transport map
+# Its queue services, as Debian's master.cf lists them, none chrooted (the queue is private).
+_QUEUE_SERVICES = """\
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+scache unix - - n - 1 scache
+"""
+
+
+class PostfixRelay(PostfixLab):
+    """A Postfix that accepts mail from loopback on RELAY_HOST and delivers it by its transport
+    map (domain -> [host]:port), with its own Received field; what it cannot deliver it bounces,
+    as a real DSN, to the sender, by the same map. Stopped like `PostfixLab`."""
+
+    def __init__(self, ca: TestCa, routes: dict[str, tuple[str, int]]) -> None:
+        super().__init__(ca, standard_port=False)
+        self.routes = routes
+        self.services = {"relay": Service("relay", RELAY_HOST, free_port(RELAY_HOST))}
+
+    def _main_cf(self) -> str:
+        table = ", ".join(f"{d}=smtp:[{h}]:{p}" for d, (h, p) in self.routes.items())
+        return (
+            super()._main_cf()
+            + f"""\
+transport_maps = inline:{{ {table} }}
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtp_tls_security_level = none
+# Deliver at once and bounce at once: no backoff or batching to wait for in a test.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+bounce_queue_lifetime = 0
+delay_warning_time = 0
+notify_classes =
+"""
+        )
+
+    def _master_cf(self) -> str:
+        s = self.services["relay"]
+        lines = [f"{s.host}:{s.port} inet n - n - - smtpd -o syslog_name=postfix/relay"]
+        lines += [
+            "postlog unix-dgram n - n - 1 postlogd",
+            "anvil unix - - n - 1 anvil",
+            "tlsmgr unix - - n 1000? 1 tlsmgr",
+            "proxymap unix - - n - - proxymap",
+        ]
+        return "\n".join(lines) + "\n" + _QUEUE_SERVICES
