@@ -25,6 +25,7 @@ class Metrics:
         self.check_outcomes: Counter[Labels] = Counter()
         self.slack_api_errors: Counter[Labels] = Counter()
         self.refused: Counter[Labels] = Counter()
+        self.scheduled_posts: Counter[Labels] = Counter()
         self._bucket_counts = [0] * (len(DURATION_BUCKETS) + 1)
         self._duration_sum = 0.0
         # (running, queued) now; the app points this at its ReportGate.
@@ -39,6 +40,11 @@ class Metrics:
 
     def slack_error(self, method: str, error: str) -> None:
         self.slack_api_errors[(("method", method), ("error", error))] += 1
+
+    def scheduled_post(self, kind: str, outcome: str) -> None:
+        """One attempt at a scheduled post (a digest…): posted, found (an interrupted attempt
+        had posted it), retrying, dropped (grace passed) or stopped (Slack refuses the channel)."""
+        self.scheduled_posts[(("kind", kind), ("outcome", outcome))] += 1
 
     def refusal(self, reason: str) -> None:
         self.refused[(("reason", reason),)] += 1
@@ -63,6 +69,12 @@ class Metrics:
             "mxbot_reports_refused_total",
             "Report requests refused (rate limits, full queue).",
             self.refused,
+        )
+        _counter(
+            lines,
+            "mxbot_scheduled_posts_total",
+            "Attempts at scheduled posts (digests), by kind and outcome.",
+            self.scheduled_posts,
         )
         self._histogram(lines)
         running, queued = self.load()

@@ -54,6 +54,7 @@ class AppSettings:
     max_concurrent_reports: int = 4
     max_queued_reports: int = 50
     update_interval: float = 1.0  # seconds between progressive chat.update calls
+    digest_grace_minutes: int = 0  # how long a failed digest is retried; 0: by its cadence
 
     @property
     def multi_workspace(self) -> bool:
@@ -87,6 +88,7 @@ class AppSettings:
             channel_reports_per_minute=_int(env, "MXBOT_CHANNEL_REPORTS_PER_MINUTE", 20, 1, 1000),
             max_concurrent_reports=_int(env, "MXBOT_MAX_CONCURRENT_REPORTS", 4, 1, 256),
             max_queued_reports=_int(env, "MXBOT_MAX_QUEUED_REPORTS", 50, 0, 10000),
+            digest_grace_minutes=_int(env, "MXBOT_DIGEST_GRACE", 0, 0, 7 * 24 * 60),
         )
 
 
