@@ -15,7 +15,15 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///mxbot.db"
 
 # What the bot asks for when installed; manifest.yml lists the same scopes (a test compares).
-BOT_SCOPES: tuple[str, ...] = ("app_mentions:read", "chat:write", "commands")
+# The history scopes let a digest whose post was interrupted be looked for before it is posted
+# again (`bot.digest.courier`): public and private channels.
+BOT_SCOPES: tuple[str, ...] = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "channels:history",
+    "groups:history",
+)
 
 
 @dataclass(frozen=True, slots=True)

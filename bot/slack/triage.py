@@ -13,6 +13,7 @@ from bot.render import blocks, fix
 from bot.render.blocks import Message
 from bot.slack import watch_commands
 from bot.slack.deps import Deps, Where
+from bot.slack.digest_now import run_digest_now
 from bot.slack.fix_run import run_fix
 from bot.slack.helptext import help_message, usage
 from bot.slack.report_run import run_report
@@ -48,13 +49,17 @@ async def triage(
     answer: Answer,
     accept: Callable[[], Awaitable[object]] = _accepted,
 ) -> None:
-    """The one path of every request: a watch-list reply, usage, help, a refusal, or a report.
+    """The one path of every request: a watch-list reply, a digest now, usage, help, a refusal,
+    or a report.
 
     Args:
         answer: replies to the asker alone (the slash command's ack, an ephemeral message, or
             the request's response_url).
         accept: runs just before a report starts (the slash command's empty ack).
     """
+    if watch_commands.asks_for_digest(request.command_text):
+        await run_digest_now(deps, client, request.where, answer)
+        return
     watching = await _watch_reply(deps, request)
     if watching is not None:
         await answer(watching)
