@@ -64,25 +64,31 @@ def posting_client(client: AsyncWebClient) -> AsyncWebClient:
 
 
 async def attempt(client: AsyncWebClient, delivery: Delivery, plan: Step, now: datetime) -> Attempt:
-    """Make one attempt as `plan` says (`delivery.step`); `client` is the team's."""
+    """Make one attempt as `plan` says (`delivery.step`); `client` is the team's. The whole
+    attempt, look-up included, ends within `ATTEMPT_SECONDS`, well inside its lease."""
     poster = posting_client(client)
+    deadline = asyncio.get_running_loop().time() + ATTEMPT_SECONDS
     if plan in (Step.LOOK_THEN_POST, Step.LOOK_THEN_DROP):
-        found = await look(poster, delivery, since=delivery.in_doubt_since or now)
+        found = await look(
+            poster, delivery, since=delivery.in_doubt_since or now, deadline=deadline
+        )
         if found is not None:
             return found
     if plan in (Step.LOOK_THEN_DROP, Step.DROP):
         return Attempt(Outcome.NOT_POSTED)
-    return await post(poster, delivery, now)
+    return await post(poster, delivery, now, deadline=deadline)
 
 
-async def post(client: AsyncWebClient, delivery: Delivery, now: datetime) -> Attempt:
+async def post(
+    client: AsyncWebClient, delivery: Delivery, now: datetime, *, deadline: float
+) -> Attempt:
     """`chat.postMessage` with the post's key in its metadata; a late post says when it was due."""
     item = delivery.post
     message = dict(item.message)
     if is_late(item, now):
         message = render.late(message, item.due_at)
     try:
-        async with asyncio.timeout(ATTEMPT_SECONDS):
+        async with asyncio.timeout_at(deadline):
             response = await client.chat_postMessage(
                 channel=item.channel_id,
                 metadata=metadata(item),
@@ -101,14 +107,16 @@ async def post(client: AsyncWebClient, delivery: Delivery, now: datetime) -> Att
     return Attempt(Outcome.POSTED, ts=str(response.get("ts") or ""))
 
 
-async def look(client: AsyncWebClient, delivery: Delivery, *, since: datetime) -> Attempt | None:
+async def look(
+    client: AsyncWebClient, delivery: Delivery, *, since: datetime, deadline: float
+) -> Attempt | None:
     """Find the post in the channel's history since it came in doubt: FOUND, or None when it is
     surely not there; otherwise why the history could not tell."""
     oldest = f"{(since - LOOKBACK_MARGIN).timestamp():.6f}"
     cursor: str | None = None
     for _ in range(HISTORY_PAGES):
         try:
-            async with asyncio.timeout(ATTEMPT_SECONDS):
+            async with asyncio.timeout_at(deadline):
                 page = await client.conversations_history(
                     channel=delivery.post.channel_id,
                     oldest=oldest,

@@ -149,20 +149,6 @@ class Outbox:
             found = session.scalar(select(OutboxRow.state).where(OutboxRow.key == key))
             return PostState(found) if found else None
 
-    @in_thread
-    def waiting(self, *, now: datetime, channel_id: str | None = None) -> list[Post]:
-        """Posts not made yet whose time has come (due, in back-off or held by an attempt)."""
-        query = (
-            select(OutboxRow)
-            .where(OutboxRow.state.in_([PostState.PENDING.value, PostState.POSTING.value]))
-            .where(OutboxRow.due_at <= naive(now))
-            .order_by(OutboxRow.due_at, OutboxRow.key)
-        )
-        if channel_id is not None:
-            query = query.where(OutboxRow.channel_id == channel_id)
-        with Session(self.engine) as session:
-            return [delivery_of(row).post for row in session.scalars(query)]
-
 
 def add(session: Session, post: Post, *, now: datetime, run_id: int | None = None) -> None:
     """Stage a post's row in `session` (the producer commits it with the rest of its work), and

@@ -259,3 +259,41 @@ async def test_force_without_a_channel_is_a_usage_error(tmp_path: Path, api: Sla
 
     with pytest.raises(UsageError, match="--channel"):
         await args.handler(args, config)
+
+
+@pytest.mark.parametrize(
+    "error",
+    ["channel_not_found", "is_archived", "not_in_channel", "account_inactive", "invalid_auth"],
+)
+async def test_slack_refusing_the_channel_stops_its_digests_in_one_line_and_keeps_the_list(
+    error: str, store: WatchStore, api: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    await hourly(store)
+    metrics = Metrics()
+    caplog.set_level(logging.WARNING, logger="bot.digest")
+    api.errors[POST] = error
+
+    for moment in (at(9, 0), at(9, 30), at(10, 0), at(11, 0)):
+        await tick(store, api, moment, metrics=metrics)
+
+    assert len(api.calls_to(POST)) == 1  # stopped, not retried forever
+    [line] = [r.getMessage() for r in caplog.records]
+    assert f"digests stopped for channel C1 (team T1): Slack said {error}" in line
+    assert metrics.scheduled_posts[(("kind", "digest"), ("outcome", "stopped"))] == 1
+    assert [w.domain for w in await store.watches(TEAM, "C1")] == ["a.example"]
+
+
+async def test_a_message_slack_refuses_is_dropped_and_the_next_digest_still_comes(
+    store: WatchStore, api: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    await hourly(store)
+    caplog.set_level(logging.WARNING, logger="bot.digest")
+    api.errors[POST] = "invalid_blocks"
+    await tick(store, api, at(9, 0))
+    del api.errors[POST]
+
+    await tick(store, api, at(10, 0))
+
+    assert await store.outbox.state(KEY_0900) is PostState.DROPPED
+    assert "Slack refused the message: invalid_blocks" in caplog.text
+    assert len(api.posted("C1")) == 1  # the 10:00 digest
