@@ -1,8 +1,8 @@
 """`mxbot digest [--once] [--channel C [--team T] [--force]] [--grace MINUTES] [--interval S]`: post
 the due watch-list digests now (cron), or keep doing so.
 
-`--once` exits 0 when every due digest was posted (or nothing was due), 1 when one could not be
-(it stays due and is retried, or was dropped or stopped: one line on stderr says which and why),
+`--once` exits 0 when every due digest was posted (or nothing was due), 1 when one was not (it
+failed now or waits for its retry, or was dropped or stopped: one line on stderr says which and why),
 and 128 + the signal's number when SIGTERM or SIGINT stopped it: what it held is released first,
 and a post in flight is left for the next run to look for before posting. `--force` posts one
 channel's digest now, whether or not it is due.
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.errors import EXIT_OK, EXIT_PROBLEM, UsageError
-from bot.digest.delivery import DigestNow, Tally
+from bot.digest.delivery import DigestNow, Tally, Waiting, describe, stamp
 from bot.digest.scheduler import (
     ClientForTeam,
     EngineRunner,
@@ -140,7 +140,10 @@ class _Once:
             )
         if tally is None:
             return EXIT_PROBLEM  # already said why
-        return _verdict(tally)
+        waiting = await self.store.outbox.waiting(
+            now=datetime.now(UTC), channel_id=self.args.channel
+        )
+        return _verdict(tally, waiting)
 
     async def _pass(self, grace: timedelta | None) -> Tally | None:
         now, channel = datetime.now(UTC), self.args.channel
@@ -177,17 +180,24 @@ class _Once:
         return made
 
 
-def _verdict(tally: Tally) -> int:
-    """One line: how many were posted; on stderr, and exit 1, when one was not."""
+def _verdict(tally: Tally, waiting: list[Waiting]) -> int:
+    """One line: how many were posted; on stderr, and exit 1, when a due one was not (failed
+    now, or still waiting for its retry)."""
     count = tally.posted + tally.found
     done = f"posted {count} digest{'s' if count != 1 else ''}"
     if tally.found:
         done += f" ({tally.found} by an earlier, interrupted run)"
-    if not tally.failed:
+    problems = tally.problems or [
+        f"{describe(w.post)} waiting to be retried at {stamp(w.retry_at)}"
+        + (f" (last: {w.reason})" if w.reason else "")
+        for w in waiting
+    ]
+    if not problems:
         print(f"mxbot digest: {done}")
         return EXIT_OK
-    more = f" (and {len(tally.problems) - 1} more)" if len(tally.problems) > 1 else ""
-    return _fail(f"{done}; {tally.failed} not posted: {tally.problems[0]}{more}")
+    failed = tally.failed or len(waiting)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return _fail(f"{done}; {failed} not posted: {problems[0]}{more}")
 
 
 def _fail(line: str, code: int = EXIT_PROBLEM) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -146,6 +146,15 @@ class Queued:
     superseded: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A post whose time has come, not made yet, waiting for its next attempt."""
+
+    post: Post
+    retry_at: datetime
+    reason: str
+
+
 @dataclass
 class Tally:
     """What a pass delivered (an accumulator: one per pass)."""
@@ -207,6 +216,17 @@ def carries(message: Mapping[str, Any], key: str) -> bool:
 
 def is_late(post: Post, now: datetime) -> bool:
     return now - post.due_at > LATE_AFTER
+
+
+def describe(post: Post) -> str:
+    """The post, for a log line or an operator: "digest for channel C1 (team T1) due …"."""
+    return (
+        f"{post.kind} for channel {post.channel_id} (team {post.team_id}) due {stamp(post.due_at)}"
+    )
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # ---- the state machine ----------------------------------------------------------------------------

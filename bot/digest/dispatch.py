@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,12 +24,13 @@ from bot.digest.delivery import (
     Delivery,
     Next,
     Outcome,
-    Post,
     PostState,
     Step,
     Tally,
     abandoned,
     after,
+    describe,
+    stamp,
     step,
 )
 from bot.metrics import Metrics
@@ -104,7 +105,7 @@ async def deliver(
     held = await outbox.record(post.key, owner, outcome, now=now, ts=made.ts)
     if not held:
         log.warning(
-            "%s: another instance took it over before its outcome was recorded", _what(post)
+            "%s: another instance took it over before its outcome was recorded", describe(post)
         )
     return _account(delivery, made, outcome, metrics)
 
@@ -131,18 +132,18 @@ def _account(delivery: Delivery, made: Attempt, outcome: Next, metrics: Metrics 
     match outcome.state:
         case PostState.POSTED if made.outcome is Outcome.FOUND:
             tally.found += 1
-            log.info("%s was posted by an interrupted attempt (ts %s)", _what(post), made.ts)
+            log.info("%s was posted by an interrupted attempt (ts %s)", describe(post), made.ts)
         case PostState.POSTED:
             tally.posted += 1
         case PostState.PENDING:
             tally.retrying += 1
-            retry = _stamp(outcome.retry_at) if outcome.retry_at else "later"
-            line = f"{_what(post)} not posted ({outcome.reason or 'in doubt'}); retrying at {retry}, until {_stamp(post.expires_at)}"
+            retry = stamp(outcome.retry_at) if outcome.retry_at else "later"
+            line = f"{describe(post)} not posted ({outcome.reason or 'in doubt'}); retrying at {retry}, until {stamp(post.expires_at)}"
             tally.problems.append(line)
             log.info("%s", line)
         case PostState.DROPPED:
             tally.dropped += 1
-            line = f"{_what(post)} dropped after {delivery.attempt} attempt(s): {outcome.reason}"
+            line = f"{describe(post)} dropped after {delivery.attempt} attempt(s): {outcome.reason}"
             tally.problems.append(line)
             log.warning("%s", line)
         case PostState.STOPPED:
@@ -164,13 +165,3 @@ def _outcome_name(made: Attempt, outcome: Next) -> str:
     if made.outcome is Outcome.FOUND:
         return "found"
     return "retrying" if outcome.state is PostState.PENDING else outcome.state.value
-
-
-def _what(post: Post) -> str:
-    return (
-        f"{post.kind} for channel {post.channel_id} (team {post.team_id}) due {_stamp(post.due_at)}"
-    )
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Engine, and_, case, delete, func, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.digest.delivery import POST_LEASE, Delivery, Next, Post, PostState
+from bot.digest.delivery import POST_LEASE, Delivery, Next, Post, PostState, Waiting
 from bot.store.threads import in_thread
 from bot.store.watch_tables import (
     DigestRunRow,
@@ -148,6 +148,23 @@ class Outbox:
         with Session(self.engine) as session:
             found = session.scalar(select(OutboxRow.state).where(OutboxRow.key == key))
             return PostState(found) if found else None
+
+    @in_thread
+    def waiting(self, *, now: datetime, channel_id: str | None = None) -> list[Waiting]:
+        """Posts due by `now`, not made yet and not being attempted: waiting for a retry."""
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.state == PostState.PENDING.value)
+            .where(OutboxRow.due_at <= naive(now))
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.key)
+        )
+        if channel_id is not None:
+            query = query.where(OutboxRow.channel_id == channel_id)
+        with Session(self.engine) as session:
+            return [
+                Waiting(delivery_of(row).post, aware(row.next_attempt_at), row.reason)
+                for row in session.scalars(query)
+            ]
 
 
 def add(session: Session, post: Post, *, now: datetime, run_id: int | None = None) -> None:

@@ -25,7 +25,7 @@ from bot.settings import AppSettings, Secret
 from bot.store.watch import WatchStore
 from checks.model import Status
 from checks.settings import Settings
-from tests.bot.delivery_support import TEAM, USER, canned, client_on
+from tests.bot.delivery_support import TEAM, USER, canned, client_on, due_now
 from tests.fakes.slackapi import Fault, SlackApi
 
 NOW = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
@@ -297,3 +297,30 @@ async def test_a_message_slack_refuses_is_dropped_and_the_next_digest_still_come
     assert await store.outbox.state(KEY_0900) is PostState.DROPPED
     assert "Slack refused the message: invalid_blocks" in caplog.text
     assert len(api.posted("C1")) == 1  # the 10:00 digest
+
+
+async def test_digest_once_fails_while_a_due_digest_waits_for_its_retry(
+    tmp_path: Path, api: SlackApi, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    setup = WatchStore(url)
+    setup.create_all()
+    await due_now(setup, "C9", "nothing.test")
+    setup.close()
+    config = AppSettings(
+        engine=settings, bot_token=Secret("xoxb-test"), api_url=api.base_url, database_url=url
+    )
+    args = parse_args(["digest", "--once"])
+    api.down(POST, Fault.UNAVAILABLE)
+
+    first = await args.handler(args, config)
+    said_first = capsys.readouterr().err
+    second = await args.handler(args, config)  # cron's next minute: the retry is not due yet
+    said_second = capsys.readouterr().err
+
+    assert (first, second) == (1, 1)
+    assert "1 not posted: digest for channel C9 (team T1)" in said_first
+    assert "not posted (HTTP 503); retrying at" in said_first
+    assert "waiting to be retried at" in said_second
+    assert "(last: HTTP 503)" in said_second
+    assert len(said_first.splitlines()) == len(said_second.splitlines()) == 1

@@ -115,12 +115,15 @@ async def test_a_post_waits_for_its_retry_and_keeps_its_doubt(store: WatchStore)
     retry = NOW + timedelta(minutes=2)
     await outbox.record("k1", "one", Next(PostState.PENDING, retry, NOW, "HTTP 503"), now=NOW)
 
+    [waiting] = await outbox.waiting(now=NOW)
     before = await outbox.claim("one", now=retry - timedelta(seconds=1))
     then = await outbox.claim("one", now=retry)
 
+    assert (waiting.post.key, waiting.retry_at, waiting.reason) == ("k1", retry, "HTTP 503")
     assert before is None
     assert then is not None
     assert (then.attempt, then.in_doubt_since) == (2, NOW)
+    assert await outbox.waiting(now=retry) == []  # being attempted: not waiting
 
 
 async def test_a_posted_digest_becomes_the_baseline_and_a_refused_one_stops_its_schedule(
