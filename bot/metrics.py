@@ -59,6 +59,12 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self._scheduled_posts = Counter(
+            "mxbot_scheduled_posts",
+            "Attempts at scheduled posts (digests), by kind and outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
         # (running, queued) now; the app points this at its ReportGate.
         self.load: Callable[[], tuple[int, int]] = lambda: (0, 0)
         running = Gauge("mxbot_reports_running", "Reports running now.", registry=r)
@@ -75,6 +81,11 @@ class Metrics:
     def slack_error(self, method: str, error: str) -> None:
         code = error if _ERROR_CODE.match(error) else "other"
         self._slack_api_errors.labels(method=method, error=code).inc()
+
+    def scheduled_post(self, kind: str, outcome: str) -> None:
+        """One attempt at a scheduled post (a digest…): posted, found (an interrupted attempt
+        had posted it), retrying, dropped (grace passed) or stopped (Slack refuses the channel)."""
+        self._scheduled_posts.labels(kind=kind, outcome=outcome).inc()
 
     def refusal(self, reason: str) -> None:
         self._refused.labels(reason=reason).inc()

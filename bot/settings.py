@@ -15,12 +15,16 @@ DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///mxbot.db"
 
 # What the bot asks for when installed; manifest.yml lists the same scopes (a test compares).
+# The history scopes let a digest whose post was interrupted be looked for before it is posted
+# again (`bot.digest.courier`): public and private channels.
 BOT_SCOPES: tuple[str, ...] = (
     "app_mentions:read",
     "chat:write",
     "commands",
     "files:read",  # the .eml/.txt attached to a message the shortcut is used on, or sent in a DM
     "im:history",  # files and pasted headers sent to the bot in a DM
+    "channels:history",
+    "groups:history",
 )
 
 
@@ -61,6 +65,7 @@ class AppSettings:
     max_queued_reports: int = 50
     update_interval: float = 1.0  # seconds between progressive chat.update calls
     probe_token: Secret = Secret()  # MXBOT_PROBE_TOKEN: GET /probe asks for it as a bearer token
+    digest_grace_minutes: int = 0  # how long a failed digest is retried; 0: by its cadence
 
     @property
     def multi_workspace(self) -> bool:
@@ -95,6 +100,7 @@ class AppSettings:
             max_concurrent_reports=_int(env, "MXBOT_MAX_CONCURRENT_REPORTS", 4, 1, 256),
             max_queued_reports=_int(env, "MXBOT_MAX_QUEUED_REPORTS", 50, 0, 10000),
             probe_token=Secret(env.get("MXBOT_PROBE_TOKEN", "").strip()),
+            digest_grace_minutes=_int(env, "MXBOT_DIGEST_GRACE", 0, 0, 7 * 24 * 60),
         )
 
 

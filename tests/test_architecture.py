@@ -333,7 +333,13 @@ def test_digests_take_store_and_slack_from_their_caller(graph: list[Import]) -> 
 
 
 def test_storage_uses_only_the_digests_plain_types(graph: list[Import]) -> None:
-    allowed = ("bot.store", "bot.digest.schedule", "bot.digest.snapshot", "checks.model")
+    allowed = (
+        "bot.store",
+        "bot.digest.schedule",
+        "bot.digest.snapshot",
+        "bot.digest.delivery",
+        "checks.model",
+    )
     reaching = [
         str(i)
         for i in ours(graph)

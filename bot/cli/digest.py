@@ -1,4 +1,11 @@
-"""`mxbot digest [--once] [--interval SECONDS]`: post due watch-list digests now, or keep doing so.
+"""`mxbot digest [--once] [--channel C [--team T] [--force]] [--grace MINUTES] [--interval S]`: post
+the due watch-list digests now (cron), or keep doing so.
+
+`--once` exits 0 when every due digest was posted (or nothing was due), 1 when one was not (it
+failed now or waits for its retry, or was dropped or stopped: one line on stderr says which and why),
+and 128 + the signal's number when SIGTERM or SIGINT stopped it: what it held is released first,
+and a post in flight is left for the next run to look for before posting. `--force` posts one
+channel's digest now, whether or not it is due.
 
 `start_scheduler` is the same loop as a background task, for `mxbot serve` / `mxbot socket`.
 """
@@ -7,17 +14,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import socket
+import sys
 import uuid
+from collections.abc import Awaitable, Coroutine
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.cli.errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from bot.digest.delivery import DigestNow, Tally, Waiting, describe, stamp
 from bot.digest.scheduler import (
     ClientForTeam,
+    EngineRunner,
+    digest_now,
     installed_teams,
     loop,
     make_runner,
@@ -32,7 +46,8 @@ from bot.store.watch import WatchStore
 from checks.net.services import Services
 from checks.settings import Settings, SettingsError
 
-EXIT_OK = 0
+T = TypeVar("T")
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def configure(parser: argparse.ArgumentParser, command: str) -> None:
@@ -48,6 +63,18 @@ def configure(parser: argparse.ArgumentParser, command: str) -> None:
         metavar="SECONDS",
         help="how often to look for due digests when looping (default: 60)",
     )
+    parser.add_argument("--channel", metavar="C", help="only this channel's digest (an id: C…)")
+    parser.add_argument("--team", metavar="T", help="with --channel: the workspace (T…)")
+    parser.add_argument(
+        "--force", action="store_true", help="with --channel: post its digest now, due or not"
+    )
+    parser.add_argument(
+        "--grace",
+        type=int,
+        metavar="MINUTES",
+        help="how long a failed digest is retried (env MXBOT_DIGEST_GRACE; default: 45 min "
+        "hourly, 4 h daily, 12 h weekly; never past the next one)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -61,36 +88,145 @@ async def run(args: argparse.Namespace, settings: AppSettings | Settings) -> int
     interval = float(getattr(args, "interval", 60.0))
     if not 1 <= interval <= 86400:
         raise SettingsError("--interval: use a number of seconds between 1 and 86400")
+    grace = _grace(getattr(args, "grace", None), config)
+    if getattr(args, "force", False) and not (args.once and args.channel):
+        raise UsageError("--force posts one channel's digest now: use it with --once --channel C")
     store = Store(config.database_url, client_id=config.client_id)
     watch_store = WatchStore(store.engine)
     try:
         await asyncio.to_thread(store.create_all)
         await asyncio.to_thread(watch_store.create_all)
-        clients = clients_for(config, store)
-        runner = make_runner(config.engine)
+        job = _Once(args, watch_store, make_runner(config.engine), clients_for(config, store))
         if args.once:
-            posted = await run_due(
+            return await job.run(grace)
+        await interruptible(
+            loop(
                 store=watch_store,
-                engine_runner=runner,
-                client_for_team=clients,
-                now=datetime.now(UTC),
+                engine_runner=job.runner,
+                client_for_team=job.clients,
                 owner=owner_id(),
+                interval=interval,
+                grace=grace,
             )
-            print(f"mxbot digest: posted {posted} digest{'s' if posted != 1 else ''}")
-            return EXIT_OK
-        stop = asyncio.Event()
-        _on_signals(stop)
-        await loop(
-            store=watch_store,
-            engine_runner=runner,
-            client_for_team=clients,
-            owner=owner_id(),
-            interval=interval,
-            stop=stop,
         )
         return EXIT_OK
+    except SQLAlchemyError as exc:  # the database is down or unreachable: say so in one line
+        return _fail(f"database error: {_first_line(exc)}")
     finally:
         store.close()
+
+
+class _Once:
+    """`digest --once`: one pass (or one channel's digest now), and its one-line verdict."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        store: WatchStore,
+        runner: EngineRunner,
+        clients: ClientForTeam,
+    ) -> None:
+        self.args = args
+        self.store = store
+        self.runner = runner
+        self.clients = clients
+
+    async def run(self, grace: timedelta | None) -> int:
+        tally, stopped_by = await interruptible(self._pass(grace))
+        if stopped_by is not None:
+            return _fail(
+                f"stopped by {stopped_by.name}; what was due stays due for the next run",
+                128 + stopped_by.value,
+            )
+        if tally is None:
+            return EXIT_PROBLEM  # already said why
+        waiting = await self.store.outbox.waiting(
+            now=datetime.now(UTC), channel_id=self.args.channel
+        )
+        return _verdict(tally, waiting)
+
+    async def _pass(self, grace: timedelta | None) -> Tally | None:
+        now, channel = datetime.now(UTC), self.args.channel
+        if not self.args.force:
+            return await run_due(
+                store=self.store,
+                engine_runner=self.runner,
+                client_for_team=self.clients,
+                now=now,
+                owner=owner_id(),
+                grace=grace,
+                channel_id=channel,
+            )
+        schedules = await self.store.channel_schedules(channel, self.args.team)
+        if len(schedules) != 1:
+            _fail(
+                f"channel {channel} watches no domains"
+                if not schedules
+                else f"channel {channel} has digests in several workspaces: name one with --team"
+            )
+            return None
+        [schedule] = schedules
+        made = await digest_now(
+            store=self.store,
+            engine_runner=self.runner,
+            client_for_team=self.clients,
+            team_id=schedule.team_id,
+            channel_id=channel,
+            now=now,
+            owner=owner_id(),
+        )
+        if made is None:
+            _fail(f"a digest of channel {channel} is being made right now by another instance")
+        return made
+
+
+def _verdict(tally: Tally, waiting: list[Waiting]) -> int:
+    """One line: how many were posted; on stderr, and exit 1, when a due one was not (failed
+    now, or still waiting for its retry)."""
+    count = tally.posted + tally.found
+    done = f"posted {count} digest{'s' if count != 1 else ''}"
+    if tally.found:
+        done += f" ({tally.found} by an earlier, interrupted run)"
+    problems = tally.problems or [
+        f"{describe(w.post)} waiting to be retried at {stamp(w.retry_at)}"
+        + (f" (last: {w.reason})" if w.reason else "")
+        for w in waiting
+    ]
+    if not problems:
+        print(f"mxbot digest: {done}")
+        return EXIT_OK
+    failed = tally.failed or len(waiting)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return _fail(f"{done}; {failed} not posted: {problems[0]}{more}")
+
+
+def _fail(line: str, code: int = EXIT_PROBLEM) -> int:
+    print(f"mxbot digest: {line}", file=sys.stderr)
+    return code
+
+
+async def interruptible(work: Coroutine[Any, Any, T]) -> tuple[T | None, signal.Signals | None]:
+    """Run `work` until it ends or SIGTERM/SIGINT arrives; then cancel it (it releases what it
+    holds on the way out) and name the signal."""
+    task = asyncio.ensure_future(work)
+    running = asyncio.get_running_loop()
+    received: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        task.cancel()
+
+    for sig in SIGNALS:
+        running.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await task, None
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        return None, received[0]
+    finally:
+        for sig in SIGNALS:
+            running.remove_signal_handler(sig)
 
 
 def start_scheduler(
@@ -103,7 +239,8 @@ def start_scheduler(
     watch_store: WatchStore | None = None,
     services: Services | None = None,
 ) -> asyncio.Task[None]:
-    """The digest loop as a background task beside the app (cancel it at shutdown).
+    """The digest loop as a background task beside the app (cancel it at shutdown: the digest
+    being made stays due, a post in flight is handed back to be looked for).
 
     Creates the watch tables in `store`'s database unless `watch_store` is given. `client` (one
     workspace only) reuses the app's Web API client; by default one is made from the settings.
@@ -121,9 +258,39 @@ def start_scheduler(
             owner=owner_id(),
             interval=interval,
             metrics=metrics,
+            grace=_grace(None, config),
         ),
         name="mxbot-digests",
     )
+
+
+def on_demand(
+    config: AppSettings,
+    store: Store,
+    watch_store: WatchStore,
+    *,
+    metrics: Metrics | None = None,
+    services: Services | None = None,
+    client: Any = None,
+) -> DigestNow:
+    """`/mx digest now` for the Slack app: a channel's digest now, through the one delivery
+    path; None when the channel has none or one is being made."""
+    runner = make_runner(config.engine, services=services)
+    clients = single_team(client) if client is not None else clients_for(config, store)
+
+    def now_for(team_id: str, channel_id: str) -> Awaitable[Tally | None]:
+        return digest_now(
+            store=watch_store,
+            engine_runner=runner,
+            client_for_team=clients,
+            team_id=team_id,
+            channel_id=channel_id,
+            now=datetime.now(UTC),
+            owner=owner_id(),
+            metrics=metrics,
+        )
+
+    return now_for
 
 
 def clients_for(config: AppSettings, store: Store) -> ClientForTeam:
@@ -140,15 +307,22 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _grace(minutes: int | None, config: AppSettings) -> timedelta | None:
+    """--grace, else MXBOT_DIGEST_GRACE; None: by cadence (`bot.digest.delivery.grace_for`)."""
+    chosen = minutes if minutes is not None else config.digest_grace_minutes
+    if chosen and not 1 <= chosen <= 7 * 24 * 60:
+        raise SettingsError("--grace: use a number of minutes between 1 and 10080 (a week)")
+    return timedelta(minutes=chosen) if chosen else None
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+
+
 def _app_settings(settings: AppSettings | Settings) -> AppSettings:
     """The CLI hands over engine settings (with its flags applied); add the Slack ones."""
     if isinstance(settings, AppSettings):
         return settings
     return replace(AppSettings.from_env(os.environ), engine=settings)
-
-
-def _on_signals(stop: asyncio.Event) -> None:
-    running = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            running.add_signal_handler(sig, stop.set)

@@ -131,6 +131,9 @@ def _build(config: AppSettings) -> _Parts:
         metrics=metrics,
         watch_store=watch_store,
         in_flight=in_flight,
+        digest_now=digest_command.on_demand(
+            config, store, watch_store, metrics=metrics, services=services
+        ),
     )
     return _Parts(store, watch_store, services, metrics, in_flight, app)
 
@@ -139,8 +142,9 @@ async def _serve_until_signalled(
     config: AppSettings, parts: _Parts, *, close: Callable[[], Awaitable[object]]
 ) -> None:
     """Digests beside the app until SIGINT/SIGTERM; then the same orderly shutdown in both modes:
-    stop digests, let reports in flight finish (or say so), close the transport, then the store.
-    Several instances share the digests through the database."""
+    stop digests (the one being made stays due, a post in flight is handed back in doubt, every
+    lease is freed), let reports and `/mx digest now` in flight finish (or say so), close the
+    transport, then the store. Several instances share the digests through the database."""
     store, in_flight = parts.store, parts.in_flight
     digests = digest_command.start_scheduler(
         config,

@@ -1,14 +1,17 @@
 """A channel's digest (pure): what is broken across its watched domains, and what changed since.
 
-`snapshot` reduces a report to what a digest remembers (check, code, status, message per finding);
-`diff` compares two snapshots by finding code, per domain; `render_digest` makes the Block Kit
-message: broken domains first, then what changed, then the healthy ones on one compact line.
-Everything remote is escaped, so a TXT record saying `<!channel>` is shown, never obeyed.
+`snapshot` reduces a report to what a digest remembers (check, code, status, message and, when
+broken, fix per finding); `diff` compares two snapshots by finding code, per domain;
+`render_digest` makes the Block Kit message: broken domains first, then what changed, then the
+healthy ones on one compact line. Everything remote is escaped, so a TXT record saying `<!channel>`
+is shown, never obeyed. Text is shortened at word boundaries, and what does not fit is cut by
+whole findings (or names), saying how many more: a finding is never cut off before its fix.
+`late` marks a message posted after its due time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -25,6 +28,8 @@ MAX_CONTEXT: Final = 2000
 MAX_FALLBACK: Final = 3000
 MAX_ITEMS: Final = 5  # broken findings spelled out per domain; the rest are counted
 MAX_MESSAGE: Final = 200  # characters of a finding's message in a digest line
+MAX_FIX: Final = 200  # characters of a finding's fix in a digest line
+MAX_STORED: Final = 300  # characters of a finding's message or fix kept in a snapshot
 MAX_REASON: Final = 300  # characters of a broken domain's reason (the report's headline)
 NEW: Final = "\U0001f195"  # the NEW button emoji
 
@@ -64,7 +69,13 @@ def snapshot(report: Report) -> DomainSnapshot:
     """What a digest keeps of a report: every finding's check, code, status and message, and the
     diagnosis's headline (the reason given for a broken domain)."""
     findings = tuple(
-        FindingState(result.id, f.code, f.status, clip(" ".join(f.message.split()), 300))
+        FindingState(
+            result.id,
+            f.code,
+            f.status,
+            words(f.message, MAX_STORED),
+            words(f.fix, MAX_STORED) if f.status in BROKEN else "",
+        )
         for result in report.results
         for f in result.findings
     )
@@ -167,26 +178,42 @@ def _broken(findings: Iterable[FindingState]) -> dict[str, FindingState]:
 
 
 def _broken_pieces(changes: Changes, names: dict[str, str], reasons: dict[str, str]) -> list[str]:
-    """Each broken domain: its name and reason (the diagnosis's headline), then its findings."""
+    """Each broken domain: its name and reason (the diagnosis's headline), then its findings,
+    as many whole ones as fit one section."""
     broken = [d for d in changes.domains if d.broken]
     broken.sort(key=lambda d: (not d.newly_broken, names.get(d.domain, d.domain)))
-    pieces = []
+    pieces: list[str] = []
     for d in broken:
         status = Status.worst(f.status for f in d.broken)
         tag = " _(new on the watch-list)_" if d.is_new else ""
-        lines = [f"{EMOJI[status]} *{escape(names.get(d.domain, d.domain))}*{tag}"]
+        head = f"{EMOJI[status]} *{words(escape(names.get(d.domain, d.domain)), MAX_REASON)}*{tag}"
         if d.domain in reasons:
-            lines[0] += f" — {escape(clip(reasons[d.domain], MAX_REASON))}"
+            head += f" — {words(escape(reasons[d.domain]), MAX_REASON)}"
+        if not pieces:
+            head = "*Broken now*\n" + head
         items = [(True, f) for f in d.newly_broken] + [(False, f) for f in d.still_broken]
-        for fresh, f in items[:MAX_ITEMS]:
-            mark = f"{NEW} " if fresh else ""
-            lines.append(f"  • {mark}{_item(f)}")
-        if len(items) > MAX_ITEMS:
-            lines.append(f"  • _…and {len(items) - MAX_ITEMS} more_")
-        pieces.append("\n".join(lines))
-    if pieces:
-        pieces[0] = "*Broken now*\n" + pieces[0]
+        lines = [f"  • {NEW + ' ' if fresh else ''}{_item(f)}" for fresh, f in items]
+        pieces.append(_whole_lines(head, lines, MAX_ITEMS))
     return pieces
+
+
+def _whole_lines(head: str, lines: Sequence[str], most: int) -> str:
+    """`head` and at most `most` of `lines`, whole, within one section; the rest counted."""
+    kept = [head]
+    for index, line in enumerate(lines[:most]):
+        left = len(lines) - index - 1
+        tail = len(_more(left)) + 1 if left else 0
+        if len("\n".join([*kept, line])) + tail > MAX_SECTION:
+            break
+        kept.append(line)
+    left = len(lines) - (len(kept) - 1)
+    if left:
+        kept.append(_more(left))
+    return "\n".join(kept)
+
+
+def _more(count: int) -> str:
+    return f"  • _…and {count} more_"
 
 
 def _change_pieces(changes: Changes, names: dict[str, str], since: datetime) -> list[str]:
@@ -224,13 +251,53 @@ def _good_pieces(changes: Changes, names: dict[str, str]) -> list[str]:
     good = sorted(names.get(d.domain, d.domain) for d in changes.domains if not d.broken)
     if not good:
         return []
-    text = f"{EMOJI[Status.PASS]} *All good ({len(good)}):* " + ", ".join(escape(n) for n in good)
-    return [clip(text, MAX_SECTION)]
+    text = f"{EMOJI[Status.PASS]} *All good ({len(good)}):* "
+    shown: list[str] = []
+    for index, name in enumerate(good):
+        entry = words(escape(name), MAX_REASON)
+        left = len(good) - index - 1
+        tail = len(f" and {left} more") if left else 0
+        if len(text + ", ".join([*shown, entry])) + tail > MAX_SECTION:
+            break
+        shown.append(entry)
+    left = len(good) - len(shown)
+    return [text + ", ".join(shown) + (f" and {left} more" if left else "")]
 
 
 def _item(f: FindingState) -> str:
-    message = clip(f.message, MAX_MESSAGE)
-    return f"`{escape(f.code)}` {escape(message)}" if message else f"`{escape(f.code)}`"
+    """One finding: its code, message and fix, each shortened at a word, never dropped."""
+    text = f"`{escape(f.code)}`"
+    if f.message:
+        text += f" {words(escape(f.message), MAX_MESSAGE)}"
+    if f.fix:
+        text += f" *Fix:* {words(escape(f.fix), MAX_FIX)}"
+    return text
+
+
+def words(text: str, limit: int) -> str:
+    """`text` (whitespace folded) cut to `limit` characters at a word boundary, the cut shown by
+    "…"; never inside an HTML entity, so escaped text stays escaped."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    elif cut.rfind("&") > cut.rfind(";"):  # one long word: cut, but not inside an entity
+        cut = cut[: cut.rfind("&")]
+    return cut.rstrip(" ,") + "…"  # an entity's ";" stays
+
+
+def late(message: Mapping[str, Any], due: datetime) -> Message:
+    """The message, saying it is posted late and when it was due (any scheduled post)."""
+    note = f"Posted late: this was due at {_stamp(due)}."
+    blocks = [dict(b) for b in message.get("blocks") or []]
+    if len(blocks) < MAX_BLOCKS:
+        at = 1 if blocks and blocks[0].get("type") == "header" else 0
+        blocks.insert(at, context_block(f":alarm_clock: {note}"))
+    text = clip(f"{note} {message.get('text', '')}", MAX_FALLBACK)
+    return {**message, "text": text, "blocks": blocks}
 
 
 def _name(d: DomainSnapshot) -> str:
@@ -270,11 +337,21 @@ def _context_line(total: int, when: datetime, schedule: str) -> str:
 
 
 def _fallback(lead: str, changes: Changes, names: dict[str, str], reasons: dict[str, str]) -> str:
+    """The notification text: the headline, then one line per broken domain, as many whole ones
+    as fit."""
     lines = [escape(lead)]
-    for d in changes.domains:
-        if d.broken:
-            why = reasons.get(d.domain) or ", ".join(f.code for f in d.broken[:MAX_ITEMS])
-            lines.append(f"{escape(names.get(d.domain, d.domain))}: {escape(why)}")
+    broken = [d for d in changes.domains if d.broken]
+    for index, d in enumerate(broken):
+        why = reasons.get(d.domain) or ", ".join(f.code for f in d.broken[:MAX_ITEMS])
+        line = f"{escape(names.get(d.domain, d.domain))}: {words(escape(why), MAX_REASON)}"
+        left = len(broken) - index - 1
+        tail = len(f"\n…and {left} more") if left else 0
+        if len("\n".join([*lines, line])) + tail > MAX_FALLBACK:
+            break
+        lines.append(line)
+    left = len(broken) - (len(lines) - 1)
+    if left:
+        lines.append(f"…and {left} more")
     return clip("\n".join(lines), MAX_FALLBACK)
 
 

@@ -35,6 +35,16 @@ class When:
             return f"weekly on {_DAY_NAMES[self.weekday]} at {clock}"
         return f"daily at {clock}"
 
+    @property
+    def period(self) -> timedelta:
+        """The time from one run to the next."""
+        match self.cadence:
+            case Cadence.HOURLY:
+                return timedelta(hours=1)
+            case Cadence.WEEKLY:
+                return timedelta(days=7)
+        return timedelta(days=1)
+
     def next_after(self, moment: datetime) -> datetime:
         """The first run strictly after `moment` (aware, UTC)."""
         moment = moment.astimezone(UTC)

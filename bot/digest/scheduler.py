@@ -1,8 +1,11 @@
-"""Run due digests: claim a schedule, check every watched domain, post what broke and what changed.
+"""Run due digests: claim a schedule, check every watched domain, make the digest, and hand it to
+the one delivery path (`bot.digest.dispatch`), which posts it exactly once while it is useful.
 
 Several instances may run `loop` against one database: a schedule is claimed with one
-conditional UPDATE (see `bot.store.watch`), so exactly one instance posts each digest. A Slack
-error on one digest (channel archived, token revoked) is logged and counted; the others go on.
+conditional UPDATE (see `bot.store.watch`), so exactly one instance makes each digest; the digest
+goes to the outbox in the transaction that moves the schedule on, and the outbox's own claims
+decide who posts it. A digest Slack refuses for good (channel archived, token revoked) stops that
+schedule with one log line; the others go on.
 """
 
 from __future__ import annotations
@@ -13,11 +16,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest import render as digest
+from bot.digest.delivery import (
+    ON_DEMAND_GRACE,
+    Post,
+    Queued,
+    Tally,
+    digest_key,
+    grace_for,
+    on_demand_key,
+)
+from bot.digest.dispatch import ClientForTeam as ClientForTeam  # re-exported: the seam's type
+from bot.digest.dispatch import PostBox, deliver_due
 from bot.digest.schedule import DEFAULT_LEASE, Schedule
 from bot.digest.snapshot import DigestRun, DomainSnapshot, FindingState, Snapshot
 from bot.metrics import Metrics
@@ -33,7 +46,6 @@ log = logging.getLogger(__name__)
 CONCURRENCY: Final = 4  # domains checked at once, across every digest of one pass
 
 EngineRunner = Callable[[str], Awaitable[Report]]
-ClientForTeam = Callable[[str], Awaitable[AsyncWebClient | None]]
 Clock = Callable[[], datetime]
 
 
@@ -45,17 +57,48 @@ class Watched(Protocol):
 class DigestStore(Protocol):
     """What running digests needs of the database (`bot.store.watch.WatchStore`).
 
-    A protocol, so this package never imports the store: the store imports the plain schedule
-    and snapshot types from here instead, and the dependency runs one way.
+    A protocol, so this package never imports the store: the store imports the plain schedule,
+    snapshot and delivery types from here instead, and the dependency runs one way.
     """
 
+    @property
+    def outbox(self) -> PostBox: ...
+
     async def claim_next(
-        self, owner: str, *, now: datetime, lease: timedelta = ...
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        lease: timedelta = ...,
+        channel_id: str | None = ...,
     ) -> Schedule | None: ...
+
+    async def claim(
+        self,
+        schedule_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        lease: timedelta = ...,
+        due_only: bool = ...,
+    ) -> bool: ...
+
+    async def schedule(self, team_id: str, channel_id: str) -> Schedule | None: ...
 
     async def watches(self, team_id: str, channel_id: str) -> Sequence[Watched]: ...
 
     async def last_run(self, schedule_id: int, *, posted_only: bool = ...) -> DigestRun | None: ...
+
+    async def enqueue_digest(
+        self,
+        schedule_id: int,
+        owner: str,
+        *,
+        ran_at: datetime,
+        snapshot: Snapshot,
+        post: Post,
+        next_run_at: datetime | None,
+    ) -> Queued: ...
 
     async def finish(
         self,
@@ -68,7 +111,9 @@ class DigestStore(Protocol):
         next_run_at: datetime,
     ) -> bool: ...
 
-    async def release(self, schedule_id: int, owner: str) -> None: ...
+    async def release(
+        self, schedule_id: int, owner: str, *, next_run_at: datetime | None = ...
+    ) -> None: ...
 
 
 def make_runner(
@@ -127,18 +172,77 @@ async def run_due(
     concurrency: int = CONCURRENCY,
     lease: timedelta = DEFAULT_LEASE,
     metrics: Metrics | None = None,
-) -> int:
-    """Claim and run due digests one by one until none is left; returns how many were posted.
+    grace: timedelta | None = None,
+    channel_id: str | None = None,
+) -> Tally:
+    """Make every due digest and deliver it, then retry every post due again; what came of them.
 
     Domains of a digest are checked `concurrency` at a time. Several instances may call this at
-    once against one database: each digest is claimed by exactly one of them.
+    once against one database: each digest is made by one of them, and each post attempted by
+    one at a time. `grace` overrides how long a digest stays worth posting (`grace_for`);
+    `channel_id` limits the pass to one channel.
     """
-    gate = asyncio.Semaphore(concurrency)
-    job = _Job(store, engine_runner, client_for_team, owner, gate, metrics)
-    posted = 0
-    while (schedule := await store.claim_next(owner, now=now, lease=lease)) is not None:
-        posted += await job.run(schedule, now)
-    return posted
+    job = _Job(store, engine_runner, owner, asyncio.Semaphore(concurrency), metrics, grace)
+    tally = Tally()
+    while (
+        schedule := await store.claim_next(owner, now=now, lease=lease, channel_id=channel_id)
+    ) is not None:
+        key = await job.run(schedule, now)
+        if key is not None:
+            tally.add(await _deliver(store, client_for_team, now, owner, metrics, key=key))
+    tally.add(await _deliver(store, client_for_team, now, owner, metrics, channel_id=channel_id))
+    return tally
+
+
+async def digest_now(
+    *,
+    store: DigestStore,
+    engine_runner: EngineRunner,
+    client_for_team: ClientForTeam,
+    team_id: str,
+    channel_id: str,
+    now: datetime,
+    owner: str,
+    metrics: Metrics | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> Tally | None:
+    """A channel's digest now, outside its schedule (`/mx digest now`, `digest --force`).
+
+    Claimed like a scheduled one, so it never runs beside another digest of the channel: None
+    when the channel has no schedule or another instance holds it (a digest is being made).
+    The schedule keeps its time; asking twice within a minute posts once.
+    """
+    schedule = await store.schedule(team_id, channel_id)
+    if schedule is None:
+        return None
+    if not await store.claim(schedule.id, owner, now=now, lease=lease, due_only=False):
+        return None
+    job = _Job(store, engine_runner, owner, asyncio.Semaphore(CONCURRENCY), metrics, None)
+    key = await job.run(schedule, now, on_demand=True)
+    if key is None:
+        return Tally()
+    return await _deliver(store, client_for_team, now, owner, metrics, key=key)
+
+
+async def _deliver(
+    store: DigestStore,
+    client_for_team: ClientForTeam,
+    now: datetime,
+    owner: str,
+    metrics: Metrics | None,
+    *,
+    key: str | None = None,
+    channel_id: str | None = None,
+) -> Tally:
+    return await deliver_due(
+        store.outbox,
+        client_for_team,
+        now=now,
+        owner=owner,
+        metrics=metrics,
+        key=key,
+        channel_id=channel_id,
+    )
 
 
 async def loop(
@@ -151,8 +255,10 @@ async def loop(
     clock: Clock | None = None,
     metrics: Metrics | None = None,
     stop: asyncio.Event | None = None,
+    grace: timedelta | None = None,
 ) -> None:
-    """Run due digests every `interval` seconds until `stop` is set (or the task is cancelled)."""
+    """Run due digests every `interval` seconds until `stop` is set (or the task is cancelled:
+    the digest being made is left due, the post in flight handed back in doubt)."""
     clock = clock or (lambda: datetime.now(UTC))
     stop = stop or asyncio.Event()
     while not stop.is_set():
@@ -164,6 +270,7 @@ async def loop(
                 now=clock(),
                 owner=owner,
                 metrics=metrics,
+                grace=grace,
             )
         except Exception:  # a database hiccup must not end the scheduler
             log.exception("digest pass failed; retrying in %g s", interval)
@@ -181,23 +288,26 @@ class _Job:
         self,
         store: DigestStore,
         engine_runner: EngineRunner,
-        client_for_team: ClientForTeam,
         owner: str,
         gate: asyncio.Semaphore,
         metrics: Metrics | None,
+        grace: timedelta | None,
     ) -> None:
         self.store = store
         self.engine_runner = engine_runner
-        self.client_for_team = client_for_team
         self.owner = owner
         self.gate = gate
         self.metrics = metrics
+        self.grace = grace
 
-    async def run(self, schedule: Schedule, now: datetime) -> bool:
-        """Run one digest; True when it was posted. Never raises: the lease is always released."""
-        next_run = schedule.when.next_after(now)
+    async def run(
+        self, schedule: Schedule, now: datetime, *, on_demand: bool = False
+    ) -> str | None:
+        """Make one digest and hand it to the outbox; its post's key, or None when there is
+        nothing to post. Never raises but for a shutdown, which leaves the schedule due."""
+        next_run = None if on_demand else schedule.when.next_after(now)
         try:
-            return await self._digest(schedule, now, next_run)
+            return await self._make(schedule, now, next_run, on_demand=on_demand)
         except asyncio.CancelledError:  # shutting down: leave it due for another instance
             await asyncio.shield(self.store.release(schedule.id, self.owner))
             raise
@@ -208,20 +318,16 @@ class _Job:
                 schedule.team_id,
                 schedule.channel_id,
             )
-            await self._skip(schedule, now, next_run)
-            return False
+            await self.store.release(schedule.id, self.owner, next_run_at=next_run)
+            return None
 
-    async def _skip(self, schedule: Schedule, now: datetime, next_run: datetime) -> None:
-        """Nothing posted this time: move the schedule on and release it."""
-        await self.store.finish(
-            schedule.id, self.owner, ran_at=now, snapshot=None, posted=False, next_run_at=next_run
-        )
-
-    async def _digest(self, schedule: Schedule, now: datetime, next_run: datetime) -> bool:
+    async def _make(
+        self, schedule: Schedule, now: datetime, next_run: datetime | None, *, on_demand: bool
+    ) -> str | None:
         watches = await self.store.watches(schedule.team_id, schedule.channel_id)
         if not watches:
-            await self._skip(schedule, now, next_run)
-            return False
+            await self.store.release(schedule.id, self.owner, next_run_at=next_run)
+            return None
         snapshots = await asyncio.gather(*(self._check(w.domain) for w in watches))
         current = {s.domain: s for s in snapshots}
         previous = await self.store.last_run(schedule.id)
@@ -233,18 +339,51 @@ class _Job:
             when=now,
             schedule=schedule.when.describe(),
         )
-        posted = await self._post(schedule, message)
-        held = await self.store.finish(
+        post = self._post(schedule, message, now, on_demand=on_demand)
+        queued = await self.store.enqueue_digest(
             schedule.id,
             self.owner,
             ran_at=now,
             snapshot=current,
-            posted=posted,
+            post=post,
             next_run_at=next_run,
         )
-        if not held:
-            log.warning("digest %s: lease expired before the run finished", schedule.id)
-        return posted
+        if not queued.held:
+            log.warning("digest %s: lease expired before the digest was made", schedule.id)
+            return None
+        for key in queued.superseded:
+            log.warning("digest %s dropped unposted: superseded by %s", key, post.key)
+            if self.metrics is not None:
+                self.metrics.scheduled_post(post.kind, "superseded")
+        return post.key
+
+    def _post(
+        self, schedule: Schedule, message: digest.Message, now: datetime, *, on_demand: bool
+    ) -> Post:
+        """The digest as a post: keyed by its slot (or the minute it was asked for), worth
+        posting for its grace period from when it was made."""
+        team, channel = schedule.team_id, schedule.channel_id
+        if on_demand:
+            return Post(
+                on_demand_key(team, channel, now),
+                team,
+                channel,
+                message,
+                now,
+                now + ON_DEMAND_GRACE,
+                schedule_id=schedule.id,
+            )
+        slot = schedule.next_run_at
+        grace = grace_for(schedule.when, self.grace)
+        return Post(
+            digest_key(team, channel, slot),
+            team,
+            channel,
+            message,
+            slot,
+            max(slot, now) + grace,
+            schedule_id=schedule.id,
+        )
 
     async def _check(self, domain: str) -> DomainSnapshot:
         async with self.gate:
@@ -260,32 +399,3 @@ class _Job:
                 )
                 return DomainSnapshot(domain, Status.ERROR, (finding,))
         return digest.snapshot(report)
-
-    async def _post(self, schedule: Schedule, message: digest.Message) -> bool:
-        client = await self.client_for_team(schedule.team_id)
-        if client is None:
-            log.warning(
-                "digest %s: no bot token for team %s; not posted", schedule.id, schedule.team_id
-            )
-            self._count("chat.postMessage", "not_installed")
-            return False
-        try:
-            await client.chat_postMessage(
-                channel=schedule.channel_id, unfurl_links=False, unfurl_media=False, **message
-            )
-        except SlackApiError as exc:
-            code = str(exc.response.get("error") or exc.response.status_code)
-            self._count("chat.postMessage", code)
-            log.warning(
-                "digest %s: Slack chat.postMessage failed: %s (team %s, channel %s)",
-                schedule.id,
-                code,
-                schedule.team_id,
-                schedule.channel_id,
-            )
-            return False
-        return True
-
-    def _count(self, method: str, code: str) -> None:
-        if self.metrics is not None:
-            self.metrics.slack_error(method, code)

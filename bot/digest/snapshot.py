@@ -19,6 +19,7 @@ class FindingState:
     code: str
     status: Status
     message: str = ""
+    fix: str = ""  # a broken finding's fix, as the report gave it (digests before it have none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,16 @@ def _domain_json(d: DomainSnapshot) -> dict[str, Any]:
         "domain": d.domain,
         "display_name": d.display_name,
         "status": d.status.value,
-        "findings": [[f.check, f.code, f.status.value, f.message] for f in d.findings],
+        "findings": [_finding_json(f) for f in d.findings],
     }
     if d.headline:  # only when diagnosed: a snapshot without one keeps the older rows' shape
         item["headline"] = d.headline
     return item
+
+
+def _finding_json(f: FindingState) -> list[str]:
+    item = [f.check, f.code, f.status.value, f.message]
+    return [*item, f.fix] if f.fix else item  # only when there is one: older rows' shape
 
 
 def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
@@ -73,7 +79,13 @@ def snapshot_from_json(text: str) -> dict[str, DomainSnapshot]:
     out: dict[str, DomainSnapshot] = {}
     for item in data:
         findings = tuple(
-            FindingState(str(f[0]), str(f[1]), Status(f[2]), str(f[3]) if len(f) > 3 else "")
+            FindingState(
+                str(f[0]),
+                str(f[1]),
+                Status(f[2]),
+                str(f[3]) if len(f) > 3 else "",
+                str(f[4]) if len(f) > 4 else "",
+            )
             for f in item.get("findings", ())
         )
         domain = str(item["domain"])

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.digest.delivery import DigestNow
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
 from bot.slack.deps import Deps
@@ -51,6 +52,7 @@ def build_app(
     watch_store: WatchStore | None = None,
     in_flight: InFlight | None = None,
     diagnose: DiagnoseMessage | None = None,
+    digest_now: DigestNow | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -58,6 +60,7 @@ def build_app(
         engine: runs the checks of a command (`bot.slack.engine_binding.bind_engine`, or a canned one).
         client: the Web API client; by default one on `settings.api_url` with retry handlers.
         plan: which checks a command will run, for the ⏳ rows of the progress message.
+        digest_now: a channel's digest now (`/mx digest now`), when the app runs digests.
     """
     metrics = metrics or Metrics()
     _quiet_token_warning()
@@ -93,6 +96,7 @@ def build_app(
         watch_store=watch_store,
         in_flight=in_flight if in_flight is not None else InFlight(),
         diagnose=diagnose,
+        digest_now=digest_now,
     )
     register(app, deps)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.digest.delivery import DigestNow
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks
@@ -27,6 +28,7 @@ class Deps:
     channel_limit: RateLimiter
     gate: ReportGate
     watch_store: WatchStore | None = None  # watch-lists and digests, when the app keeps them
+    digest_now: DigestNow | None = None  # `/mx digest now`, when the app runs digests
     in_flight: InFlight = field(default_factory=InFlight)
     diagnose: DiagnoseMessage | None = None  # messages, headers, bounces (None: not offered)
 

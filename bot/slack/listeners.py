@@ -19,7 +19,7 @@ from bot.slack.buttons import details_listener, rerun_listener, watch_listener
 from bot.slack.deps import Deps, Where
 from bot.slack.home import home_listener
 from bot.slack.message_listeners import dm_listener, open_modal, register_message_listeners
-from bot.slack.replies import ephemeral
+from bot.slack.replies import answer_mention
 from bot.slack.triage import Request, triage
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,10 @@ def _mention(deps: Deps) -> Callable[..., Awaitable[None]]:
         )
         request = Request(event.get("text", ""), where, "@mxbot", context.bot_user_id or "")
         await triage(
-            deps, client, request, answer=lambda message: ephemeral(deps, client, where, message)
+            deps,
+            client,
+            request,
+            answer=lambda message: answer_mention(deps, client, where, message),
         )
 
     return on_mention

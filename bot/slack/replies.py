@@ -22,9 +22,12 @@ log = logging.getLogger(__name__)
 
 
 async def reply(deps: Deps, respond: AsyncRespond, where: Where, message: Message) -> bool:
-    """An ephemeral answer through the request's response_url; a failure is logged, not raised."""
+    """An answer through the request's response_url, ephemeral unless the message says
+    `in_channel` (a watch-list change); a failure is logged, not raised."""
     try:
-        response = await respond(response_type="ephemeral", replace_original=False, **message)
+        response = await respond(
+            **{"response_type": "ephemeral", "replace_original": False, **message}
+        )
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # ValueError: no response_url
         code = type(exc).__name__
     else:
@@ -44,12 +47,36 @@ async def reply(deps: Deps, respond: AsyncRespond, where: Where, message: Messag
 
 async def ephemeral(deps: Deps, client: AsyncWebClient, where: Where, message: Message) -> None:
     """A message only the asker sees, in the channel (and thread) they asked in."""
+    body = {k: v for k, v in message.items() if k != "response_type"}
     try:
         await client.chat_postEphemeral(
-            channel=where.channel, user=where.user, thread_ts=where.thread_ts, **message
+            channel=where.channel, user=where.user, thread_ts=where.thread_ts, **body
         )
     except SlackApiError as exc:
         api_error(deps, "chat.postEphemeral", exc, where)
+
+
+async def answer_mention(
+    deps: Deps, client: AsyncWebClient, where: Where, message: Message
+) -> None:
+    """The answer to a mention: a watch-list change (`response_type: in_channel`) is posted in
+    the mention's thread and to the channel; anything else goes to the asker alone."""
+    if message.get("response_type") != "in_channel":
+        await ephemeral(deps, client, where, message)
+        return
+    body = {k: v for k, v in message.items() if k != "response_type"}
+    try:
+        await client.chat_postMessage(
+            channel=where.channel,
+            thread_ts=where.thread_ts,
+            reply_broadcast=bool(where.thread_ts),
+            unfurl_links=False,
+            unfurl_media=False,
+            **body,
+        )
+    except SlackApiError as exc:
+        api_error(deps, "chat.postMessage", exc, where)
+        await ephemeral(deps, client, where, body)
 
 
 async def tell(deps: Deps, client: AsyncWebClient, where: Where, code: str) -> None:

@@ -13,6 +13,7 @@ from bot.render import blocks, fix
 from bot.render.blocks import Message
 from bot.slack import watch_commands
 from bot.slack.deps import Deps, Where
+from bot.slack.digest_now import run_digest_now
 from bot.slack.fix_run import run_fix
 from bot.slack.helptext import MESSAGE_HOW, help_message, usage
 from bot.slack.report_run import run_report
@@ -48,7 +49,8 @@ async def triage(
     answer: Answer,
     accept: Callable[[], Awaitable[object]] = _accepted,
 ) -> None:
-    """The one path of every request: a watch-list reply, usage, help, a refusal, or a report.
+    """The one path of every request: a watch-list reply, a digest now, usage, help, a refusal,
+    or a report.
 
     Args:
         answer: replies to the asker alone (the slash command's ack, an ephemeral message, or
@@ -57,6 +59,9 @@ async def triage(
     """
     if is_message_request(request.command_text):  # `@mxbot message`: no paste box for a mention
         await answer(blocks.render_text(MESSAGE_HOW))
+        return
+    if watch_commands.asks_for_digest(request.command_text):
+        await run_digest_now(deps, client, request.where, answer)
         return
     watching = await _watch_reply(deps, request)
     if watching is not None:

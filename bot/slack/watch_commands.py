@@ -6,8 +6,10 @@
     watch example.com weekly [mon] [HH:MM]  … every week (default Monday 09:00 UTC)
     unwatch example.com
     watches                                 this channel's list and schedule
+    digest now                              post this channel's digest now (`bot.slack.digest_now`)
 
-`parse_watch` is pure: None when the text is not one of these commands, a `WatchCommand`
+A change to the list is announced in the channel (`response_type: in_channel`), naming who made
+it; the rest is answered to the asker alone. `parse_watch` is pure: None when the text is not one of these commands, a `WatchCommand`
 otherwise, or `WatchUsageError` (a `bot.commands.UsageError`) naming the closest valid usage.
 """
 
@@ -31,6 +33,7 @@ MAX_SECTION: Final = 3000
 USAGE_WATCH: Final = "watch example.com daily 09:00"
 USAGE_UNWATCH: Final = "unwatch example.com"
 USAGE_LIST: Final = "watches"
+USAGE_DIGEST: Final = "digest now"
 WATCH_USAGES: Final = (
     (
         "watch example.com [hourly | daily HH:MM | weekly mon HH:MM]",
@@ -38,15 +41,23 @@ WATCH_USAGES: Final = (
     ),
     ("unwatch example.com", "stop watching it"),
     ("watches", "this channel's watch-list and digest schedule"),
+    ("digest now", "post this channel's digest now"),
 )
 
-_VERBS: Final = {"watch": "watch", "unwatch": "unwatch", "watches": "list", "watchlist": "list"}
+_VERBS: Final = {
+    "watch": "watch",
+    "unwatch": "unwatch",
+    "watches": "list",
+    "watchlist": "list",
+    "digest": "digest",
+}
 _FILLER: Final = frozenset({"at", "on", "every", "utc", "z", "gmt", "please", "pls"})
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?:z|utc)?$", re.IGNORECASE)
 
-Kind = Literal["watch", "unwatch", "list"]
+Kind = Literal["watch", "unwatch", "list", "digest"]
 Message = dict[str, Any]
 
 
@@ -63,6 +74,8 @@ class WatchCommand:
     @property
     def text(self) -> str:
         """The canonical text; `parse_watch(cmd.text) == cmd`."""
+        if self.kind == "digest":
+            return USAGE_DIGEST
         if self.kind == "list" or self.target is None:
             return "watches"
         parts = [self.kind, self.target.name]
@@ -89,6 +102,10 @@ def parse_watch(text: str) -> WatchCommand | None:
         if rest:
             raise WatchUsageError("`watches` takes nothing after it.", USAGE_LIST)
         return WatchCommand("list")
+    if kind == "digest":
+        if [t.lower() for t in rest] not in ([], ["now"]):
+            raise WatchUsageError("`digest now` posts this channel's digest now.", USAGE_DIGEST)
+        return WatchCommand("digest")
     usage = USAGE_WATCH if kind == "watch" else USAGE_UNWATCH
     if not rest:
         raise WatchUsageError(f"Tell me which domain to {kind}.", usage)
@@ -126,6 +143,15 @@ async def answer(
     )
 
 
+def asks_for_digest(text: str) -> bool:
+    """Whether the text is `digest now` (run by the app, not answered here)."""
+    try:
+        cmd = parse_watch(text)
+    except UsageError:
+        return False
+    return cmd is not None and cmd.kind == "digest"
+
+
 def watch_command_for(domain: str) -> WatchCommand:
     """The command a "Watch" button on a report stands for (raises TargetError on junk)."""
     target = normalise(domain)
@@ -145,6 +171,8 @@ async def execute(
 ) -> Message:
     """Do it and say what happened, as a message ready for `ack(**…)` or `respond(**…)`."""
     now = now or datetime.now(UTC)
+    if cmd.kind == "digest":  # run by the app (`bot.slack.digest_now`), which has the engine
+        return _text("Digests are not run by this mxbot.")
     if cmd.kind == "list" or cmd.target is None:
         return await _list(store, team_id, channel_id)
     name = cmd.target.name
@@ -154,7 +182,7 @@ async def execute(
             return _text(f"*{_shown(cmd.target)}* is not on this channel's watch-list.")
         left = await store.watches(team_id, channel_id)
         tail = f" {len(left)} left." if left else " The list is empty, so digests stop."
-        return _text(f"Stopped watching *{_shown(cmd.target)}* here.{tail}")
+        return _announce(f"Stopped watching *{_shown(cmd.target)}* here{_by(user_id)}.{tail}")
     outcome = await store.add_watch(team_id, channel_id, name, user_id=user_id, now=now)
     if outcome is AddOutcome.FULL:
         return _text(
@@ -164,14 +192,16 @@ async def execute(
     schedule = await store.set_schedule(team_id, channel_id, cmd.when, now=now)
     count = len(await store.watches(team_id, channel_id))
     first = (
-        f"Now watching *{_shown(cmd.target)}* in this channel"
+        f"Now watching *{_shown(cmd.target)}* in this channel{_by(user_id)}"
         if outcome is AddOutcome.ADDED
         else f"*{_shown(cmd.target)}* was already on this channel's watch-list"
     )
-    return _text(
+    text = (
         f"{first} ({count} of {store.max_watches}).\n"
         f"Digest: {_schedule_line(schedule)}. See the list with `/mx watches`."
     )
+    changed = outcome is AddOutcome.ADDED or cmd.when is not None
+    return _announce(text) if changed else _text(text)
 
 
 def render_home_watches(watches: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
@@ -274,6 +304,12 @@ async def _list(store: WatchStore, team_id: str, channel_id: str) -> Message:
     head = f"*This channel watches {len(watches)} of {store.max_watches} domains.*"
     if schedule is not None:
         head += f"\nDigest: {_schedule_line(schedule)}."
+        stopped = await store.stop_reason(schedule.id)
+        if stopped:
+            head += (
+                f"\nDigests are stopped: {escape(stopped)}. `/mx {escape(USAGE_DIGEST)}` "
+                "or `/mx watch …` here starts them again."
+            )
     names = [f"• {escape(_display(w.domain))}" for w in watches]
     sections = [head, *_pack(names)]
     blocks = [section_block(s) for s in sections[:49]]
@@ -311,5 +347,15 @@ def _pack(lines: list[str]) -> list[str]:
 
 
 def _text(mrkdwn: str) -> Message:
-    """A one-section message; `mrkdwn` is already escaped."""
+    """A one-section message for the asker alone; `mrkdwn` is already escaped."""
     return render_text(mrkdwn)
+
+
+def _announce(mrkdwn: str) -> Message:
+    """A change to the channel's watch-list, told to the whole channel."""
+    return {**render_text(mrkdwn), "response_type": "in_channel"}
+
+
+def _by(user_id: str) -> str:
+    """ " (by @someone)": a mention of who changed the list, when the id is one Slack issues."""
+    return f" (by <@{user_id}>)" if _USER_ID.match(user_id) else ""

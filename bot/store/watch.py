@@ -8,7 +8,9 @@ this package stores them, and `bot.digest` never imports it.
 
 Several instances may share the database: a due schedule is *claimed* with one conditional
 UPDATE (`... WHERE next_run_at <= now AND lease is free`), and only the instance whose UPDATE
-changed a row runs that digest. All times are stored as naive UTC (SQLite has no time zones).
+changed a row makes that digest. The digest is then handed to the outbox (`bot.store.outbox`) in
+the same transaction that moves the schedule on (`enqueue_digest`): from there, the one delivery
+path posts it. All times are stored as naive UTC (SQLite has no time zones).
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, delete, func, or_, select, update
+from sqlalchemy import Engine, create_engine, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.digest.delivery import Post, Queued
 from bot.digest.schedule import DEFAULT_LEASE, Schedule, When
 from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_to_json
+from bot.store import outbox
 from bot.store.db import create_tables
 from bot.store.threads import in_thread
 from bot.store.watch_tables import (
     DigestRunRow,
     ScheduleRow,
+    ScheduleStopRow,
     WatchBase,
     WatchRow,
     aware,
@@ -70,6 +75,7 @@ class WatchStore:
             create_engine(engine, pool_pre_ping=True) if isinstance(engine, str) else engine
         )
         self.max_watches = max_watches
+        self.outbox = outbox.Outbox(self.engine)  # the scheduled posts, in the same database
 
     def create_all(self) -> None:
         """Create missing tables (idempotent; safe when several instances start at once)."""
@@ -133,7 +139,12 @@ class WatchStore:
                 select(func.count(WatchRow.id)).where(*_channel(WatchRow, team_id, channel_id))
             )
             if not left:
-                ids = select(ScheduleRow.id).where(*_channel(ScheduleRow, team_id, channel_id))
+                ids = list(
+                    session.scalars(
+                        select(ScheduleRow.id).where(*_channel(ScheduleRow, team_id, channel_id))
+                    )
+                )
+                outbox.forget_schedule(session, ids, now=datetime.now(UTC))
                 session.execute(delete(DigestRunRow).where(DigestRunRow.schedule_id.in_(ids)))
                 session.execute(
                     delete(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
@@ -180,19 +191,25 @@ class WatchStore:
     def set_schedule(
         self, team_id: str, channel_id: str, when: When | None, *, now: datetime
     ) -> Schedule:
-        """Set the channel's digest time; `None` keeps an existing one or sets the default."""
+        """Set the channel's digest time; `None` keeps an existing one or sets the default.
+
+        Someone acted in the channel, so digests Slack refused there (`stop_reason`) go again."""
         for _ in range(2):  # a second pass when another instance created the row meanwhile
             with Session(self.engine, expire_on_commit=False) as session:
                 row = session.scalar(
                     select(ScheduleRow).where(*_channel(ScheduleRow, team_id, channel_id))
                 )
-                if row is not None and when is None:
-                    return schedule_of(row)
                 if row is None:
                     row = ScheduleRow(team_id=team_id, channel_id=channel_id)
                     session.add(row)
-                write_when(row, when or When(), now)
+                    write_when(row, when or When(), now)
+                elif when is not None:
+                    write_when(row, when, now)
                 try:
+                    session.flush()
+                    session.execute(
+                        delete(ScheduleStopRow).where(ScheduleStopRow.schedule_id == row.id)
+                    )
                     session.commit()
                 except IntegrityError:
                     session.rollback()
@@ -201,22 +218,47 @@ class WatchStore:
         raise RuntimeError(f"could not set the schedule of {team_id}/{channel_id}")
 
     @in_thread
+    def channel_schedules(self, channel_id: str, team_id: str | None = None) -> list[Schedule]:
+        """The schedules of a channel (one per workspace that has it), for `--channel`."""
+        query = select(ScheduleRow).where(ScheduleRow.channel_id == channel_id)
+        if team_id is not None:
+            query = query.where(ScheduleRow.team_id == team_id)
+        with Session(self.engine) as session:
+            return [schedule_of(row) for row in session.scalars(query.order_by(ScheduleRow.id))]
+
+    @in_thread
+    def stop_reason(self, schedule_id: int) -> str | None:
+        """Why Slack refuses this schedule's digests, or None when they run."""
+        with Session(self.engine) as session:
+            row = session.get(ScheduleStopRow, schedule_id)
+            return row.reason if row is not None else None
+
+    @in_thread
     def claim_next(
-        self, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        lease: timedelta = DEFAULT_LEASE,
+        channel_id: str | None = None,
     ) -> Schedule | None:
-        """The most overdue schedule this owner won, leased to it until `now + lease`.
+        """The most overdue running schedule this owner won, leased to it until `now + lease`.
 
         One at a time, so a lease only has to outlast one digest, and instances sharing the
-        database spread the due digests between them.
+        database spread the due digests between them. Stopped schedules are left alone.
         """
         at = naive(now)
+        stopped = exists().where(ScheduleStopRow.schedule_id == ScheduleRow.id)
         query = (
             select(ScheduleRow.id)
             .where(ScheduleRow.next_run_at <= at)
             .where(or_(ScheduleRow.lease_until.is_(None), ScheduleRow.lease_until < at))
+            .where(~stopped)
             .order_by(ScheduleRow.next_run_at, ScheduleRow.id)
             .limit(20)
         )
+        if channel_id is not None:
+            query = query.where(ScheduleRow.channel_id == channel_id)
         with Session(self.engine) as session:
             candidates = list(session.scalars(query))
         for schedule_id in candidates:  # lost races move on to the next candidate
@@ -229,22 +271,77 @@ class WatchStore:
 
     @in_thread
     def claim(
-        self, schedule_id: int, owner: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+        self,
+        schedule_id: int,
+        owner: str,
+        *,
+        now: datetime,
+        lease: timedelta = DEFAULT_LEASE,
+        due_only: bool = True,
     ) -> bool:
-        """Atomically take one due schedule; False when it is not due or another holds it."""
+        """Atomically take one schedule; False when another holds it or (unless `due_only` is
+        False: a digest asked for now) when it is not due."""
         at = naive(now)
         # One statement, so the database decides: of several instances racing for the same
         # schedule, exactly one UPDATE matches the row.
         statement = (
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
-            .where(ScheduleRow.next_run_at <= at)
             .where(or_(ScheduleRow.lease_until.is_(None), ScheduleRow.lease_until < at))
             .values(lease_owner=owner, lease_until=at + lease)
             .execution_options(synchronize_session=False)
         )
+        if due_only:
+            statement = statement.where(ScheduleRow.next_run_at <= at)
         with self.engine.begin() as connection:
             return _rowcount(connection.execute(statement)) == 1
+
+    @in_thread
+    def enqueue_digest(
+        self,
+        schedule_id: int,
+        owner: str,
+        *,
+        ran_at: datetime,
+        snapshot: Snapshot,
+        post: Post,
+        next_run_at: datetime | None,
+    ) -> Queued:
+        """Hand a made digest to the outbox, in one transaction: its run (posted once the
+        outbox posts it), its post, the schedule moved on to `next_run_at` (None: left as it is,
+        for a digest asked for now) and its lease freed. Not held: nothing is recorded."""
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if next_run_at is not None:
+            values["next_run_at"] = naive(next_run_at)
+        release = (
+            update(ScheduleRow)
+            .where(ScheduleRow.id == schedule_id)
+            .where(ScheduleRow.lease_owner == owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        with Session(self.engine) as session:
+            if _rowcount(session.execute(release)) != 1:
+                session.rollback()
+                return Queued(held=False)
+            run = DigestRunRow(
+                schedule_id=schedule_id,
+                ran_at=naive(ran_at),
+                status=overall(snapshot).value,
+                posted=0,  # until the outbox posts it: only posted runs are baselines
+                snapshot=snapshot_to_json(snapshot),
+            )
+            session.add(run)
+            session.flush()
+            superseded = outbox.supersede(session, schedule_id, by=post.key, now=ran_at)
+            outbox.add(session, post, now=ran_at, run_id=run.id)
+            try:
+                session.commit()
+            except IntegrityError:  # this slot's post exists already (made by an earlier holder)
+                session.rollback()
+                WatchStore.release.sync(self, schedule_id, owner, next_run_at=next_run_at)
+                return Queued(held=True)
+        return Queued(held=True, superseded=superseded)
 
     @in_thread
     def finish(
@@ -284,13 +381,17 @@ class WatchStore:
         return held
 
     @in_thread
-    def release(self, schedule_id: int, owner: str) -> None:
-        """Give a claimed schedule back unrun (shutting down): it stays due for anyone."""
+    def release(self, schedule_id: int, owner: str, *, next_run_at: datetime | None = None) -> None:
+        """Give a claimed schedule back (shutting down: it stays due for anyone), or move it on
+        to `next_run_at` when its digest is already made."""
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if next_run_at is not None:
+            values["next_run_at"] = naive(next_run_at)
         statement = (
             update(ScheduleRow)
             .where(ScheduleRow.id == schedule_id)
             .where(ScheduleRow.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         with self.engine.begin() as connection:

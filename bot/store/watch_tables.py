@@ -1,6 +1,10 @@
 """The watch-list tables (their own `MetaData`), and how schedules, runs and times map to rows.
 
 Times are stored as naive UTC: SQLite keeps no time zone, and comparisons must agree.
+
+The outbox (`mxbot_outbox`) and stopped schedules (`mxbot_schedule_stop`) came after the first
+three tables. They are tables of their own, not columns on the existing ones, so `create_all`
+adds them to a database made by an older mxbot, whose tables it leaves as they are.
 """
 
 from __future__ import annotations
@@ -60,6 +64,52 @@ class DigestRunRow(WatchBase):
     status: Mapped[str] = mapped_column(String(8))  # worst over every watched domain
     posted: Mapped[int] = mapped_column(Integer, default=1)  # 0 when Slack refused the post
     snapshot: Mapped[str] = mapped_column(Text)  # JSON: `bot.digest.snapshot.snapshot_to_json`
+
+
+class OutboxRow(WatchBase):
+    """A scheduled post, from the intent to its end (`bot.digest.delivery`)."""
+
+    __tablename__ = "mxbot_outbox"
+    __table_args__ = (
+        Index("ix_mxbot_outbox_due", "state", "next_attempt_at"),
+        Index("ix_mxbot_outbox_schedule", "schedule_id", "state"),
+    )
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    schedule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # its mxbot_digest_run
+    message: Mapped[str] = mapped_column(Text)  # JSON: text and blocks
+    due_at: Mapped[datetime] = mapped_column(DateTime())
+    expires_at: Mapped[datetime] = mapped_column(DateTime())
+    state: Mapped[str] = mapped_column(String(10))  # bot.digest.delivery.PostState
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_started_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    in_doubt_since: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    ts: Mapped[str] = mapped_column(String(32), default="")  # Slack's, once posted or found
+    reason: Mapped[str] = mapped_column(String(300), default="")  # the last error, or the end
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+
+
+class ScheduleStopRow(WatchBase):
+    """A schedule Slack refuses to take posts for (channel archived, bot removed…), and why.
+
+    Its digests stop until someone acts in the channel (`/mx watch`, `/mx digest now`); the
+    watch-list is kept."""
+
+    __tablename__ = "mxbot_schedule_stop"
+
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("mxbot_schedule.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(300))
+    stopped_at: Mapped[datetime] = mapped_column(DateTime())
 
 
 def write_when(row: ScheduleRow, when: When, now: datetime) -> None:

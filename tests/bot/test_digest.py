@@ -116,8 +116,13 @@ def test_snapshot_keeps_every_finding_of_a_report() -> None:
     report = Report(
         "a.example",
         (
-            CheckResult("mx", "MX", (Finding("mx.ok", Status.PASS, "Fine."),), 3),
-            CheckResult("spf", "SPF", (Finding("spf.missing", Status.FAIL, "No\nSPF."),), 4),
+            CheckResult("mx", "MX", (Finding("mx.ok", Status.PASS, "Fine.", fix="-"),), 3),
+            CheckResult(
+                "spf",
+                "SPF",
+                (Finding("spf.missing", Status.FAIL, "No\nSPF.", fix="Publish one."),),
+                4,
+            ),
         ),
         7,
         headline="Mail from a.example may be junked or rejected: it publishes no SPF record.",
@@ -129,7 +134,7 @@ def test_snapshot_keeps_every_finding_of_a_report() -> None:
     assert taken.headline == report.headline
     assert taken.findings == (
         FindingState("mx", "mx.ok", Status.PASS, "Fine."),
-        FindingState("spf", "spf.missing", Status.FAIL, "No SPF."),
+        FindingState("spf", "spf.missing", Status.FAIL, "No SPF.", "Publish one."),
     )
 
 
@@ -186,6 +191,63 @@ def test_a_broken_domain_gives_its_diagnosis_as_the_reason() -> None:
     assert f"a.example: {why}" in message["text"]
 
 
+def test_a_long_finding_is_shortened_at_a_word_and_keeps_its_fix() -> None:
+    message = " ".join(f"word{i:03d}" for i in range(60))  # 479 characters of whole words
+    long = FindingState(
+        "spf", "spf.too_many_lookups", Status.FAIL, message, "Flatten the includes."
+    )
+    current = snapshot(snap("a.example", long))
+
+    text = shown(digest.render_digest(current, digest.diff(None, current), since=None, when=WHEN))
+
+    [line] = [x for x in text.splitlines() if "spf.too_many_lookups" in x]
+    kept = line.split("` ", 1)[1].split(" *Fix:* ")[0]
+    assert kept.endswith("…")
+    assert all(w.startswith("word") and len(w) == 7 for w in kept.rstrip("…").split())
+    assert line.endswith("*Fix:* Flatten the includes.")
+
+
+def test_findings_that_do_not_fit_are_cut_whole_and_counted() -> None:
+    noisy = "&<>" * 60 + " tail"  # escapes to five times its length
+    fix = "publish the record " * 12
+    findings = tuple(
+        FindingState("c", f"c.broken{j}{'x' * 250}", Status.FAIL, noisy, f"Fix {j}: {fix}")
+        for j in range(8)
+    )
+    current = snapshot(snap("a.example", *findings))
+
+    message = digest.render_digest(current, digest.diff(None, current), since=None, when=WHEN)
+
+    validate(message)
+    [piece] = [b["text"]["text"] for b in message["blocks"] if "c.broken0" in json.dumps(b)]
+    items = [x for x in piece.splitlines() if x.startswith("  • `")]
+    assert 1 <= len(items) < 5
+    assert all(f"*Fix:* Fix {n}: publish the record" in x for n, x in enumerate(items))
+    assert all(x.endswith(" record…") for x in items)  # the fix shortened at a word, kept
+    assert piece.endswith(f"  • _…and {8 - len(items)} more_")
+
+
+def test_a_late_post_says_when_it_was_due_and_stays_within_the_limits() -> None:
+    current = snapshot(snap("a.example", state("spf.missing")))
+    message = digest.render_digest(current, digest.diff(None, current), since=None, when=WHEN)
+
+    late = digest.late(message, SINCE)
+
+    validate(late)
+    assert late["blocks"][0] == message["blocks"][0]  # the header still leads
+    assert "this was due at 2024-05-01 09:00 UTC" in late["blocks"][1]["elements"][0]["text"]
+    assert late["text"].startswith("Posted late: this was due at 2024-05-01 09:00 UTC.")
+    assert late["blocks"][2:] == message["blocks"][1:]
+
+
+def test_words_cuts_between_words_and_never_inside_an_entity() -> None:
+    assert digest.words("one two three", 100) == "one two three"
+    assert digest.words("one   two\nthree", 100) == "one two three"
+    assert digest.words("alpha beta gamma delta", 12) == "alpha beta…"
+    assert digest.words("x" * 20, 10) == "x" * 9 + "…"
+    assert digest.words("&amp;" * 5, 12) == "&amp;&amp;…"
+
+
 def test_a_first_digest_says_nothing_about_changes() -> None:
     current = snapshot(snap("a.example", state("spf.missing")), snap("b.example"))
 
@@ -228,7 +290,7 @@ def test_remote_text_is_shown_never_obeyed() -> None:
 
 _status = st.sampled_from(list(Status))
 _words = st.text(min_size=0, max_size=400) | st.just(HOSTILE) | st.just("x" * 5000)
-_finding = st.builds(FindingState, _words, _words, _status, _words)
+_finding = st.builds(FindingState, _words, _words, _status, _words, _words)
 _domain = st.builds(
     DomainSnapshot,
     st.text(min_size=1, max_size=300) | st.just(HOSTILE),

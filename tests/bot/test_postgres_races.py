@@ -243,9 +243,9 @@ async def test_two_bot_instances_post_each_due_digest_once(
         store=two, engine_runner=runner, client_for_team=clients, now=later, owner="two"
     )
 
-    print(f"\nrun_due: one posted {counts[0]}, two posted {counts[1]}")
-    assert sum(counts) == 6
-    assert again == 0  # nothing due until the next hour
+    print(f"\nrun_due: one posted {counts[0].posted}, two posted {counts[1].posted}")
+    assert sum(c.posted for c in counts) == 6
+    assert again.posted == 0  # nothing due until the next hour
     posts = {c.params["channel"]: shown(c.params) for c in api.calls_to("chat.postMessage")}
     assert len(api.calls_to("chat.postMessage")) == 6
     assert sorted(posts) == [f"C{i}" for i in range(6)]

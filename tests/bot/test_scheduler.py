@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,6 @@ from bot.cli import digest as digest_command
 from bot.cli.main import parse_args
 from bot.digest.schedule import Cadence, When
 from bot.digest.scheduler import (
-    ClientForTeam,
     EngineRunner,
     loop,
     make_runner,
@@ -34,7 +34,7 @@ from checks.net.services import Services
 from checks.settings import Settings
 from tests.exposition import sample
 from tests.fakes.dnsserver import DnsTestServer
-from tests.fakes.slackapi import SlackApi
+from tests.fakes.slackapi import Fault, SlackApi
 
 NOW = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
 HOURLY = When(Cadence.HOURLY)
@@ -116,7 +116,7 @@ async def test_digests_show_what_broke_and_what_was_fixed_against_real_dns(
         owner="me",
     )
 
-    assert (first, idle, second) == (1, 0, 1)
+    assert (first.posted, idle.posted, second.posted) == (1, 0, 1)
     posts = api.calls_to("chat.postMessage")
     assert [p.params["channel"] for p in posts] == ["C1", "C1"]
     one, two = shown(posts[0].params), shown(posts[1].params)
@@ -137,20 +137,20 @@ async def test_digests_show_what_broke_and_what_was_fixed_against_real_dns(
     assert await store.claim(schedule_id, "other", now=schedule.next_run_at)  # lease released
 
 
-async def test_a_slack_error_on_one_digest_does_not_stop_the_others(
+async def test_a_channel_slack_refuses_stops_its_digests_alone_until_someone_acts(
     store: WatchStore, api: SlackApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken_api = await SlackApi().start()
     broken_api.errors["chat.postMessage"] = "is_archived"
     await watch(store, "C1", "a.example", team="T1")
-    await watch(store, "C2", "b.example", team="T2")
+    t2 = await watch(store, "C2", "b.example", team="T2")
     clients = {"T1": client_on(api), "T2": client_on(broken_api)}
 
     async def client_for(team: str) -> AsyncWebClient | None:
         return clients[team]
 
     metrics = Metrics()
-    caplog.set_level(logging.WARNING, logger="bot.digest.scheduler")
+    caplog.set_level(logging.WARNING, logger="bot.digest")
 
     posted = await run_due(
         store=store,
@@ -160,11 +160,24 @@ async def test_a_slack_error_on_one_digest_does_not_stop_the_others(
         owner="me",
         metrics=metrics,
     )
+    later = await run_due(
+        store=store,
+        engine_runner=canned({}),
+        client_for_team=client_for,
+        now=NOW + timedelta(hours=2),
+        owner="me",
+        metrics=metrics,
+    )
+    stopped = await store.stop_reason(t2)
+    await store.set_schedule("T2", "C2", None, now=NOW + timedelta(hours=2))  # `/mx watch …`
     await broken_api.stop()
 
-    assert posted == 1
-    assert [c.params["channel"] for c in api.calls_to("chat.postMessage")] == ["C1"]
-    assert "is_archived (team T2, channel C2)" in caplog.text
+    assert (posted.posted, posted.stopped, later.posted, later.stopped) == (1, 1, 1, 0)
+    assert [c.params["channel"] for c in api.calls_to("chat.postMessage")] == ["C1", "C1"]
+    assert len(broken_api.calls_to("chat.postMessage")) == 1  # not tried again once stopped
+    [line] = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
+    assert "digests stopped for channel C2 (team T2): Slack said is_archived" in line
+    assert "watch-list is kept" in line
     assert "xoxb-test" not in caplog.text
     assert (
         sample(
@@ -172,10 +185,10 @@ async def test_a_slack_error_on_one_digest_does_not_stop_the_others(
         )
         == 1
     )
-    for team, channel in (("T1", "C1"), ("T2", "C2")):
-        schedule = await store.schedule(team, channel)
-        assert schedule is not None
-        assert schedule.next_run_at == NOW + timedelta(hours=1, minutes=30)
+    assert sample(metrics, "mxbot_scheduled_posts_total", kind="digest", outcome="stopped") == 1
+    assert stopped == "Slack said is_archived"
+    assert await store.stop_reason(t2) is None  # someone acted in the channel: they run again
+    assert [w.domain for w in await store.watches("T2", "C2")] == ["b.example"]
 
 
 async def test_an_unposted_digest_is_not_the_baseline_for_the_next(
@@ -183,32 +196,32 @@ async def test_an_unposted_digest_is_not_the_baseline_for_the_next(
 ) -> None:
     schedule_id = await watch(store, "C1", "a.example")
     states = {"a.example": Status.FAIL}
-    no_client: ClientForTeam = lambda team: _none()  # noqa: E731 -- a one-line seam
+    clients = single_team(client_on(api))
+    api.clock = time.time
+    api.down("chat.postMessage", Fault.UNAVAILABLE)
 
+    for minutes in (60, 75, 110):  # the 09:00 digest fails until its grace (45 min) is over
+        await run_due(
+            store=store,
+            engine_runner=canned(states),
+            client_for_team=clients,
+            now=NOW + timedelta(minutes=minutes),
+            owner="me",
+        )
+    api.restore("chat.postMessage")
     await run_due(
         store=store,
         engine_runner=canned(states),
-        client_for_team=no_client,
-        now=NOW + timedelta(hours=1),
-        owner="me",
-    )
-    await run_due(
-        store=store,
-        engine_runner=canned(states),
-        client_for_team=single_team(client_on(api)),
+        client_for_team=clients,
         now=NOW + timedelta(hours=2),
         owner="me",
     )
 
-    (post,) = api.calls_to("chat.postMessage")
-    assert "since" not in shown(post.params)  # the first digest anyone saw
+    (post,) = api.posted("C1")
+    assert "since" not in shown(post)  # the first digest anyone saw
     last = await store.last_run(schedule_id, posted_only=False)
     assert last is not None
     assert last.posted
-
-
-async def _none() -> AsyncWebClient | None:
-    return None
 
 
 async def test_two_instances_sharing_a_database_post_each_digest_once(
@@ -232,7 +245,7 @@ async def test_two_instances_sharing_a_database_post_each_digest_once(
         ),
     )
 
-    assert sum(counts) == 6
+    assert sum(c.posted for c in counts) == 6
     channels = sorted(c.params["channel"] for c in api.calls_to("chat.postMessage"))
     assert channels == [f"C{i}" for i in range(6)]
     for instance in (setup, one, two):
@@ -264,7 +277,7 @@ async def test_checks_run_at_most_four_at_once_and_a_crash_is_reported(
         owner="me",
     )
 
-    assert posted == 1
+    assert posted.posted == 1
     assert most == 4
     (post,) = api.calls_to("chat.postMessage")
     assert "`digest.check_crashed`" in shown(post.params)
@@ -378,7 +391,7 @@ async def test_oauth_digests_post_with_each_teams_own_bot_token(
         owner="me",
     )
 
-    assert posted == 1
+    assert posted.posted == 1
     (post,) = api.calls_to("chat.postMessage")
     assert post.params["channel"] == "C1"
     assert post.headers["Authorization"] == "Bearer xoxb-team-one"

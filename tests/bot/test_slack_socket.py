@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +56,21 @@ def _mxbot() -> list[str]:
 
 @asynccontextmanager
 async def mxbot_socket(
-    dns_server: DnsTestServer, tmp_path: Path, *, refuse: str = ""
+    dns_server: DnsTestServer,
+    tmp_path: Path,
+    *,
+    refuse: str = "",
+    prepare: Callable[[SlackApi], None] | None = None,
 ) -> AsyncIterator[Running]:
-    """`mxbot socket` against fresh stand-ins; `refuse` makes apps.connections.open fail so."""
+    """`mxbot socket` against fresh stand-ins; `refuse` makes apps.connections.open fail so;
+    `prepare` sets the Web API stand-in up before the process starts."""
     dns_server.load_zone(ZONE, "example.test")
     api = await SlackApi().start()
     link = await SocketModeServer(api).start()
     if refuse:
         api.errors["apps.connections.open"] = refuse
+    if prepare is not None:
+        prepare(api)
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
+from sqlalchemy.orm import Session
 
 from bot.commands import UsageError
 from bot.digest.schedule import Cadence, When
@@ -23,6 +24,7 @@ from bot.slack.watch_commands import (
     watch_command_for,
 )
 from bot.store.watch import WatchStore
+from bot.store.watch_tables import ScheduleStopRow, naive
 from tests.bot.watch_support import CHANNEL, NOW, TEAM, USER, store
 
 __all__ = ["store"]  # the fixture, imported so pytest finds it here
@@ -57,6 +59,8 @@ __all__ = ["store"]  # the fixture, imported so pytest finds it here
         ),
         ("unwatch example.com", WatchCommand("unwatch", None)),
         ("watches", WatchCommand("list")),
+        ("digest now", WatchCommand("digest")),
+        ("Digest", WatchCommand("digest")),
         ("  WATCHES ", WatchCommand("list")),
         ("watchlist", WatchCommand("list")),
     ],
@@ -66,7 +70,7 @@ def test_every_form_of_the_grammar_parses(text: str, expected: WatchCommand) -> 
 
     assert parsed is not None
     assert (parsed.kind, parsed.when) == (expected.kind, expected.when)
-    if parsed.kind != "list":
+    if parsed.kind in ("watch", "unwatch"):
         assert parsed.target is not None
         assert parsed.target.name == "example.com"
 
@@ -109,6 +113,7 @@ def test_other_commands_are_not_watch_commands(text: str) -> None:
         ("watch example.com weekly caturday", "watch example.com weekly"),
         ("watch example.com weekly mon tue", "watch example.com weekly"),
         ("unwatch a.com b.com", "unwatch example.com"),
+        ("digest later", "digest now"),
         ("watch " + "a" * 2000, "watch example.com"),
     ],
 )
@@ -128,6 +133,7 @@ def test_canonical_text_parses_back_to_the_same_command() -> None:
         "watch example.com weekly sat 18:00",
         "unwatch example.com",
         "watches",
+        "digest now",
     ]:
         parsed = parse_watch(text)
         assert parsed is not None
@@ -181,6 +187,41 @@ async def test_watch_unwatch_and_list_answer_in_block_kit(store: WatchStore) -> 
     assert "watches no domains yet" in _text(empty)
     for message in (added, again, listing, removed, missing, empty):
         assert message["text"]
+
+
+async def test_changes_are_for_the_channel_and_answers_for_the_asker(store: WatchStore) -> None:
+    added = await _run(store, "watch example.com")
+    again = await _run(store, "watch example.com")
+    moved = await _run(store, "watch example.com hourly")
+    listing = await _run(store, "watches")
+    removed = await _run(store, "unwatch example.com")
+    missing = await _run(store, "unwatch example.com")
+
+    announced = [
+        m.get("response_type") == "in_channel"
+        for m in (added, again, moved, listing, removed, missing)
+    ]
+    assert announced == [True, False, True, False, True, False]
+    assert f"(by <@{USER}>)" in _text(added)
+    assert f"(by <@{USER}>)" in _text(removed)
+
+
+async def test_the_list_says_when_slack_refused_the_channels_digests(store: WatchStore) -> None:
+    await _run(store, "watch example.com")
+    schedule = await store.schedule(TEAM, CHANNEL)
+    assert schedule is not None
+    with Session(store.engine) as session:
+        session.add(
+            ScheduleStopRow(
+                schedule_id=schedule.id, reason="Slack said is_archived", stopped_at=naive(NOW)
+            )
+        )
+        session.commit()
+
+    listing = await _run(store, "watches")
+
+    assert "Digests are stopped: Slack said is_archived" in _text(listing)
+    assert "`/mx digest now`" in _text(listing)
 
 
 async def test_the_fifty_first_domain_is_refused_clearly(store: WatchStore) -> None:

@@ -109,7 +109,7 @@ async def test_rfc7208_suite(server: DnsTestServer, index: int, name: str) -> No
     server.clear()
     load(server, doc["zonedata"])
     settings = Settings(
-        resolvers=(Nameserver(server.host, server.port),), timeout=0.2, dns_retries=0
+        resolvers=(Nameserver(server.host, server.port),), timeout=0.5, dns_retries=0
     )
     domain, sender = identity(case["mailfrom"], case["helo"])
 

@@ -177,6 +177,18 @@ class PostgresCluster:
                     ) from exc
                 time.sleep(0.05)
 
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """The server stopped for the block (fast: every connection cut), then started again on
+        the same port and data: what a database restart or a failover does to the app."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=30)
+        try:
+            yield
+        finally:
+            if not self._pg_ctl_start():
+                raise RuntimeError(f"PostgreSQL did not start again:\n{self.log_text()[-3000:]}")
+            self._wait_ready()
+
     def postmaster_pid(self) -> int | None:
         try:
             return int((self.data / "postmaster.pid").read_text().split()[0])

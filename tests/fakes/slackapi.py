@@ -3,7 +3,14 @@
 Files put with `add_file` answer `files.info` and download from their `url_private_download`,
 which, as on Slack, demands the bot token (`Authorization: Bearer …`): anything else gets the
 login page Slack serves instead, not the file. Every call is recorded; tests wait for calls with `wait_for`, bounded by a timeout on an
-`asyncio.Condition`, never by sleeping. Errors and 429s can be injected per method.
+`asyncio.Condition`, never by sleeping. Errors and 429s can be injected per method, and so can the
+network's faults (`Fault`): a 503, a 429 beyond the client's retries, a connection dropped before
+Slack acted, a request that never gets an answer, an answer lost after the message was posted, and
+an answer held back (a reply in flight) until the test releases it.
+
+The stand-in keeps what was posted, per channel, with its message metadata, and serves it back
+through `conversations.history` as Slack does: newest first, `oldest` and `cursor` honoured, and a
+metadata's `event_payload` only with `include_all_metadata`.
 """
 
 from __future__ import annotations
@@ -11,16 +18,34 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 BOT_USER = "UBOT"
+BOT_ID = "BBOT"
 TEAM = "T0001"
 BOT_TOKEN = "xoxb-test-token"
+HOLD_SECONDS = 60.0  # a held answer is released by the test, or by `stop`, well before this
+
+
+class Fault(StrEnum):
+    """What the network or Slack does to one call instead of answering it normally."""
+
+    UNAVAILABLE = "503"  # HTTP 503, nothing posted
+    RATELIMITED = "429"  # HTTP 429 `ratelimited` (Retry-After: 0), nothing posted
+    DROP = "drop"  # the connection is closed before Slack acts: nothing posted, no answer
+    HANG = "hang"  # nothing posted, and no answer until `release()`: the client times out
+    HANGUP = "hangup"  # the message is posted, then the connection is closed with no answer
+    DELAY = "delay"  # the message is posted, its answer held until `release()`: a reply in flight
+
+
+_POSTS = frozenset({Fault.HANGUP, Fault.DELAY})  # faults that happen after Slack posted
 
 
 @dataclass
@@ -29,6 +54,8 @@ class Call:
     params: dict[str, Any]
     path: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    fault: Fault | None = None
+    answered: bool = False  # the whole answer was written to the connection
 
 
 class SlackApi:
@@ -36,10 +63,15 @@ class SlackApi:
         self.calls: list[Call] = []
         self.errors: dict[str, str] = {}  # method -> Slack error code to answer with
         self.rate_limited: Counter[str] = Counter()  # method -> how many 429s to answer first
+        self.faults: dict[str, deque[Fault]] = {}  # method -> faults for its next calls, in turn
+        self.outage: dict[str, Fault] = {}  # method -> the fault of every call until `restore`
         self.oauth_response: dict[str, Any] = {}
         self.answers: dict[str, dict[str, Any]] = {}  # method -> canned answer (e.g. Socket Mode)
         self.expired: set[str] = set()  # response_url names that answer 404, as expired ones do
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}  # id -> (files.info, content)
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> posted, oldest first
+        self.clock: Callable[[], float] | None = None  # Slack's time for a new ts (None: fixed)
+        self._release = asyncio.Event()
         self._cond = asyncio.Condition()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -70,6 +102,7 @@ class SlackApi:
         return self
 
     async def stop(self) -> None:
+        self._release.set()  # nothing held waits for the runner's shutdown
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -95,11 +128,38 @@ class SlackApi:
         self.files[file_id] = (info, content)
         return info
 
+    # ---- faults -------------------------------------------------------------------------------
+    def inject(self, method: str, *faults: Fault) -> None:
+        """The next calls to `method` meet these faults, one each, then answers are normal."""
+        self.faults.setdefault(method, deque()).extend(faults)
+
+    def down(self, method: str, fault: Fault = Fault.UNAVAILABLE) -> None:
+        """Every call to `method` meets `fault` until `restore(method)`."""
+        self.outage[method] = fault
+
+    def restore(self, method: str) -> None:
+        self.outage.pop(method, None)
+
+    def release(self) -> None:
+        """Answer every held call (`Fault.DELAY`) and end every hung one (`Fault.HANG`)."""
+        self._release.set()
+
+    def hold(self) -> None:
+        """Hold calls again after a `release()`."""
+        self._release = asyncio.Event()
+
+    # ---- what happened ------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
     def chat_calls(self) -> list[Call]:
         return [c for c in self.calls if c.method.startswith("chat.") or c.method == "response_url"]
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages Slack accepted (whatever became of their answers), oldest first."""
+        if channel is not None:
+            return list(self.messages.get(channel, []))
+        return sorted((m for ms in self.messages.values() for m in ms), key=lambda m: m["n"])
 
     async def wait_for(self, method: str, count: int = 1, within: float = 5.0) -> list[Call]:
         """The first `count` calls to `method`, waiting up to `within` seconds for them."""
@@ -116,12 +176,50 @@ class SlackApi:
             self.calls.append(call)
             self._cond.notify_all()
 
-    async def _api(self, request: web.Request) -> web.Response:
+    async def _notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    # ---- the Web API --------------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        fault = self._fault(method)
+        if fault is Fault.DROP:
+            await self._record(Call(method, {}, request.path, dict(request.headers), fault))
+            return _hang_up(request)
         params = await _params(request)
-        await self._record(Call(method, params, request.path, dict(request.headers)))
-        if self.rate_limited[method] > 0:
-            self.rate_limited[method] -= 1
+        call = Call(method, params, request.path, dict(request.headers), fault)
+        await self._record(call)
+        if fault is Fault.HANG:
+            await self._held()
+            return _hang_up(request)
+        response = self._respond(method, params, fault)
+        if fault is Fault.HANGUP:
+            return _hang_up(request)
+        if fault is Fault.DELAY:
+            await self._held()
+        await response.prepare(request)
+        await response.write_eof()
+        call.answered = True
+        await self._notify()
+        return response
+
+    def _fault(self, method: str) -> Fault | None:
+        queued = self.faults.get(method)
+        if queued:
+            return queued.popleft()
+        return self.outage.get(method)
+
+    async def _held(self) -> None:
+        async with asyncio.timeout(HOLD_SECONDS):
+            await self._release.wait()
+
+    def _respond(self, method: str, params: dict[str, Any], fault: Fault | None) -> web.Response:
+        if fault is Fault.UNAVAILABLE:
+            return web.Response(status=503, text="<html>Service Unavailable</html>")
+        if fault is Fault.RATELIMITED or self.rate_limited[method] > 0:
+            if fault is None:
+                self.rate_limited[method] -= 1
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
             )
@@ -136,13 +234,16 @@ class SlackApi:
             return {
                 "ok": True,
                 "user_id": BOT_USER,
-                "bot_id": "BBOT",
+                "bot_id": BOT_ID,
                 "team_id": TEAM,
                 "team": "Test",
             }
-        if method in {"chat.postMessage", "chat.update"}:
-            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": params.get("channel"), "ts": ts}
+        if method == "chat.postMessage":
+            return self._post(params)
+        if method == "chat.update":
+            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        if method == "conversations.history":
+            return self._history(params)
         if method == "oauth.v2.access":
             return self.oauth_response
         if method == "files.info":
@@ -172,12 +273,67 @@ class SlackApi:
             return web.Response(status=404, text="not found")
         return web.Response(body=found[1], content_type="application/octet-stream")
 
+    def _post(self, params: dict[str, Any]) -> dict[str, Any]:
+        n = next(self._ts)
+        ts = f"{self.clock():.6f}" if self.clock else f"1700000000.{n:06d}"
+        channel = str(params.get("channel", ""))
+        message = {
+            "n": n,
+            "type": "message",
+            "ts": ts,
+            "bot_id": BOT_ID,
+            "user": BOT_USER,
+            "text": params.get("text", ""),
+            "blocks": params.get("blocks", []),
+            "thread_ts": params.get("thread_ts"),
+        }
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        oldest = float(params.get("oldest") or 0)
+        newest_first = [
+            m for m in reversed(self.messages.get(channel, [])) if float(m["ts"]) > oldest
+        ]
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 100)
+        page = newest_first[start : start + limit]
+        everything = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+        more = start + limit < len(newest_first)
+        return {
+            "ok": True,
+            "messages": [_as_history(m, everything) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     async def _response(self, request: web.Request) -> web.Response:
         params = await _params(request)
         await self._record(Call("response_url", params, request.path, dict(request.headers)))
         if request.match_info["name"] in self.expired:
             return web.Response(status=404, text="expired_url")
         return web.Response(text="ok")
+
+
+def _as_history(message: dict[str, Any], everything: bool) -> dict[str, Any]:
+    """A stored message as conversations.history shows it; without `include_all_metadata`
+    Slack keeps a metadata's event_type but strips its payload."""
+    shown = {k: v for k, v in message.items() if k not in {"n", "metadata"} and v is not None}
+    metadata = message.get("metadata")
+    if metadata:
+        shown["metadata"] = metadata if everything else {"event_type": metadata.get("event_type")}
+    return shown
+
+
+def _hang_up(request: web.Request) -> web.StreamResponse:
+    """Close the connection without an answer: the client sees the server disconnect."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    raise asyncio.CancelledError  # aiohttp's way out of a handler whose connection is gone
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
@@ -187,8 +343,8 @@ async def _params(request: web.Request) -> dict[str, Any]:
         params.update(json.loads(body))
     elif body:
         params.update(parse_qsl(body))
-    for key in ("blocks", "view"):
-        if isinstance(params.get(key), str):
+    for key in ("blocks", "view", "metadata"):
+        if isinstance(params.get(key), str) and params[key]:
             params[key] = json.loads(params[key])
     return params
 

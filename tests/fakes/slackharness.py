@@ -13,13 +13,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Command
+from bot.digest.delivery import DigestNow, Tally
+from bot.digest.scheduler import digest_now, single_team
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
 from bot.slack.app import build_app
@@ -273,7 +277,8 @@ MakeHarness = Callable[..., Awaitable[Harness]]
 
 @asynccontextmanager
 async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
-    """`make(run=…, plan=…, watch=…, **AppSettings overrides)` starts one app on a fresh store."""
+    """`make(run=…, plan=…, watch=…, digests=…, **AppSettings overrides)` starts one app on a
+    fresh store; `digests` adds `/mx digest now`, made from the canned results."""
     slack_api = await SlackApi().start()
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
@@ -283,6 +288,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         *,
         watch: bool = False,
         diagnose: DiagnoseMessage | None = None,
+        digests: bool = False,
         **overrides: Any,
     ) -> Harness:
         canned = Canned()
@@ -298,7 +304,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         metrics = Metrics()
         in_flight = InFlight()
         watch_store = None
-        if watch:
+        if watch or digests:
             watch_store = WatchStore(store.engine)
             watch_store.create_all()
         app = build_app(
@@ -310,6 +316,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             watch_store=watch_store,
             in_flight=in_flight,
             diagnose=diagnose,
+            digest_now=_digests_now(watch_store, slack_api) if digests and watch_store else None,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
@@ -330,6 +337,27 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         for cleanup in cleanups:
             await cleanup()
         await slack_api.stop()
+
+
+def _digests_now(watch_store: WatchStore, api: SlackApi) -> DigestNow:
+    """`/mx digest now` on the stand-in: canned reports, posted through the one delivery path."""
+    client = AsyncWebClient(token="xoxb-test-token", base_url=api.base_url)
+
+    async def runner(domain: str) -> Report:
+        return Report(domain, tuple(order(CANNED)), 3)
+
+    def now_for(team_id: str, channel_id: str) -> Awaitable[Tally | None]:
+        return digest_now(
+            store=watch_store,
+            engine_runner=runner,
+            client_for_team=single_team(client),
+            team_id=team_id,
+            channel_id=channel_id,
+            now=datetime.now(UTC),
+            owner="harness",
+        )
+
+    return now_for
 
 
 def blocks_text(call: Call) -> str:
