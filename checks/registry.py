@@ -43,6 +43,7 @@ IDS: tuple[str, ...] = (
     "asn",
     "mta_sts",
     "tls_rpt",
+    "ns",
     "dnssec",
     "dane",
     "ports",
@@ -80,6 +81,8 @@ def load(check_id: str) -> Check:
             from checks import mta_sts as module
         case "tls_rpt":
             from checks import tls_rpt as module
+        case "ns":
+            from checks.ns import check as module
         case "dnssec":
             from checks.dnssec import check as module
         case "dane":

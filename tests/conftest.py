@@ -12,6 +12,7 @@ from checks.context import Context, Options
 from checks.engine import make_context
 from checks.settings import Nameserver, Settings
 from checks.target import normalise
+from tests.checks.zone_servers import ZoneServers
 from tests.fakes.dnsserver import DnsTestServer
 
 MakeContext = Callable[..., Awaitable[Context]]
@@ -60,6 +61,12 @@ def name_servers(
     yield name_servers_session
     for server in name_servers_session.values():
         server.clear()
+
+
+@pytest.fixture
+def zone_servers(dns_server: DnsTestServer, name_servers: dict[str, DnsTestServer]) -> ZoneServers:
+    """example.test delegated from test. to name servers on loopback (tests/checks/zone_servers)."""
+    return ZoneServers(dns_server, name_servers)
 
 
 @pytest.fixture

@@ -63,6 +63,13 @@ def _shared_flags() -> argparse.ArgumentParser:
         help="allow connections to private/loopback addresses (env MXBOT_ALLOW_PRIVATE=1)",
     )
     group.add_argument("--ca-file", metavar="PEM", help="extra trusted CAs (env MXBOT_CA_FILE)")
+    group.add_argument(
+        "--authoritative-port",
+        type=int,
+        metavar="PORT",
+        help="where a zone's name servers are asked directly (default 53; a lab's port; "
+        "env MXBOT_AUTHORITATIVE_PORT)",
+    )
     shared.add_argument("--debug", action="store_true", help="log debug messages to stderr")
     return shared
 
@@ -128,6 +135,7 @@ def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, st
         "timeout": timeout,
         "allow_private": args.allow_private,
         "ca_file": args.ca_file,
+        "authoritative_port": _port(args.authoritative_port),
     }
     if timeout is not None:  # longer steps: the budgets grow to hold them, the greeting wait too
         check = max(settings.check_budget, minimum_check_budget(timeout, settings.greeting_timeout))
@@ -136,6 +144,12 @@ def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, st
             settings.report_budget, minimum_report_budget(check, timeout)
         )
     return settings.with_overrides(**overrides)
+
+
+def _port(port: int | None) -> int | None:
+    if port is not None and not 0 < port < 65536:
+        raise SettingsError(f"--authoritative-port: {port} is not a port number")
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

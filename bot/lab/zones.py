@@ -6,6 +6,10 @@ report names that fault and nothing else. Mail host addresses are documentation 
 (192.0.2.0/24, 2001:db8::/32), which the address check accepts in a lab (private addresses allowed)
 and which lie outside the lab's loopback-only connection pin, so nothing is ever connected to; the
 SMTP domains (`bot.lab.mail`) are the exception, on the lab's own servers on 127.0.0.2-7.
+
+Every zone is delegated from the lab's own parent zone, `lab.`, to two name servers in different
+networks, ns1.lab (127.0.0.1) and ns2.lab (127.0.1.1): the one DNS server the demo runs answers on
+both addresses, for the parent and every zone alike, so the `ns` check finds each zone sound.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from bot.lab import mail
 from bot.lab.dnsserver import DnsServer
 
-SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
+# The lab's name servers: two, in different /24s (RFC 2182), each answering for every lab zone.
+NAME_SERVERS = {"ns1.lab": "127.0.0.1", "ns2.lab": "127.0.1.1"}
+SOA = "@ 300 IN SOA ns1.lab. hostmaster.lab. 1 7200 3600 1209600 300\n" + "".join(
+    f"@ 300 IN NS {name}.\n" for name in NAME_SERVERS
+)
 GOOD_MAIL = """@ MX 10 mx1
 @ MX 20 mx2
 mx1 A 192.0.2.25
@@ -595,6 +603,9 @@ DKIM_SELECTORS: dict[str, tuple[str, ...]] = {
 
 def load(server: DnsServer, domains: Sequence[LabDomain] | None = None) -> None:
     """Serve every lab domain (`domains`, as `lab()` made them) and the names they point at."""
+    server.load_zone(
+        SOA + "".join(f"{name}. A {address}\n" for name, address in NAME_SERVERS.items()), "lab"
+    )
     for domain in lab() if domains is None else domains:
         if domain.name not in DNS_FAILURES:
             server.load_zone(domain.zone, domain.name)
