@@ -122,6 +122,15 @@ class DnsServer:
                 rrset.update(existing)  # type: ignore[no-untyped-call]
             self._put(rrset)
 
+    def remove(self, origin: str) -> None:
+        """Forget every record at or below `origin`, as a server does before loading a zone anew."""
+        apex = dns.name.from_text(origin)
+        with self._lock:
+            self.records = {k: v for k, v in self.records.items() if not k[0].is_subdomain(apex)}
+            self.names.clear()
+            for rrset in self.records.values():
+                self._put(rrset)
+
     def clear(self) -> None:
         with self._lock:
             self.records.clear()

@@ -64,6 +64,7 @@ class Soa:
     expire: int
     minimum: int
     ttl: int
+    primary: str = ""  # MNAME: the primary server, lower-case, no trailing dot
 
     @property
     def negative_ttl(self) -> int:
@@ -300,7 +301,16 @@ def _find(
 
 
 def _soa(zone: str, rdata: dns.rdtypes.ANY.SOA.SOA, ttl: int) -> Soa:
-    return Soa(zone, rdata.serial, rdata.refresh, rdata.retry, rdata.expire, rdata.minimum, ttl)
+    return Soa(
+        zone,
+        rdata.serial,
+        rdata.refresh,
+        rdata.retry,
+        rdata.expire,
+        rdata.minimum,
+        ttl,
+        _text(rdata.mname),
+    )
 
 
 def _key(name: str) -> str:

@@ -72,13 +72,15 @@ class ZoneServers:
         self.resolver.load_zone(PARENT, "test")
 
     def serve(self, address: str, text: str) -> None:
-        """One name server's copy of example.test (127.0.1.1: the resolver's own data)."""
+        """One name server's copy of example.test, replacing the one it had (127.0.1.1: the
+        resolver's own data)."""
         server = self.resolver if address == "127.0.1.1" else self.servers[address]
+        server.remove("example.test")
         server.load_zone(text, "example.test")
 
     def publish(self, text: str) -> None:
         """example.test as the resolver finds it, and as 127.0.1.1 serves it."""
-        self.resolver.load_zone(text, "example.test")
+        self.serve("127.0.1.1", text)
 
     def sound(self, text: str | None = None) -> None:
         """Delegated to ns1 and ns2, both serving the same copy, found so by the resolver."""
