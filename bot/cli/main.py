@@ -1,7 +1,7 @@
 """The `mxbot` command: one settings object, and a subcommand module imported only when chosen.
 
 `mxbot --help` and `mxbot check` never import Slack or SQLAlchemy: each subcommand lives in its
-own module (`bot.cli.check`, `.spf`, `.fix`, `.dkim`, `.serve`, `.digest`) with `configure(parser, command)` and
+own module (`bot.cli.check`, `.spf`, `.fix`, `.live`, `.dkim`, `.serve`, `.digest`) with `configure(parser, command)` and
 the handler it sets, and only the chosen one is imported.
 
 Exit status: 0 when nothing failed or errored, 1 when something did, 2 on bad usage.
@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("run the checks on domains or IP addresses", "check"),
     "spf": ("evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)", "spf"),
     "fix": ("print the DNS records that fix a domain, as one zone-file snippet", "fix"),
+    "live": ("is a DNS change live at every name server of the zone and at the resolvers?", "live"),
     "dkim": ("DKIM tools: `dkim keygen` makes a key pair and the record to publish", "dkim"),
     "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics)", "serve"),
     "socket": ("run the Slack app over Socket Mode (no public URL needed)", "serve"),
@@ -106,6 +107,8 @@ def _module(name: str) -> Subcommand:
             from bot.cli import spf as module
         case "fix":
             from bot.cli import fix as module
+        case "live":
+            from bot.cli import live as module
         case "dkim":
             from bot.cli import dkim as module
         case "serve":
