@@ -16,7 +16,7 @@ from bot.cli import digest as digest_command
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import build_app
-from bot.slack.engine_binding import bind_engine
+from bot.slack.engine_binding import bind_engine, bind_live
 from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.store.db import Store
@@ -115,6 +115,7 @@ def _build(config: AppSettings) -> _Parts:
     app = build_app(
         config,
         engine=bind_engine(config.engine, services=services),
+        live=bind_live(config.engine),
         store=store,
         metrics=metrics,
         watch_store=watch_store,

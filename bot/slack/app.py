@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
 from bot.slack.deps import Deps
-from bot.slack.engine_binding import Plan, RunChecks, registry_plan
+from bot.slack.engine_binding import Plan, RunChecks, RunLive, registry_plan
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
 from bot.slack.listeners import register
@@ -50,6 +50,7 @@ def build_app(
     plan: Plan = registry_plan,
     watch_store: WatchStore | None = None,
     in_flight: InFlight | None = None,
+    live: RunLive | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -57,6 +58,8 @@ def build_app(
         engine: runs the checks of a command (`bot.slack.engine_binding.bind_engine`, or a canned one).
         client: the Web API client; by default one on `settings.api_url` with retry handlers.
         plan: which checks a command will run, for the ⏳ rows of the progress message.
+        live: answers `/mx live` (`bot.slack.engine_binding.bind_live`); without it, the app says
+            that it does not follow changes.
     """
     metrics = metrics or Metrics()
     _quiet_token_warning()
@@ -91,6 +94,7 @@ def build_app(
         gate=gate,
         watch_store=watch_store,
         in_flight=in_flight if in_flight is not None else InFlight(),
+        live=live,
     )
     register(app, deps)
     return app

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.metrics import Metrics
 from bot.settings import AppSettings
-from bot.slack.engine_binding import Plan, RunChecks
+from bot.slack.engine_binding import Plan, RunChecks, RunLive
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
 from bot.store.db import Store
@@ -27,6 +27,7 @@ class Deps:
     channel_limit: RateLimiter
     gate: ReportGate
     watch_store: WatchStore | None = None  # watch-lists and digests, when the app keeps them
+    live: RunLive | None = None  # `/mx live`, when the app answers it
     in_flight: InFlight = field(default_factory=InFlight)
 
 

@@ -1,17 +1,22 @@
-"""The engine seam for the Slack app: a callable from `Command` to a running report.
+"""The engine seam for the Slack app: a callable from `Command` to a running report, and one from
+a `live` command to its answer.
 
 `bind_engine(settings)` builds the shared services once and returns the callable; tests pass a
-canned engine instead, or the real one pointed at the DNS test server.
+canned engine instead, or the real one pointed at the DNS test server. `bind_live(settings)` is
+`mxbot live`'s one look (`checks.live.survey`) for the command's records.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.commands import Command
 from checks import registry
 from checks.engine import ReportStream, make_context
+from checks.live import records
+from checks.live.result import LiveReport, Wanted
+from checks.live.survey import survey
 from checks.model import CheckResult, Report
 from checks.net.services import Services, build_services
 from checks.registry import Check
@@ -63,5 +68,29 @@ def bind_engine(
         checks = select(list(command.checks) or None, is_address=target.is_address)
         ctx = make_context(target, settings, options=command.options, services=shared)
         return ReportStream(checks, ctx)
+
+    return run
+
+
+class RunLive(Protocol):
+    """Answer a `live` command: is the change live at every name server and resolver?"""
+
+    def __call__(self, command: Command) -> Awaitable[LiveReport]: ...
+
+
+def bind_live(settings: Settings) -> RunLive:
+    """`mxbot live`'s one look, bound to `settings`. Raises `records.RecordError` for a record type
+    the grammar let through but DNS does not know."""
+
+    async def run(command: Command) -> LiveReport:
+        target = command.target
+        if target is None or command.kind != "live":
+            raise ValueError("only a live command with a domain")
+        wanted: tuple[Wanted, ...]
+        if command.record:
+            wanted = (records.one(target.name, *command.record),)
+        else:
+            wanted = records.mail_set(target.name)
+        return await survey(target.name, wanted, settings)
 
     return run

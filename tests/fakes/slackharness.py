@@ -23,7 +23,7 @@ from bot.commands import Command
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
 from bot.slack.app import build_app
-from bot.slack.engine_binding import RunChecks
+from bot.slack.engine_binding import RunChecks, RunLive
 from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, start_http
 from bot.store.db import Store
@@ -239,12 +239,18 @@ MakeHarness = Callable[..., Awaitable[Harness]]
 
 @asynccontextmanager
 async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
-    """`make(run=…, plan=…, watch=…, **AppSettings overrides)` starts one app on a fresh store."""
+    """`make(run=…, plan=…, watch=…, live=…, **AppSettings overrides)` starts one app on a fresh
+    store."""
     slack_api = await SlackApi().start()
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def make(
-        run: RunChecks | None = None, plan: Any = None, *, watch: bool = False, **overrides: Any
+        run: RunChecks | None = None,
+        plan: Any = None,
+        *,
+        watch: bool = False,
+        live: RunLive | None = None,
+        **overrides: Any,
     ) -> Harness:
         canned = Canned()
         config = AppSettings(
@@ -270,6 +276,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             plan=plan or canned.plan,
             watch_store=watch_store,
             in_flight=in_flight,
+            live=live,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
