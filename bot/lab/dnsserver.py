@@ -236,26 +236,7 @@ class DnsServer:
             refusal.set_rcode(dns.rcode.FORMERR)
             return refusal.to_wire()
         response = dns.message.make_response(query)
-        response.flags |= dns.flags.AA
-        response.flags &= ~dns.flags.RA
-        if b.recursion_available:
-            response.flags |= dns.flags.RA
-        if b.not_authoritative:
-            response.flags &= ~dns.flags.AA
-        if b.authenticated or question.name in b.authenticated_names:
-            response.flags |= dns.flags.AD
-        cut = self._cut(question.name, question.rdtype)
-        if question.name in b.servfail or _under(question.name, b.servfail_zones):
-            response.set_rcode(dns.rcode.SERVFAIL)
-        elif _under(question.name, b.refused_zones):
-            response.flags &= ~dns.flags.AA
-            response.set_rcode(dns.rcode.REFUSED)
-        elif cut is not None:
-            with self._lock:
-                self._refer(response, cut)
-        else:
-            with self._lock:
-                self._answer(response, question.name, question.rdtype)
+        self._fill(response, question.name, question.rdtype)
         try:
             out = response.to_wire(max_size=65535)
         except Exception:  # noqa: BLE001 -- bad test data: answer like a broken server would
@@ -270,6 +251,30 @@ class DnsServer:
             response.flags |= dns.flags.TC
             out = response.to_wire()
         return out
+
+    def _fill(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
+        """The flags, the rcode and the sections, as this server's behaviour has them."""
+        b = self.behaviour
+        response.flags |= dns.flags.AA
+        response.flags &= ~dns.flags.RA
+        if b.recursion_available:
+            response.flags |= dns.flags.RA
+        if b.not_authoritative:
+            response.flags &= ~dns.flags.AA
+        if b.authenticated or qname in b.authenticated_names:
+            response.flags |= dns.flags.AD
+        cut = self._cut(qname, rdtype)
+        if qname in b.servfail or _under(qname, b.servfail_zones):
+            response.set_rcode(dns.rcode.SERVFAIL)
+        elif _under(qname, b.refused_zones):
+            response.flags &= ~dns.flags.AA
+            response.set_rcode(dns.rcode.REFUSED)
+        elif cut is not None:
+            with self._lock:
+                self._refer(response, cut)
+        else:
+            with self._lock:
+                self._answer(response, qname, rdtype)
 
     def _answer(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
         name = qname

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import errno
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dns.asyncquery
 import dns.exception
@@ -252,23 +252,7 @@ def _reply(
 ) -> Reply:
     answer = _find(response.answer, qname, qtype)
     alias = _find(response.answer, qname, dns.rdatatype.CNAME) if answer is None else None
-    referral = next(
-        (
-            r
-            for r in response.authority
-            if r.rdtype == dns.rdatatype.NS and qname.is_subdomain(r.name)
-        ),
-        None,
-    )
-    soa = next(
-        (
-            (r.name, r[0], r.ttl)
-            for r in response.authority
-            if isinstance(r[0], dns.rdtypes.ANY.SOA.SOA)
-        ),
-        None,
-    )
-    return Reply(
+    found = Reply(
         server,
         key,
         dns.rdatatype.to_text(qtype),
@@ -276,21 +260,38 @@ def _reply(
         rcode=dns.rcode.to_text(response.rcode()),
         authoritative=bool(response.flags & dns.flags.AA),
         recursion_available=bool(response.flags & dns.flags.RA),
-        records=tuple(answer) if answer is not None else (),
-        ttl=answer.ttl if answer is not None else 0,
         cname=_text(alias[0].target) if alias is not None else "",
-        referral_zone=_text(referral.name) if referral is not None and answer is None else "",
-        referral=tuple(_text(r.target) for r in referral)
-        if referral is not None and answer is None
-        else (),
-        glue=tuple(
-            (_text(rrset.name), r.to_text())
-            for rrset in response.additional
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
-            for r in rrset
-        ),
-        soa=_soa(_text(soa[0]), soa[1], soa[2]) if soa is not None and answer is None else None,
+        glue=_glue(response),
         tcp=tcp,
+    )
+    if answer is not None:
+        return replace(found, records=tuple(answer), ttl=answer.ttl)
+    zone, names = _referral(response, qname)
+    return replace(found, soa=_negative(response), referral_zone=zone, referral=names)
+
+
+def _referral(response: dns.message.Message, qname: dns.name.Name) -> tuple[str, tuple[str, ...]]:
+    """The zone cut a referral points at, and the servers it names (RFC 1034 4.3.2)."""
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.NS and qname.is_subdomain(rrset.name):
+            return _text(rrset.name), tuple(_text(r.target) for r in rrset)
+    return "", ()
+
+
+def _negative(response: dns.message.Message) -> Soa | None:
+    """The SOA a negative answer carries in its authority section (RFC 2308 3)."""
+    for rrset in response.authority:
+        if isinstance(rrset[0], dns.rdtypes.ANY.SOA.SOA):
+            return _soa(_text(rrset.name), rrset[0], rrset.ttl)
+    return None
+
+
+def _glue(response: dns.message.Message) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (_text(rrset.name), r.to_text())
+        for rrset in response.additional
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+        for r in rrset
     )
 
 

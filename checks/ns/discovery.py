@@ -24,7 +24,8 @@ from checks.net.dns import Answer, DnsClient, Outcome
 
 _MAX_SERVERS = 16  # more NS records than any zone needs; a bound on the questions asked
 _MAX_ADDRESSES = 4  # per server
-_MAX_PARENT_SERVERS = 4  # the parent's servers tried, in turn, for its delegation
+_PARENT_TRIES = 3  # the parent's servers asked, in turn, for its delegation (one address each)
+_PARENT_SILENCES = 2  # after this many silent ones, stop: a firewall lets only resolvers out
 
 
 class Found(enum.StrEnum):
@@ -209,13 +210,18 @@ async def _delegation(dns: DnsClient, direct: DirectClient, parent: str, name: s
     the delegation."""
     servers = await dns.query(parent, "NS")
     tried: list[Reply] = []
-    for server in sorted(set(servers.targets()))[:_MAX_PARENT_SERVERS]:
+    for server in sorted(set(servers.targets())):
         a, aaaa = await dns.addresses(server)
-        for address in (a.addresses() + aaaa.addresses())[:_MAX_ADDRESSES]:
-            reply = await direct.ask(address, name, "NS")
-            tried.append(reply)
-            if _usable(reply, parent, name):
-                return Delegation(parent, reply, tuple(tried))
+        addresses = a.addresses() + aaaa.addresses()
+        if not addresses:
+            continue
+        reply = await direct.ask(addresses[0], name, "NS")
+        tried.append(reply)
+        if _usable(reply, parent, name):
+            return Delegation(parent, reply, tuple(tried))
+        silent = sum(1 for r in tried if not r.responded)
+        if len(tried) >= _PARENT_TRIES or silent >= _PARENT_SILENCES:
+            break
     return Delegation(parent, None, tuple(tried))
 
 

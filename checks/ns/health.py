@@ -116,20 +116,24 @@ def _not_found(zone: Zone) -> Finding:
 def _reachability(zone: Zone, seen: _Seen) -> list[Finding]:
     authoritative = seen.where(Standing.AUTHORITATIVE)
     lame, silent = seen.where(Standing.LAME), seen.where(Standing.SILENT)
+    if silent and not any(":" in a.address for a in (*authoritative, *lame)):
+        # no IPv6 address answered at all: more likely this host's IPv6 than theirs
+        silent = [a for a in silent if ":" not in a.address]
+    untested = [a for a in seen.where(Standing.SILENT, Standing.UNTESTED) if a not in silent]
+    not_asked = [_not_asked(a) for a in untested]
     nowhere = [_no_address(zone, s) for s in zone.servers if not s.addresses]
-    untested = [_not_asked(a) for a in seen.where(Standing.UNTESTED)]
     if not authoritative and (lame or nowhere):
         failing = [f"{label(a)}: {a.reply.describe()}" for a in (*lame, *silent)]
         failing += [f"{s.name}: no address" for s in zone.servers if not s.addresses]
         lame_ones = [_lame(zone, a) for a in lame]
-        return [_all_lame(zone, failing), *lame_ones, *nowhere, *untested]
+        return [_all_lame(zone, failing), *lame_ones, *nowhere, *not_asked]
     if not authoritative:
-        return [_unreachable(zone, silent), *untested] if silent else untested
+        return [_unreachable(zone, silent), *not_asked] if silent else not_asked
     return [
         *(_lame(zone, a) for a in lame),
         *(_unresponsive(zone, a) for a in silent),
         *nowhere,
-        *untested,
+        *not_asked,
     ]
 
 
@@ -186,11 +190,14 @@ def _no_address(zone: Zone, server: NameServer) -> Finding:
 
 
 def _unreachable(zone: Zone, silent: Sequence[Asked]) -> Finding:
+    """Not a verdict on the zone: resolvers that reach its servers would fail too, and the MX
+    lookup would say so; more likely mxbot's network lets only its resolvers out."""
     return Finding(
         "ns.unreachable",
-        Status.ERROR,
-        f"None of the name servers of {zone.apex} answered mxbot's direct questions: they are "
-        "all down, or something between mxbot and them drops DNS.",
+        Status.INFO,
+        f"Not checked: none of the name servers of {zone.apex} answered mxbot's direct "
+        "questions, so something between mxbot and them drops DNS (a firewall that lets only "
+        "resolvers out), or they are all down.",
         fix=f"Ask them from another network (dig @SERVER {zone.apex} SOA); if they answer there, "
         "the block is on mxbot's side.",
         evidence=tuple(f"{label(a)}: {a.reply.describe()}" for a in silent),
@@ -198,11 +205,10 @@ def _unreachable(zone: Zone, silent: Sequence[Asked]) -> Finding:
 
 
 def _not_asked(asked: Asked) -> Finding:
-    return Finding(
-        "ns.not_asked",
-        Status.INFO,
-        f"{label(asked)} was not asked: {asked.reply.describe()}.",
-    )
+    why = asked.reply.describe()
+    if ":" in asked.address and not asked.reply.responded:
+        why += "; no IPv6 address of the zone answered, so this host's IPv6 is the likelier cause"
+    return Finding("ns.not_asked", Status.INFO, f"{label(asked)} was not checked: {why}.")
 
 
 def _named_by(zone: Zone, name: str) -> str:
@@ -286,7 +292,8 @@ def _glue(zone: Zone) -> list[Finding]:
             continue  # out of bailiwick: resolvers look its address up themselves
         if not server.glue:
             findings.append(_glue_missing(zone, server))
-        elif server.resolved and set(server.glue) != set(server.resolved):
+        elif server.resolved and set(server.glue) - set(server.resolved):
+            # an address the server no longer has; glue for fewer of its addresses is fine
             findings.append(_glue_mismatch(zone, server))
     return findings
 

@@ -3,6 +3,7 @@ answer, lag, refuse or keep quiet, and the resolver in front of them."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import dns.name
@@ -259,7 +260,7 @@ async def test_a_silent_server_among_answering_ones_fails(
     assert code_set(findings) == {("ns.unresponsive", Status.FAIL), OK}
 
 
-async def test_name_servers_that_never_answer_are_inconclusive_not_lame(
+async def test_name_servers_that_never_answer_are_not_checked_rather_than_lame(
     context_for: MakeContext, zone_servers: ZoneServers
 ) -> None:
     near = {"ns1.example.test": "127.0.0.11", "ns3.example.test": "127.0.0.13"}
@@ -271,8 +272,34 @@ async def test_name_servers_that_never_answer_are_inconclusive_not_lame(
 
     findings = await run(context_for)
 
-    assert codes(findings)[0] == ("ns.unreachable", Status.ERROR)
+    assert codes(findings)[0] == ("ns.unreachable", Status.INFO)
     assert ("ns.all_lame", Status.FAIL) not in codes(findings)
+
+
+async def test_a_silent_ipv6_address_when_no_ipv6_answers_is_this_hosts_ipv6_not_theirs(
+    context_for: MakeContext, zone_servers: ZoneServers
+) -> None:
+    text = zone() + "ns1.example.test. 300 IN AAAA ::1\n"  # nothing answers DNS on ::1 here
+    zone_servers.sound(text)
+
+    findings = await run(context_for)
+
+    assert code_set(findings) == {("ns.not_asked", Status.INFO), OK}
+    assert "this host's IPv6" in by_code(findings, "ns.not_asked").message
+
+
+async def test_a_silent_parent_is_asked_twice_at_most_and_its_delegation_not_checked(
+    context_for: MakeContext, zone_servers: ZoneServers
+) -> None:
+    zone_servers.sound()
+    zone_servers.parent.behaviour.drop_all = True
+    started = time.monotonic()
+
+    findings = await run(context_for)
+
+    assert code_set(findings) == {("ns.parent_not_checked", Status.INFO), OK}
+    assert zone_servers.asked("127.0.0.10") <= 2 * 2  # one server here; two attempts each
+    assert time.monotonic() - started < 4.0
 
 
 async def test_a_server_whose_name_has_no_address_fails(
