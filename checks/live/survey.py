@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from checks.live import compare
 from checks.live.result import LiveReport, RecordLive, Wanted
-from checks.net.direct import DirectClient
+from checks.net.direct import DirectClient, Reply
 from checks.net.dns import DnsClient
 from checks.ns.discovery import Asked, Found, Zone, ask_each, discover
 from checks.ns.health import newest
@@ -48,29 +48,39 @@ async def _survey(domain: str, wanted: Sequence[Wanted], settings: Settings) -> 
         return compare.nothing(domain, zone.detail)
     if not zone.addresses:
         return compare.nothing(domain, f"no name server of {zone.apex} has an address")
-    soas = await ask_each(direct, zone, zone.apex, "SOA")
+    resolvers = resolvers_of(settings)
+    soas, looked = await asyncio.gather(  # every question at once: a silent server costs one wait
+        ask_each(direct, zone, zone.apex, "SOA"),
+        asyncio.gather(*(_ask(direct, zone, resolvers, w) for w in wanted)),
+    )
     records = [s for a in soas if (s := a.reply.soa_record()) is not None and a.reply.authoritative]
     serial = newest([s.serial for s in records]) if records else None
     primary = next((s.primary for s in records if s.serial == serial), "")
-    resolvers = resolvers_of(settings)
-    judged = await asyncio.gather(
-        *(_record(direct, zone, soas, resolvers, w, primary) for w in wanted)
-    )
+    judged = [
+        _judge(w, soas, answers, resolvers, cached, primary)
+        for w, (answers, cached) in zip(wanted, looked, strict=True)
+    ]
     return compare.report(domain, zone.apex, judged, serial=serial)
 
 
-async def _record(
-    direct: DirectClient,
-    zone: Zone,
-    soas: Sequence[Asked],
-    resolvers: Sequence[Nameserver],
-    wanted: Wanted,
-    primary: str,
-) -> RecordLive:
-    answers, cached = await asyncio.gather(
+async def _ask(
+    direct: DirectClient, zone: Zone, resolvers: Sequence[Nameserver], wanted: Wanted
+) -> tuple[tuple[Asked, ...], list[Reply]]:
+    """One record, of every name server address and every resolver."""
+    return await asyncio.gather(
         ask_each(direct, zone, wanted.name, wanted.rdtype),
         asyncio.gather(*(direct.ask_resolver(r, wanted.name, wanted.rdtype) for r in resolvers)),
     )
+
+
+def _judge(
+    wanted: Wanted,
+    soas: Sequence[Asked],
+    answers: Sequence[Asked],
+    resolvers: Sequence[Nameserver],
+    cached: Sequence[Reply],
+    primary: str,
+) -> RecordLive:
     servers = [
         compare.at_server(a.server, a.address, soa.reply, a.reply, wanted)
         for a, soa in zip(answers, soas, strict=True)
