@@ -363,7 +363,7 @@ def _resilience(zone: Zone) -> list[Finding]:
                 "to the delegation at the registrar.",
             )
         ]
-    networks = {_network(address) for _, address in zone.addresses}
+    networks = {network(address) for _, address in zone.addresses}
     if len(networks) != 1:
         return []
     return [
@@ -378,7 +378,8 @@ def _resilience(zone: Zone) -> list[Finding]:
     ]
 
 
-def _network(address: str) -> str:
+def network(address: str) -> str:
+    """The /24 (IPv4) or /48 (IPv6) an address is in: RFC 2182's unit of "the same network"."""
     ip = ipaddress.ip_address(address)
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

@@ -112,6 +112,13 @@ def test_wait_on_a_live_change_returns_at_once(
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1] == "Live after 0 s (1 look)."
+    as_json = json.loads(live(settings, "example.test", "MX", "--wait", "--json").stdout)
+    assert as_json["waited"] | {"elapsed_s": 0} == {
+        "live": True,
+        "looks": 1,
+        "elapsed_s": 0,
+        "limit_s": 330.0,
+    }
 
 
 def test_bad_usage_exits_2_with_the_reason(settings: Settings) -> None:

@@ -13,6 +13,7 @@ from checks.context import Context
 from checks.engine import make_context, run_report
 from checks.model import Finding, Status
 from checks.ns import check as ns
+from checks.ns import health
 from checks.settings import Settings
 from checks.target import normalise
 from tests.checks.zone_servers import ADDRESSES, ZoneServers, zone
@@ -389,3 +390,12 @@ async def test_only_the_servers_the_zone_names_are_asked(
     asked = {a for a in zone_servers.servers if zone_servers.asked(a)}
     assert asked == {"127.0.0.10", "127.0.0.11"}  # the parent, and ns1 (ns2 is the resolver's)
     assert ctx.direct.sent == 1 + 2 * 2  # the delegation; SOA and recursion at both addresses
+
+
+def test_serial_arithmetic_and_networks_follow_the_rfcs() -> None:
+    assert health.newer(2, 1)
+    assert health.newer(3, 4294967295)  # RFC 1982: 3 comes after 2**32 - 1
+    assert not health.newer(4294967295, 3)
+    assert health.newest([4294967295, 3, 1]) == 3
+    assert health.network("2001:db8:1:2::53") == "2001:db8:1::/48"
+    assert health.network("192.0.2.53") == "192.0.2.0/24"
