@@ -1,8 +1,9 @@
 """Is one record live? What each name server and each resolver serves, compared (pure).
 
 The current answer is the one the name servers with the newest SOA serial (RFC 1982) give; when
-they disagree among themselves, the primary's (the SOA MNAME) wins, then the most common. A name
-server that answers otherwise disagrees: behind (an older serial) or simply different. A resolver
+they disagree among themselves, the primary's (the SOA MNAME) wins, then the most common (on a tie,
+the first server's by name). A name server that answers otherwise disagrees: behind (an older
+serial) or simply different. A resolver
 that answers otherwise still caches the old answer, for at most the TTL it reports: the records'
 remaining TTL, or for "no such record" the remaining negative TTL of the SOA it gives (RFC 2308).
 Lame and silent servers serve nothing, old or new: they are named, but do not hold the verdict.

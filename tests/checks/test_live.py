@@ -128,6 +128,40 @@ async def test_at_one_serial_the_primarys_answer_is_the_current_one(
     )
 
 
+async def test_stale_lame_and_different_servers_at_once_are_each_named(
+    zone_servers: ZoneServers, settings: Settings
+) -> None:
+    four = {**THREE, "ns4.example.test": "127.0.0.12"}
+    text = zone(2, four, extra=MAIL_V2)
+    zone_servers.delegate(tuple(four), glue=four)
+    zone_servers.publish(text)  # ns2, and the resolver: current
+    zone_servers.serve("127.0.0.11", zone(1, four, extra=MAIL_V1))  # ns1: stale
+    zone_servers.servers["127.0.0.13"].behaviour.refused_zones.add(
+        dns.name.from_text("example.test")
+    )  # ns3: lame
+    zone_servers.serve("127.0.0.12", text.replace("v=spf1 mx -all", "v=spf1 a -all"))  # ns4
+
+    report = await look(settings, records.one("example.test", "TXT"))
+
+    record = report.records[0]
+    assert report.verdict is Verdict.SERVERS_DISAGREE
+    assert report.sentence == (
+        "The name servers disagree on example.test TXT: ns1.example.test (127.0.0.11) still "
+        'serves TXT "google-site-verification=abc" | "v=spf1 -all" (serial 1); '
+        'ns4.example.test (127.0.0.12) serves TXT "google-site-verification=abc" | "v=spf1 a '
+        '-all" at the same serial 2, while the other one serves TXT '
+        '"google-site-verification=abc" | "v=spf1 mx -all" (serial 2).'
+    )
+    states = {s.address: (s.state, s.serial) for s in record.servers}
+    assert states == {
+        "127.0.0.11": (State.RECORDS, 1),
+        "127.0.1.1": (State.RECORDS, 2),
+        "127.0.0.12": (State.RECORDS, 2),
+        "127.0.0.13": (State.LAME, None),
+    }
+    assert record.resolvers[0].answer == record.new  # the resolver agrees with the current one
+
+
 async def test_no_answering_server_means_no_verdict(
     zone_servers: ZoneServers, settings: Settings
 ) -> None:
