@@ -1,7 +1,7 @@
 """The closed list of checks, in display order; adding a check is adding a module here.
 
 A check module is imported when a report first needs it, so `mxbot check --only mx` loads one
-check rather than sixteen (their imports, cryptography among them, are most of a CLI call's
+check rather than seventeen (their imports, cryptography among them, are most of a CLI call's
 start-up). `load` names each module in an import statement that mypy verifies against `Check`.
 """
 
