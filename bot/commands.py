@@ -7,6 +7,7 @@
     203.0.113.7                      address-level checks
     fix example.com [spf …]          the records that fix what the checks find, as one zone snippet
     message                          (answered by the Slack layer: the paste box for a bounce)
+    live example.com [TYPE [NAME]]   is a DNS change live at every name server and resolver?
     dkim keygen                      answered with a pointer to the CLI: no private key in Slack
     help
 
@@ -39,6 +40,10 @@ USAGES: tuple[tuple[str, str], ...] = (
     ("203.0.113.7", "check a mail server's address (reverse DNS, …)"),
     ("fix example.com", "the DNS records that fix it, as one zone-file snippet"),
     ("message", "paste a bounce or a message's headers: why did it fail?"),
+    (
+        "live example.com TXT s1._domainkey",
+        "is a DNS change live everywhere yet? (default: MX, SPF, DMARC, MTA-STS)",
+    ),
     ("help", "show this help"),
 )
 
@@ -95,6 +100,55 @@ _FILLER = frozenset(
 _HELP = frozenset({"help", "?", "-h", "--help", "usage"})
 _FIX = "fix"
 _KEYGEN = "keygen"
+_LIVE = "live"
+# Words around a live question ("is the TXT s1._domainkey of example.com live yet?"); "a" is not
+# one of them here: it is the A record type.
+_LIVE_FILLER = frozenset(
+    {
+        "is",
+        "it",
+        "the",
+        "of",
+        "for",
+        "on",
+        "at",
+        "yet",
+        "now",
+        "please",
+        "check",
+        "record",
+        "records",
+        "are",
+        "my",
+        "change",
+        "changes",
+        "in",
+        "hi",
+        "hey",
+        "thanks",
+    }
+)
+_RDTYPE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}$")
+# Record types people follow; a word among them is the TYPE of `live DOMAIN TYPE NAME`.
+LIVE_TYPES = frozenset(
+    {
+        "A",
+        "AAAA",
+        "CAA",
+        "CNAME",
+        "DNSKEY",
+        "DS",
+        "HTTPS",
+        "MX",
+        "NS",
+        "PTR",
+        "SOA",
+        "SRV",
+        "SVCB",
+        "TLSA",
+        "TXT",
+    }
+)
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 _SELECTOR = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$", re.IGNORECASE)
 
@@ -119,12 +173,14 @@ class UsageError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Command:
     """What the user asked for: help, a report on `target` (all checks when `checks` is empty),
-    the fix bundle for that report, or DKIM key generation (which is not done in Slack)."""
+    the fix bundle for that report, whether a change is live (`record`: TYPE and NAME, or the
+    mail set when empty), or DKIM key generation (which is not done in Slack)."""
 
-    kind: Literal["report", "help", "fix", "keygen"]
+    kind: Literal["report", "help", "fix", "live", "keygen"]
     target: Target | None = None
     checks: tuple[str, ...] = ()
     options: Options = field(default_factory=Options)
+    record: tuple[str, ...] = ()  # live: (TYPE, NAME)
 
     @property
     def text(self) -> str:
@@ -135,6 +191,8 @@ class Command:
             return "help"
         if self.kind == "fix":
             return "fix " + replace(self, kind="report").text
+        if self.kind == "live":
+            return " ".join(["live", self.target.name, *self.record])
         name = self.target.name
         if self.options.sending_ip:
             return " ".join([*self.checks, name, self.options.sending_ip])
@@ -163,6 +221,8 @@ def parse(text: str, *, known: Collection[str] | None = None, bot_user: str = ""
     lowered = {t.lower() for t in tokens}
     if _KEYGEN in lowered:
         return _keygen(tokens)
+    if _LIVE in lowered:
+        return _live([t for t in tokens if t.lower() != _LIVE and t.lower() not in _LIVE_FILLER])
     chosen: list[str] = []
     words: list[str] = []
     for token in tokens:
@@ -263,6 +323,37 @@ def _keygen(tokens: list[str]) -> Command:
         if not target.is_address:
             return Command("keygen", target)
     return Command("keygen")
+
+
+def _live(words: list[str]) -> Command:
+    """`live DOMAIN [TYPE [NAME]]`, in any order: the TYPE is a record type's name, the DOMAIN
+    the first word that names one (no underscore label: `s1._domainkey` is a NAME)."""
+    usage = "live example.com TXT s1._domainkey"
+    if any(w.lower() in _HELP for w in words):
+        return HELP
+    types = [i for i, w in enumerate(words) if w.upper() in LIVE_TYPES]
+    rest = [i for i in range(len(words)) if i not in types[:1]]
+    domains = [
+        (i, t) for i in rest if "_" not in words[i] and (t := _domain_or_none(words[i])) is not None
+    ]
+    if not domains:
+        raise UsageError("Tell me which domain's change to follow.", usage)
+    at, domain = domains[0]
+    names = [words[i] for i in rest if i != at]
+    if len(names) > 1 or len(types) > 1:
+        raise UsageError("Give one record: its type, then its name.", usage)
+    if names and not types:
+        raise UsageError(f"Give the record type of {names[0]!r} too.", usage)
+    record = (words[types[0]].upper(), names[0] if names else "@") if types else ()
+    return Command("live", domain, record=record)
+
+
+def _domain_or_none(word: str) -> Target | None:
+    try:
+        target = normalise(word)
+    except TargetError:
+        return None
+    return None if target.is_address or "." not in target.name else target
 
 
 def _dkim(domain: Target, rest: list[str], chosen: list[str]) -> Command:

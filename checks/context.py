@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from checks.net.direct import DirectClient
 from checks.net.dns import Answer, DnsClient, Outcome
 from checks.net.policy import is_ip_literal, worth_looking_up
 from checks.net.probe.result import ProbeResult
@@ -77,10 +78,18 @@ class Context:
     options: Options = field(default_factory=Options)
     services: Services = field(default_factory=lambda: Services())  # process-wide clients
     _memo: dict[str, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
+    _direct: DirectClient | None = field(default=None, repr=False)
 
     @property
     def domain(self) -> str:
         return self.target.name
+
+    @property
+    def direct(self) -> DirectClient:
+        """Questions put to one named server (a zone's name servers), on these settings."""
+        if self._direct is None:
+            self._direct = DirectClient(self.settings)
+        return self._direct
 
     async def once(self, key: str, compute: Callable[[], Awaitable[T]]) -> T:
         """Compute a shared fact once per report, whichever check asks first."""

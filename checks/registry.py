@@ -1,7 +1,7 @@
 """The closed list of checks, in display order; adding a check is adding a module here.
 
 A check module is imported when a report first needs it, so `mxbot check --only mx` loads one
-check rather than sixteen (their imports, cryptography among them, are most of a CLI call's
+check rather than seventeen (their imports, cryptography among them, are most of a CLI call's
 start-up). `load` names each module in an import statement that mypy verifies against `Check`.
 """
 
@@ -43,6 +43,7 @@ IDS: tuple[str, ...] = (
     "asn",
     "mta_sts",
     "tls_rpt",
+    "ns",
     "dnssec",
     "dane",
     "ports",
@@ -80,6 +81,8 @@ def load(check_id: str) -> Check:
             from checks import mta_sts as module
         case "tls_rpt":
             from checks import tls_rpt as module
+        case "ns":
+            from checks.ns import check as module
         case "dnssec":
             from checks.dnssec import check as module
         case "dane":

@@ -116,6 +116,11 @@ class Settings:
     greeting_timeout: float = DEFAULT_GREETING_TIMEOUT
     # One SMTP probe, all steps; None: the greeting wait and 3 steps, within the check budget.
     probe_budget: float | None = None
+    # Where a zone's name servers are asked when asked directly (the `ns` check, `mxbot live`):
+    # 53, as everywhere; a lab or a test serving its zones on loopback sets its own port.
+    authoritative_port: int = 53
+    # More resolvers `mxbot live` asks whether a change has reached them (besides `resolvers`).
+    live_resolvers: tuple[Nameserver, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the non-None values of `changes` applied (CLI flags win over env)."""
@@ -154,7 +159,20 @@ class Settings:
                 z.strip() for z in env.get("MXBOT_DNSBL_ZONES", "").split(",") if z.strip()
             ),
             helo_name=env.get("MXBOT_HELO_NAME", "").strip(),
+            authoritative_port=_port_setting(env, "MXBOT_AUTHORITATIVE_PORT"),
+            live_resolvers=tuple(
+                parse_nameserver(part)
+                for part in env.get("MXBOT_LIVE_RESOLVERS", "").split(",")
+                if part.strip()
+            ),
         )
+
+
+def _port_setting(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, "").strip() or "53"
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{name}={raw!r} is not a port number")
+    return int(raw)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

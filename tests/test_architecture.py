@@ -225,8 +225,8 @@ def test_only_the_registry_imports_a_check_module(graph: list[Import]) -> None:
 
 
 def test_renderers_never_reach_the_network_or_the_engine(graph: list[Import]) -> None:
-    """They render plain results: the report's, the fix bundle's (`checks.bundle.result`) and the
-    message diagnosis's (`checks.message.result`)."""
+    """They render plain results: the report's, the fix bundle's (`checks.bundle.result`), the
+    message diagnosis's (`checks.message.result`) and `mxbot live`'s (`checks.live.result`)."""
     allowed = (
         "bot.render",
         "bot.commands",
@@ -234,12 +234,20 @@ def test_renderers_never_reach_the_network_or_the_engine(graph: list[Import]) ->
         "checks.target",
         "checks.bundle.result",
         "checks.message.result",
+        "checks.live.result",
     )
     reaching = [
         str(i)
         for i in ours(graph)
         if within(i.source, "bot.render") and not within(i.target, *allowed)
     ]
+
+    assert reaching == []
+
+
+def test_live_results_are_plain_values(graph: list[Import]) -> None:
+    """checks/live/result.py is what the renderers read: it imports nothing of ours."""
+    reaching = [str(i) for i in ours(graph) if i.source == "checks.live.result"]
 
     assert reaching == []
 

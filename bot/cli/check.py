@@ -120,7 +120,7 @@ class Progress:
     def __init__(self, total: int) -> None:
         self.total = total
         self.finished = 0
-        self.width = _columns(sys.stderr)
+        self.width = columns(sys.stderr)
         self._write(f"checking… 0/{total}")
 
     def done(self, result: CheckResult) -> None:
@@ -137,14 +137,16 @@ class Progress:
         sys.stderr.flush()
 
 
-def _columns(stream: TextIO) -> int:
-    """The width of the terminal `stream` is (COLUMNS first, as `shutil` reads it; 80 if none)."""
+def columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` is (COLUMNS first, as `shutil` reads it; 80 if none,
+    or if the terminal says 0, as a pseudo-terminal without a size does)."""
     if "COLUMNS" in os.environ or not stream.isatty():
         return shutil.get_terminal_size().columns
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        width = os.get_terminal_size(stream.fileno()).columns
     except OSError:
-        return shutil.get_terminal_size().columns
+        width = shutil.get_terminal_size().columns
+    return width or 80
 
 
 def _print(reports: Sequence[Report], args: argparse.Namespace) -> None:
@@ -162,7 +164,7 @@ def _print(reports: Sequence[Report], args: argparse.Namespace) -> None:
         )
     else:
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        width = _columns(sys.stdout)
+        width = columns(sys.stdout)
         rendered = [
             text.render(r, colour=colour, width=width, verbose=args.verbose) for r in reports
         ]

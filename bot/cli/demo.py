@@ -1,6 +1,7 @@
 """`mxbot demo [DOMAIN...] [--mail] [--serve]`: try mxbot offline, on the lab's broken domains.
 
-The demo starts its own DNS server on 127.0.0.1 (a free port) serving the lab (`bot.lab.zones`)
+The demo starts its own DNS server on 127.0.0.1 and 127.0.1.1 (the lab's two name servers, on one
+free port) serving the lab (`bot.lab.zones`)
 and, with `--mail`, the lab's SMTP servers on 127.0.0.2-7 port 25 (root only). It runs the engine
 on every lab domain with that server as the only resolver, private addresses allowed and
 connections pinned to 127.0.0.0/8, and prints one line per domain: its verdict and why. With
@@ -80,6 +81,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         lab_settings = replace(
             settings,
             resolvers=(server,),
+            authoritative_port=server.port,  # the lab's name servers listen there, not on 53
             timeout=args.timeout or LAB_TIMEOUT,
             allow_private=True,
             connect_networks=(LAB_NETWORK,),
@@ -108,7 +110,8 @@ def _chosen(names: Sequence[str], lab: Sequence[LabDomain]) -> list[LabDomain]:
 
 @contextlib.contextmanager
 def _dns(lab: Sequence[LabDomain]) -> Iterator[Nameserver]:
-    server = DnsServer().start()
+    first, *more = zones.NAME_SERVERS.values()
+    server = DnsServer(first, also=more).start()
     try:
         zones.load(server, lab)
         yield Nameserver(server.host, server.port)
@@ -146,7 +149,7 @@ async def _reports(domains: Sequence[LabDomain], settings: Settings) -> list[Rep
             return await run_report(plan, ctx, progress.done if progress else None)
 
     # the names that time out go first, so that their wait overlaps the others' work
-    slow = {d.name for d in domains if d.name in zones.DNS_FAILURES}
+    slow = {d.name for d in domains if d.name in zones.SLOW}
     tasks = {
         d.name: asyncio.ensure_future(one(d))
         for d in sorted(domains, key=lambda d: d.name not in slow)
@@ -241,7 +244,7 @@ async def _serve(server: Nameserver, settings: Settings) -> int:
     print(
         f"The lab's DNS server is on {server} (Ctrl-C stops it). Check a lab domain with:\n"
         f"  MXBOT_CONNECT_NETWORKS={LAB_NETWORK} mxbot check good.lab "
-        f"--resolver {server} --allow-private{ca}",
+        f"--resolver {server} --authoritative-port {server.port} --allow-private{ca}",
         flush=True,
     )
     await asyncio.Event().wait()

@@ -1,7 +1,7 @@
 """The `mxbot` command: one settings object, and a subcommand module imported only when chosen.
 
 `mxbot --help` and `mxbot check` never import Slack or SQLAlchemy: each subcommand lives in its
-own module (`bot.cli.check`, `.message`, `.spf`, `.fix`, `.dkim`, `.serve`, `.exporter`, `.digest`) with `configure(parser, command)` and
+own module (`bot.cli.check`, `.message`, `.spf`, `.fix`, `.live`, `.dkim`, `.serve`, `.exporter`, `.digest`) with `configure(parser, command)` and
 the handler it sets, and only the chosen one is imported.
 
 Exit status: 0 when nothing failed or errored, 1 when something did, 2 on bad usage.
@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "spf": ("evaluate a domain's SPF policy for a sending IP (RFC 7208 check_host)", "spf"),
     "fix": ("print the DNS records that fix a domain, as one zone-file snippet", "fix"),
+    "live": ("is a DNS change live at every name server of the zone and at the resolvers?", "live"),
     "dkim": ("DKIM tools: `dkim keygen` makes a key pair and the record to publish", "dkim"),
     "serve": ("run the Slack app over HTTP (Events API, OAuth, /metrics, /probe)", "serve"),
     "socket": ("run the Slack app over Socket Mode (no public URL needed)", "serve"),
@@ -71,6 +72,13 @@ def _shared_flags() -> argparse.ArgumentParser:
         help="allow connections to private/loopback addresses (env MXBOT_ALLOW_PRIVATE=1)",
     )
     group.add_argument("--ca-file", metavar="PEM", help="extra trusted CAs (env MXBOT_CA_FILE)")
+    group.add_argument(
+        "--authoritative-port",
+        type=int,
+        metavar="PORT",
+        help="where a zone's name servers are asked directly (default 53; a lab's port; "
+        "env MXBOT_AUTHORITATIVE_PORT)",
+    )
     shared.add_argument("--debug", action="store_true", help="log debug messages to stderr")
     return shared
 
@@ -109,6 +117,8 @@ def _module(name: str) -> Subcommand:
             from bot.cli import spf as module
         case "fix":
             from bot.cli import fix as module
+        case "live":
+            from bot.cli import live as module
         case "dkim":
             from bot.cli import dkim as module
         case "serve":
@@ -140,6 +150,7 @@ def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, st
         "timeout": timeout,
         "allow_private": args.allow_private,
         "ca_file": args.ca_file,
+        "authoritative_port": _port(args.authoritative_port),
     }
     if timeout is not None:  # longer steps: the budgets grow to hold them, the greeting wait too
         check = max(settings.check_budget, minimum_check_budget(timeout, settings.greeting_timeout))
@@ -148,6 +159,12 @@ def settings_from(args: argparse.Namespace, env: os._Environ[str] | dict[str, st
             settings.report_budget, minimum_report_budget(check, timeout)
         )
     return settings.with_overrides(**overrides)
+
+
+def _port(port: int | None) -> int | None:
+    if port is not None and not 0 < port < 65536:
+        raise SettingsError(f"--authoritative-port: {port} is not a port number")
+    return port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

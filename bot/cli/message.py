@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli.check import _columns
+from bot.cli.check import columns
 from bot.cli.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 from checks.message.diagnose import diagnose
 from checks.message.parse import MAX_BYTES, MessageSyntaxError
@@ -78,7 +78,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.render import message_text
 
         colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        width = _columns(sys.stdout)
+        width = columns(sys.stdout)
         print(message_text.render(report, colour=colour, width=width, verbose=args.verbose), end="")
     bad = report.status in (Status.FAIL, Status.ERROR)
     return EXIT_PROBLEM if bad else EXIT_OK

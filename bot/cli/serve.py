@@ -17,7 +17,7 @@ from bot.exporter.probe import Prober
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import build_app
-from bot.slack.engine_binding import bind_diagnose, bind_engine
+from bot.slack.engine_binding import bind_diagnose, bind_engine, bind_live
 from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.store.db import Store
@@ -127,6 +127,7 @@ def _build(config: AppSettings) -> _Parts:
         config,
         engine=bind_engine(config.engine, services=services),
         diagnose=bind_diagnose(config.engine, services=services),
+        live=bind_live(config.engine),
         store=store,
         metrics=metrics,
         watch_store=watch_store,

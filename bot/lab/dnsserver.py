@@ -3,8 +3,13 @@
 The lab (`mxbot demo`) serves its domains with it, and the tests (as `tests.fakes.dnsserver`) serve
 theirs. It runs on its own thread and event loop, so synchronous code, subprocesses (the CLI) and
 async tests can all use it. Behaviours the tests need and real servers have: CNAME chasing inside the
-data, wildcards, NXDOMAIN versus empty non-terminals, truncation over UDP, and injected faults
-(names that time out or SERVFAIL, a fixed delay on every answer, counting of every query).
+data, wildcards, NXDOMAIN versus empty non-terminals, truncation over UDP, referrals at zone cuts
+(a parent's delegation, with glue), and injected faults (names that time out or SERVFAIL, a fixed
+delay on every answer, a lame server that refuses or answers without authority, an open resolver,
+counting of every query).
+
+Several servers can share one port on different loopback addresses (`port=`), as the name servers
+of one zone do on port 53; `also=` makes one server answer on more addresses than one.
 """
 
 from __future__ import annotations
@@ -50,23 +55,39 @@ class Behaviour:
     # never answer a query for a type the name holds no record of (a "braindead" server that
     # answers TXT but times out on, say, SPF or AAAA; the RFC 7208 test suite's TIMEOUT entries)
     timeout_missing: set[dns.name.Name] = field(default_factory=set)
+    # A lame server (RFC 1912 2.8): named for these zones but refusing them (REFUSED) ...
+    refused_zones: set[dns.name.Name] = field(default_factory=set)
+    # ... or answering for everything without the AA bit, as a cache does
+    not_authoritative: bool = False
+    # RA set: a server that also resolves for anyone (an open resolver, RFC 5358)
+    recursion_available: bool = False
+    # Zone cuts this server is the parent of: names at or below them get a referral (the NS set at
+    # the cut in the authority section, addresses of in-bailiwick servers as glue), not an answer;
+    # the DS at the cut is the parent's own, answered (RFC 4035 3.1.4.1).
+    delegations: set[dns.name.Name] = field(default_factory=set)
 
 
 class DnsServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, also: Iterable[str] = ()) -> None:
+        """Args:
+        port: the port to listen on (UDP and TCP); 0 for a free one.
+        also: more addresses answering the same data on the same port.
+        """
         self.records: dict[Key, dns.rrset.RRset] = {}
         self.names: set[dns.name.Name] = set()
         self.behaviour = Behaviour()
         self.queries: collections.Counter[tuple[str, str]] = collections.Counter()
         self.tcp_queries = 0
+        self.recursion_desired = 0  # queries that asked for recursion (RD)
         self.host = host  # 127.0.0.1, or ::1 for IPv6
-        self.port = 0
+        self.port = port
+        self.also = tuple(also)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._lock = threading.Lock()
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: list[asyncio.DatagramTransport] = []
         self.replies: set[asyncio.Task[None]] = set()
-        self._tcp: asyncio.Server | None = None
+        self._tcp: list[asyncio.Server] = []
 
     # ---- data ---------------------------------------------------------------------------------
     def load_zone(self, text: str, origin: str) -> None:
@@ -101,6 +122,15 @@ class DnsServer:
                 rrset.update(existing)  # type: ignore[no-untyped-call]
             self._put(rrset)
 
+    def remove(self, origin: str) -> None:
+        """Forget every record at or below `origin`, as a server does before loading a zone anew."""
+        apex = dns.name.from_text(origin)
+        with self._lock:
+            self.records = {k: v for k, v in self.records.items() if not k[0].is_subdomain(apex)}
+            self.names.clear()
+            for rrset in self.records.values():
+                self._put(rrset)
+
     def clear(self) -> None:
         with self._lock:
             self.records.clear()
@@ -108,6 +138,7 @@ class DnsServer:
             self.behaviour = Behaviour()
             self.queries.clear()
             self.tcp_queries = 0
+            self.recursion_desired = 0
 
     def _put(self, rrset: dns.rrset.RRset) -> None:
         self.records[(rrset.name, rrset.rdtype)] = rrset
@@ -135,40 +166,29 @@ class DnsServer:
         self._loop.close()
 
     async def _close(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-        if self._tcp is not None:
-            self._tcp.close()
-            await self._tcp.wait_closed()
+        for udp in self._udp:
+            udp.close()
+        for tcp in self._tcp:
+            tcp.close()
+            await tcp.wait_closed()
         current = asyncio.current_task()
         for task in asyncio.all_tasks():
             if task is not current:
                 task.cancel()
 
     async def _serve(self) -> None:
-        for _ in range(20):  # UDP and TCP on the same free port
-            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-            udp = socket.socket(family, socket.SOCK_DGRAM)
-            # a whole lab's reports at once send bursts the default buffer drops (the kernel caps
-            # this at net.core.rmem_max); a dropped query costs the client a full timeout
-            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-            udp.bind((self.host, 0))
-            port = udp.getsockname()[1]
-            tcp = socket.socket(family, socket.SOCK_STREAM)
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                tcp.bind((self.host, port))
-            except OSError:
-                udp.close()
-                tcp.close()
-                continue
-            break
-        else:  # pragma: no cover
-            raise RuntimeError("no free port for the DNS server")
-        self.port = port
-        self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
-        tcp.listen(64)
-        self._tcp = await asyncio.start_server(self._tcp_client, sock=tcp)
+        for _ in range(1 if self.port else 20):  # UDP and TCP on the same port, on every address
+            sockets = _bind((self.host, *self.also), self.port)
+            if sockets:
+                break
+        else:
+            raise OSError(f"no free port for the DNS server on {self.host} ({self.port or 'any'})")
+        self.port = sockets[0][0].getsockname()[1]
+        for udp, tcp in sockets:
+            transport, _ = await self._loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
+            self._udp.append(transport)
+            tcp.listen(64)
+            self._tcp.append(await asyncio.start_server(self._tcp_client, sock=tcp))
 
     async def _tcp_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -201,6 +221,8 @@ class DnsServer:
                 dns.rdatatype.to_text(question.rdtype),
             )
         ] += 1
+        if query.flags & dns.flags.RD:
+            self.recursion_desired += 1
         b = self.behaviour
         if b.drop_all or question.name in b.timeout or _under(question.name, b.timeout_zones):
             return None
@@ -214,15 +236,7 @@ class DnsServer:
             refusal.set_rcode(dns.rcode.FORMERR)
             return refusal.to_wire()
         response = dns.message.make_response(query)
-        response.flags |= dns.flags.AA
-        response.flags &= ~dns.flags.RA
-        if b.authenticated or question.name in b.authenticated_names:
-            response.flags |= dns.flags.AD
-        if question.name in b.servfail or _under(question.name, b.servfail_zones):
-            response.set_rcode(dns.rcode.SERVFAIL)
-        else:
-            with self._lock:
-                self._answer(response, question.name, question.rdtype)
+        self._fill(response, question.name, question.rdtype)
         try:
             out = response.to_wire(max_size=65535)
         except Exception:  # noqa: BLE001 -- bad test data: answer like a broken server would
@@ -237,6 +251,30 @@ class DnsServer:
             response.flags |= dns.flags.TC
             out = response.to_wire()
         return out
+
+    def _fill(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
+        """The flags, the rcode and the sections, as this server's behaviour has them."""
+        b = self.behaviour
+        response.flags |= dns.flags.AA
+        response.flags &= ~dns.flags.RA
+        if b.recursion_available:
+            response.flags |= dns.flags.RA
+        if b.not_authoritative:
+            response.flags &= ~dns.flags.AA
+        if b.authenticated or qname in b.authenticated_names:
+            response.flags |= dns.flags.AD
+        cut = self._cut(qname, rdtype)
+        if qname in b.servfail or _under(qname, b.servfail_zones):
+            response.set_rcode(dns.rcode.SERVFAIL)
+        elif _under(qname, b.refused_zones):
+            response.flags &= ~dns.flags.AA
+            response.set_rcode(dns.rcode.REFUSED)
+        elif cut is not None:
+            with self._lock:
+                self._refer(response, cut)
+        else:
+            with self._lock:
+                self._answer(response, qname, rdtype)
 
     def _answer(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
         name = qname
@@ -254,6 +292,46 @@ class DnsServer:
                 return  # a loop: hand back what we have, as real servers do
         if name not in self.names and self._wildcard(name) is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
+        self._negative(response, name)
+
+    def _negative(self, response: dns.message.Message, name: dns.name.Name) -> None:
+        """RFC 2308 3: a negative answer carries its zone's SOA, with the TTL resolvers cache the
+        absence for (the lesser of the SOA's TTL and its MINIMUM)."""
+        while True:
+            soa = self.records.get((name, dns.rdatatype.SOA))
+            if soa is not None:
+                ttl = min(soa.ttl, soa[0].minimum)
+                negative = dns.rrset.RRset(soa.name, soa.rdclass, soa.rdtype)
+                negative.update(soa)  # type: ignore[no-untyped-call]
+                negative.ttl = ttl
+                response.authority.append(negative)
+                return
+            if name == dns.name.root:
+                return
+            name = name.parent()
+
+    def _cut(self, qname: dns.name.Name, rdtype: int) -> dns.name.Name | None:
+        """The delegation `qname` falls under, if any (the DS at a cut is the parent's to answer)."""
+        for cut in sorted(self.behaviour.delegations, key=len, reverse=True):
+            if qname.is_subdomain(cut) and not (qname == cut and rdtype == dns.rdatatype.DS):
+                return cut
+        return None
+
+    def _refer(self, response: dns.message.Message, cut: dns.name.Name) -> None:
+        """A referral (RFC 1034 4.3.2 step 3b): no AA, the cut's NS set, glue for servers under it."""
+        response.flags &= ~dns.flags.AA
+        ns = self.records.get((cut, dns.rdatatype.NS))
+        if ns is None:
+            return
+        response.authority.append(ns)
+        for rdata in ns:
+            target = rdata.target
+            if not target.is_subdomain(cut):
+                continue  # out of bailiwick: resolvers look its address up themselves
+            for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                glue = self.records.get((target, rdtype))
+                if glue is not None:
+                    response.additional.append(glue)
 
     def _holds(self, name: dns.name.Name, rdtype: int) -> bool:
         with self._lock:
@@ -299,6 +377,32 @@ class DnsServer:
 
 def _under(name: dns.name.Name, zones: set[dns.name.Name]) -> bool:
     return any(name.is_subdomain(zone) for zone in zones)
+
+
+def _bind(hosts: Iterable[str], port: int) -> list[tuple[socket.socket, socket.socket]]:
+    """A UDP and a TCP socket on `port` (a free one for 0) at every host; [] if one is taken."""
+    bound: list[tuple[socket.socket, socket.socket]] = []
+    for host in hosts:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        tcp = socket.socket(family, socket.SOCK_STREAM)
+        # a whole lab's reports at once send bursts the default buffer drops (the kernel caps
+        # this at net.core.rmem_max); a dropped query costs the client a full timeout
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            udp.bind((host, port))
+            port = udp.getsockname()[1]  # the rest share the first one's port
+            tcp.bind((host, port))
+        except OSError:
+            udp.close()
+            tcp.close()
+            for pair in bound:
+                for sock in pair:
+                    sock.close()
+            return []
+        bound.append((udp, tcp))
+    return bound
 
 
 class _Udp(asyncio.DatagramProtocol):

@@ -7,6 +7,10 @@ report names that fault and nothing else. Mail host addresses are documentation 
 and which lie outside the lab's loopback-only connection pin, so nothing is ever connected to; the
 SMTP domains (`bot.lab.mail`) are the exception, on the lab's own servers on 127.0.0.2-7.
 
+Every zone is delegated from the lab's own parent zone, `lab.`, to two name servers in different
+networks, ns1.lab (127.0.0.1) and ns2.lab (127.0.1.1): the one DNS server the demo runs answers on
+both addresses, for the parent and every zone alike, so the `ns` check finds each zone sound.
+
 Longer than our other modules because it is data: about 120 zones and what each must show, kept
 in one place so a domain's zone and its expected fault are read together.
 """
@@ -24,7 +28,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from bot.lab import mail
 from bot.lab.dnsserver import DnsServer
 
-SOA = "@ 300 IN SOA ns1 host 1 7200 3600 1209600 300\n"
+# The lab's name servers: two, in different /24s (RFC 2182), each answering for every lab zone.
+NAME_SERVERS = {"ns1.lab": "127.0.0.1", "ns2.lab": "127.0.1.1"}
+SOA = "@ 300 IN SOA ns1.lab. hostmaster.lab. 1 7200 3600 1209600 300\n" + "".join(
+    f"@ 300 IN NS {name}.\n" for name in NAME_SERVERS
+)
 GOOD_MAIL = """@ MX 10 mx1
 @ MX 20 mx2
 mx1 A 192.0.2.25
@@ -61,6 +69,7 @@ def lab() -> tuple[LabDomain, ...]:
         ("DMARC", _dmarc_domains()),
         ("DKIM", _dkim_domains()),
         ("Other records", _other()),
+        ("Name servers", _ns_domains()),
         ("DNS failures", {d: SOA for d in DNS_FAILURES}),
         ("SMTP (--mail)", _smtp_domains()),
     )
@@ -207,8 +216,32 @@ def _other() -> dict[str, str]:
     }
 
 
+# ---- name servers (RFC 1034 4.2.2, RFC 2182, RFC 1912) -----------------------------------------
+# A lab name server at an address nothing listens on: it never answers.
+SILENT_SERVER = ("ns3.lab", "127.0.2.1")
+
+
+def _ns_domains() -> dict[str, str]:
+    def zone(domain: str, soa: str = SOA) -> str:
+        return soa + GOOD_MAIL + _sound(domain)
+
+    one = SOA.replace("@ 300 IN NS ns2.lab.\n", "")
+    timers = SOA.replace("@ 300 IN SOA", "@ 86400 IN SOA").replace(
+        " 1 7200 3600 1209600 300", " 1 172800 3600 172800 86400"
+    )
+    return {
+        "ns-single.lab": zone("ns-single.lab", one),  # one server: down, and the zone is gone
+        "ns-timers.lab": zone("ns-timers.lab", timers),  # refresh 2 days, expire 2 days, neg. 1 day
+        "ns-noaddr.lab": zone("ns-noaddr.lab")
+        + "@ NS ns3.ns-noaddr.lab.\n",  # a server no one finds
+        "ns-silent.lab": zone("ns-silent.lab") + f"@ NS {SILENT_SERVER[0]}.\n",  # one never answers
+    }
+
+
 # ---- names whose DNS fails: the lab's server answers SERVFAIL, or never answers ----------------
 DNS_FAILURES = ("servfail.lab", "timeout.lab")
+# Domains whose reports wait out timeouts (the demo starts them first, to overlap the wait)
+SLOW = (*DNS_FAILURES, "ns-silent.lab")
 
 
 # ---- the SMTP servers of `bot.lab.mail`, one situation each -------------------------------------
@@ -571,6 +604,10 @@ SHOWS: dict[str, tuple[str, ...]] = {
     "dkim-cname.lab": ("dkim.selector_missing",),
     "hostile.lab": ("spf.syntax",),
     "mtasts-nohost.lab": ("mta_sts.policy_host_missing",),
+    "ns-single.lab": ("ns.single",),
+    "ns-timers.lab": ("ns.negative_ttl_long", "ns.soa_timers"),
+    "ns-noaddr.lab": ("ns.no_address",),
+    "ns-silent.lab": ("ns.unresponsive",),
     "smtp-expired.lab": ("tls.cert_expired", "tls.cert_invalid"),
     "smtp-tarpit.lab": ("smtp.no_banner",),
     "smtp-554.lab": ("smtp.greeting_rejected",),
@@ -598,6 +635,10 @@ DKIM_SELECTORS: dict[str, tuple[str, ...]] = {
 
 def load(server: DnsServer, domains: Sequence[LabDomain] | None = None) -> None:
     """Serve every lab domain (`domains`, as `lab()` made them) and the names they point at."""
+    servers = {**NAME_SERVERS, SILENT_SERVER[0]: SILENT_SERVER[1]}
+    server.load_zone(
+        SOA + "".join(f"{name}. A {address}\n" for name, address in servers.items()), "lab"
+    )
     for domain in lab() if domains is None else domains:
         if domain.name not in DNS_FAILURES:
             server.load_zone(domain.zone, domain.name)

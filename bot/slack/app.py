@@ -21,7 +21,7 @@ from bot.digest.delivery import DigestNow
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
 from bot.slack.deps import Deps
-from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks, registry_plan
+from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks, RunLive, registry_plan
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
 from bot.slack.listeners import register
@@ -53,6 +53,7 @@ def build_app(
     in_flight: InFlight | None = None,
     diagnose: DiagnoseMessage | None = None,
     digest_now: DigestNow | None = None,
+    live: RunLive | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -61,6 +62,8 @@ def build_app(
         client: the Web API client; by default one on `settings.api_url` with retry handlers.
         plan: which checks a command will run, for the ⏳ rows of the progress message.
         digest_now: a channel's digest now (`/mx digest now`), when the app runs digests.
+        live: answers `/mx live` (`bot.slack.engine_binding.bind_live`); without it, the app says
+            that it does not follow changes.
     """
     metrics = metrics or Metrics()
     _quiet_token_warning()
@@ -97,6 +100,7 @@ def build_app(
         in_flight=in_flight if in_flight is not None else InFlight(),
         diagnose=diagnose,
         digest_now=digest_now,
+        live=live,
     )
     register(app, deps)
     return app

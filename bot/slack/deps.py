@@ -8,7 +8,7 @@ from typing import Any
 from bot.digest.delivery import DigestNow
 from bot.metrics import Metrics
 from bot.settings import AppSettings
-from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks
+from bot.slack.engine_binding import DiagnoseMessage, Plan, RunChecks, RunLive
 from bot.slack.inflight import InFlight
 from bot.slack.limits import RateLimiter, ReportGate
 from bot.store.db import Store
@@ -29,6 +29,7 @@ class Deps:
     gate: ReportGate
     watch_store: WatchStore | None = None  # watch-lists and digests, when the app keeps them
     digest_now: DigestNow | None = None  # `/mx digest now`, when the app runs digests
+    live: RunLive | None = None  # `/mx live`, when the app answers it
     in_flight: InFlight = field(default_factory=InFlight)
     diagnose: DiagnoseMessage | None = None  # messages, headers, bounces (None: not offered)
 

@@ -1,8 +1,9 @@
-"""The engine seams for the Slack app: a callable from `Command` to a running report, and one from
-a pasted message's bytes to its diagnosis.
+"""The engine seams for the Slack app: a callable from `Command` to a running report, one from
+a pasted message's bytes to its diagnosis, and one from a `live` command to its answer.
 
 `bind_engine(settings)` builds the shared services once and returns the callable; tests pass a
-canned engine instead, or the real one pointed at the DNS test server.
+canned engine instead, or the real one pointed at the DNS test server. `bind_live(settings)` is
+`mxbot live`'s one look (`checks.live.survey`) for the command's records.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Protocol
 from bot.commands import Command
 from checks import registry
 from checks.engine import ReportStream, make_context
+from checks.live import records
+from checks.live.result import LiveReport, Wanted
+from checks.live.survey import survey
 from checks.message.diagnose import diagnose
 from checks.message.parse import MessageSyntaxError
 from checks.message.result import MessageReport
@@ -85,5 +89,29 @@ def bind_diagnose(settings: Settings, *, services: Services | None = None) -> Di
             return await diagnose(data, settings, services=shared)
         except MessageSyntaxError as exc:
             return str(exc)
+
+    return run
+
+
+class RunLive(Protocol):
+    """Answer a `live` command: is the change live at every name server and resolver?"""
+
+    def __call__(self, command: Command) -> Awaitable[LiveReport]: ...
+
+
+def bind_live(settings: Settings) -> RunLive:
+    """`mxbot live`'s one look, bound to `settings`. Raises `records.RecordError` for a record type
+    the grammar let through but DNS does not know."""
+
+    async def run(command: Command) -> LiveReport:
+        target = command.target
+        if target is None or command.kind != "live":
+            raise ValueError("only a live command with a domain")
+        wanted: tuple[Wanted, ...]
+        if command.record:
+            wanted = (records.one(target.name, *command.record),)
+        else:
+            wanted = records.mail_set(target.name)
+        return await survey(target.name, wanted, settings)
 
     return run

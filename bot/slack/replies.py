@@ -114,3 +114,33 @@ def webhook(url: str) -> AsyncWebhookClient:
     return AsyncWebhookClient(
         url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
     )
+
+
+async def post_placeholder(
+    deps: Deps, client: AsyncWebClient, where: Where, message: Message
+) -> tuple[str, str] | None:
+    """Post the message a slow answer replaces (`/mx fix`, `/mx live`): its (channel, ts), or None
+    when it could not be posted (the user is told)."""
+    try:
+        response = await client.chat_postMessage(
+            channel=where.channel,
+            thread_ts=where.thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+            **message,
+        )
+    except SlackApiError as exc:
+        await tell(deps, client, where, api_error(deps, "chat.postMessage", exc, where))
+        return None
+    return str(response.get("channel") or where.channel), str(response.get("ts") or "")
+
+
+async def update_placeholder(
+    deps: Deps, client: AsyncWebClient, where: Where, posted: tuple[str, str], message: Message
+) -> None:
+    """Replace the placeholder with the answer; a failure is told to the user, not raised."""
+    channel, ts = posted
+    try:
+        await client.chat_update(channel=channel, ts=ts, **message)
+    except SlackApiError as exc:
+        await tell(deps, client, where, api_error(deps, "chat.update", exc, where))

@@ -1,5 +1,5 @@
 """The one path every request takes, whichever listener read it: a watch-list reply, usage, help,
-a refusal (rate limits, a full queue), a report, or a fix bundle."""
+a refusal (rate limits, a full queue), a report, a fix bundle, or whether a change is live."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.slack.deps import Deps, Where
 from bot.slack.digest_now import run_digest_now
 from bot.slack.fix_run import run_fix
 from bot.slack.helptext import MESSAGE_HOW, help_message, usage
+from bot.slack.live_run import run_live
 from bot.slack.report_run import run_report
 
 Answer = Callable[[Message], Awaitable[object]]  # a reply only the asker sees
@@ -85,6 +86,9 @@ async def triage(
     await accept()  # within 3 s, before any network work
     if cmd.kind == "fix":
         await run_fix(deps, client, cmd, request.where)
+        return
+    if cmd.kind == "live":
+        await run_live(deps, client, cmd, request.where)
         return
     await run_report(deps, client, cmd, request.where)
 

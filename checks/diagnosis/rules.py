@@ -98,7 +98,10 @@ ZONE_LOOKUPS: Final = (
     "dane.lookup_failed",
     "dnssec.lookup_failed",
     "dnssec.mx_lookup_failed",
+    "ns.lookup_failed",
 )
+# Name servers resolvers cannot use: lame, silent, without an address, or out of reach (no glue).
+NS_UNUSABLE: Final = ("ns.lame", "ns.unresponsive", "ns.no_address", "ns.glue_missing")
 # What a sender can no longer check once no TLS session can be made.
 NO_SESSION: Final = ("tls.*", "dane.no_tls", "dane.not_verified")
 SPF_PERMERROR: Final = ("spf.ip_permerror",)
@@ -140,6 +143,16 @@ RULES: Final[tuple[Rule, ...]] = (
         demote_to=Status.SKIP,
     ),
     Rule(
+        "ns_all_lame",
+        92,
+        ("ns.all_lame",),
+        "Mail to and from {domain} fails: none of its name servers answers for its zone (a lame "
+        "delegation), so resolvers cannot look up its MX or any other record.",
+        "no name server of {domain} answers for its zone",
+        consequences=(*ZONE_LOOKUPS, *NS_UNUSABLE),
+        demote_to=Status.SKIP,
+    ),
+    Rule(
         "dns_failing",
         90,
         ("mx.lookup_failed",),
@@ -149,6 +162,14 @@ RULES: Final[tuple[Rule, ...]] = (
         statuses=UNKNOWN,
         consequences=ZONE_LOOKUPS,
         demote_to=Status.SKIP,
+    ),
+    Rule(
+        "ns_not_delegated",
+        89,
+        ("ns.not_delegated",),
+        "Mail to {domain} is about to fail: its parent zone no longer delegates its zone, so "
+        "resolvers stop finding it as their caches expire.",
+        "the parent zone no longer delegates the zone of {domain}",
     ),
     Rule(
         "dnssec_mx_bogus",
@@ -453,6 +474,15 @@ RULES: Final[tuple[Rule, ...]] = (
         "other MX records.",
         "{domain} publishes a null MX together with other MX records",
     ),
+    # ---- a zone's name servers: lookups still work, through the others ------------------------
+    Rule(
+        "ns_some_unusable",
+        38,
+        NS_UNUSABLE,
+        "Lookups for {domain} are slow or fail now and then: at least one of its name servers "
+        "cannot be used (it does not answer for the zone, is silent, or cannot be reached).",
+        "at least one name server of {domain} cannot be used",
+    ),
     # ---- what receivers make of mail from the domain -----------------------------------------
     Rule(
         "spf_missing",
@@ -460,6 +490,15 @@ RULES: Final[tuple[Rule, ...]] = (
         ("spf.missing",),
         "Mail from {domain} may be junked or rejected: it publishes no SPF record.",
         "{domain} publishes no SPF record",
+    ),
+    Rule(
+        "ns_stale",
+        35,
+        ("ns.serial_mismatch",),
+        "Some senders may get old records of {domain}: its name servers serve different versions "
+        "of its zone (their SOA serials differ).",
+        "the name servers of {domain} serve different versions of its zone",
+        statuses=TROUBLE,
     ),
     Rule(
         "no_reverse_dns",

@@ -92,7 +92,7 @@ def test_parse_raises_nothing_but_usage_errors(text: str) -> None:
         command = p(text)
     except UsageError:
         return
-    assert command.kind in {"report", "help"}
+    assert command.kind in {"report", "help", "live"}
 
 
 _label = st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)
@@ -119,3 +119,43 @@ def test_the_canonical_text_parses_back_to_the_same_command(
     command = p(text)
 
     assert p(command.text) == command
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "record"),
+    [
+        ("live example.com", "example.com", ()),
+        ("live Example.COM TXT s1._domainkey", "example.com", ("TXT", "s1._domainkey")),
+        ("live example.com mx", "example.com", ("MX", "@")),
+        ("live example.com A www", "example.com", ("A", "www")),
+        (
+            "<@UBOT> is the TXT s1._domainkey of example.com live yet?",
+            "example.com",
+            ("TXT", "s1._domainkey"),
+        ),
+        ("is example.com live?", "example.com", ()),
+    ],
+)
+def test_live_takes_a_domain_and_one_record(text: str, name: str, record: tuple[str, ...]) -> None:
+    command = p(text, bot_user="UBOT")
+
+    assert command.kind == "live"
+    assert command.target is not None
+    assert (command.target.name, command.record) == (name, record)
+    assert p(command.text) == command
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("live", "which domain"),
+        ("live 192.0.2.1", "which domain"),
+        ("live example.com www", "record type of 'www'"),
+        ("live example.com TXT a b", "one record"),
+    ],
+)
+def test_a_live_question_missing_its_parts_gets_the_live_usage(text: str, reason: str) -> None:
+    with pytest.raises(UsageError, match=reason) as caught:
+        p(text)
+
+    assert caught.value.usage == "live example.com TXT s1._domainkey"

@@ -77,6 +77,27 @@ CASES = [
         claimed=frozenset({("spf.missing", SKIP), ("dmarc.missing", SKIP)}),
     ),
     case(
+        "ns_all_lame",
+        ("ns", "ns.all_lame"),
+        result("mx", f("mx.lookup_failed", ERROR)),
+        result("dmarc", f("dmarc.lookup_failed", ERROR)),
+        result("ns", f("ns.all_lame"), f("ns.lame"), f("ns.no_address")),
+        claimed=frozenset(
+            {
+                ("mx.lookup_failed", SKIP),
+                ("dmarc.lookup_failed", SKIP),
+                ("ns.lame", SKIP),
+                ("ns.no_address", SKIP),
+            }
+        ),
+    ),
+    case(
+        "ns_not_delegated",
+        ("ns", "ns.not_delegated"),
+        result("mx", mx_ok(1)),
+        result("ns", f("ns.not_delegated"), f("ns.ok", PASS)),
+    ),
+    case(
         "dns_failing",
         ("mx", "mx.lookup_failed"),
         result("mx", f("mx.lookup_failed", ERROR)),
@@ -236,7 +257,17 @@ CASES = [
         result("mx", f("mx.target_cname"), mx_ok(1)),
     ),
     case("null_mx_mixed", ("mx", "mx.null_mixed"), result("mx", f("mx.null_mixed"))),
+    case(
+        "ns_some_unusable",
+        ("ns", "ns.lame"),
+        result("ns", f("ns.lame"), f("ns.unresponsive"), f("ns.ok", PASS)),
+    ),
     case("spf_missing", ("spf", "spf.missing"), result("spf", f("spf.missing"))),
+    case(
+        "ns_stale",
+        ("ns", "ns.serial_mismatch"),
+        result("ns", f("ns.serial_mismatch", WARN), f("ns.single", WARN), f("ns.ok", PASS)),
+    ),
     case("no_reverse_dns", ("ptr", "ptr.unconfirmed"), result("ptr", f("ptr.unconfirmed"))),
     case("dmarc_multiple", ("dmarc", "dmarc.multiple"), result("dmarc", f("dmarc.multiple"))),
     case("dmarc_invalid", ("dmarc", "dmarc.invalid"), result("dmarc", f("dmarc.invalid"))),

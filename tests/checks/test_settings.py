@@ -8,6 +8,7 @@ from checks.net.probe.prober import SmtpProber
 from checks.settings import (
     DEFAULT_GREETING_TIMEOUT,
     DEFAULT_TIMEOUT,
+    Nameserver,
     Settings,
     SettingsError,
 )
@@ -52,3 +53,19 @@ def test_the_greeting_wait_is_never_shorter_than_a_step() -> None:
 def test_a_bad_greeting_timeout_names_the_variable(raw: str) -> None:
     with pytest.raises(SettingsError, match="MXBOT_GREETING_TIMEOUT"):
         Settings.from_env({"MXBOT_GREETING_TIMEOUT": raw})
+
+
+def test_live_resolvers_and_the_authoritative_port_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"MXBOT_LIVE_RESOLVERS": "127.0.0.1:5353, [::1]:53", "MXBOT_AUTHORITATIVE_PORT": "5300"}
+    )
+
+    assert settings.live_resolvers == (Nameserver("127.0.0.1", 5353), Nameserver("::1", 53))
+    assert settings.authoritative_port == 5300
+    assert (Settings().live_resolvers, Settings().authoritative_port) == ((), 53)
+
+
+@pytest.mark.parametrize("raw", ["0", "65536", "dns"])
+def test_a_bad_authoritative_port_names_the_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match="MXBOT_AUTHORITATIVE_PORT"):
+        Settings.from_env({"MXBOT_AUTHORITATIVE_PORT": raw})

@@ -27,7 +27,7 @@ from bot.digest.scheduler import digest_now, single_team
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
 from bot.slack.app import build_app
-from bot.slack.engine_binding import DiagnoseMessage, RunChecks
+from bot.slack.engine_binding import DiagnoseMessage, RunChecks, RunLive
 from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, start_http
 from bot.store.db import Store
@@ -277,8 +277,8 @@ MakeHarness = Callable[..., Awaitable[Harness]]
 
 @asynccontextmanager
 async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
-    """`make(run=…, plan=…, watch=…, digests=…, **AppSettings overrides)` starts one app on a
-    fresh store; `digests` adds `/mx digest now`, made from the canned results."""
+    """`make(run=…, plan=…, watch=…, digests=…, live=…, **AppSettings overrides)` starts one app on
+    a fresh store; `digests` adds `/mx digest now`, made from the canned results."""
     slack_api = await SlackApi().start()
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
@@ -289,6 +289,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         watch: bool = False,
         diagnose: DiagnoseMessage | None = None,
         digests: bool = False,
+        live: RunLive | None = None,
         **overrides: Any,
     ) -> Harness:
         canned = Canned()
@@ -317,6 +318,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             in_flight=in_flight,
             diagnose=diagnose,
             digest_now=_digests_now(watch_store, slack_api) if digests and watch_store else None,
+            live=live,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
