@@ -326,3 +326,28 @@ async def test_live_on_another_answer_than_followed_says_the_zone_moved_on(
     [message] = [m for m in api.posted(CHANNEL) if m.get("thread_ts")]
     assert "the zone has changed since" in str(message["blocks"])
     assert stored.request.records == old
+
+
+async def test_a_shutdown_during_a_look_hands_the_follow_up_back_at_once(
+    stores: Callable[[], WatchStore], api: SlackApi
+) -> None:
+    store = stores()
+    stored, _ = await store.followups.add(request())
+    looking = asyncio.Event()
+
+    async def hangs(domain: str, wanted: Sequence[Wanted]) -> LiveReport:
+        looking.set()
+        await asyncio.Event().wait()  # until cancelled
+        raise AssertionError("never reached")
+
+    running = asyncio.create_task(tick(store, api, hangs, 30))
+    async with asyncio.timeout(5):
+        await looking.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    taken = await stores().followups.claim_next("next", now=at(31))
+
+    assert taken is not None  # not held for the rest of the dead look's lease
+    assert taken.id == stored.id
+    assert api.chat_calls() == []

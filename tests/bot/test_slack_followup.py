@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest.delivery import EVENT_TYPE, Tally
@@ -19,11 +20,12 @@ from bot.render import followup
 from bot.slack.engine_binding import bind_live, bind_look
 from bot.store.watch import WatchStore
 from checks.live.result import Wanted
+from checks.model import Record, Status
 from checks.settings import Settings
 from tests.bot.blockkit_support import validate
 from tests.checks.zone_servers import ZoneServers, zone
 from tests.fakes.slackapi import Call, SlackApi
-from tests.fakes.slackharness import Harness, MakeHarness, blocks_text, buttons
+from tests.fakes.slackharness import Canned, Harness, MakeHarness, blocks_text, buttons, result
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 V1 = '@ 300 IN MX 10 mx\nmx 300 IN A 192.0.2.25\n@ 300 IN TXT "v=spf1 -all"\n'
@@ -251,3 +253,132 @@ async def test_an_answer_that_is_live_has_no_button(
     [answer] = await h.api.wait_for("chat.update")
 
     assert followup.FOLLOW not in blocks_text(answer)
+
+
+# ---- the button under reports and fix bundles, and what refuses it ------------------------------
+
+SPF_FAILS = (
+    result(
+        "spf",
+        Status.FAIL,
+        "The SPF record allows nothing.",
+        fix="Allow the MX hosts.",
+        record=Record("example.test.", "TXT", '"v=spf1 mx -all"'),
+    ),
+    result("mx", Status.PASS, "1 MX record."),
+)
+
+
+@pytest.mark.parametrize("command", ["example.test", "fix example.test"])
+async def test_the_button_under_a_report_or_its_fix_follows_the_records_the_fix_changes(
+    make_harness: MakeHarness, zone_servers: ZoneServers, settings: Settings, command: str
+) -> None:
+    stale(zone_servers)  # the fix is published at the primary; ns1 has not caught up
+    engine = Canned(SPF_FAILS)
+    SETTINGS[:] = [settings]
+    h = await make_harness(run=engine, plan=engine.plan, look=bind_look(settings), clock=lambda: T0)
+
+    await h.command(command)
+    await h.api.wait_until(lambda: any(buttons(c) for c in h.api.calls_to("chat.update")))
+    [final] = [c for c in h.api.calls_to("chat.update") if buttons(c)]
+    value = buttons(final)[followup.FOLLOW]
+    await h.click(followup.FOLLOW, value, str(final.params["ts"]))
+    ack = await acked(h, str(final.params["ts"]))
+
+    assert followup.decode(value) == ("example.test", [("TXT", "@", "SPF")])
+    assert "example.test TXT (SPF)" in blocks_text_of(ack)
+    validate(final.params)
+    validate(ack)
+
+
+async def test_a_forged_click_starts_nothing(
+    make_harness: MakeHarness, zone_servers: ZoneServers, settings: Settings
+) -> None:
+    stale(zone_servers)
+    h = await harness(make_harness, settings)
+    value = followup.encode("example.test", [Wanted("example.test", "TXT")])
+    assert value is not None
+
+    status, _, _ = await h.click(followup.FOLLOW, value, "1700000000.000009", secret="forged")
+
+    assert status == 401
+    assert h.api.chat_calls() == []
+    assert h.watch_store is not None
+    assert await h.watch_store.followups.following("T0001", "C1") == []
+
+
+async def test_a_click_with_no_thread_to_answer_in_is_told_why(
+    make_harness: MakeHarness, zone_servers: ZoneServers, settings: Settings
+) -> None:
+    stale(zone_servers)
+    h = await harness(make_harness, settings)
+    value = followup.encode("example.test", [Wanted("example.test", "TXT")])
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": "U1", "team_id": "T0001"},
+        "api_app_id": "A1",
+        "channel": {"id": "C1"},
+        "container": {"type": "message", "message_ts": "1.2", "is_ephemeral": True},
+        "response_url": h.api.response_url("click"),
+        "actions": [{"type": "button", "action_id": followup.FOLLOW, "value": value}],
+    }
+
+    await h.interact(payload)
+    [told] = await h.api.wait_for("response_url")
+
+    assert "only follow up in a thread" in told.params["text"]
+    assert h.api.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not json",
+        '{"d": "example.test", "r": [["NOPE", "@", ""]]}',
+        '{"d": "example.test", "r": [["TXT", "other.example.", ""]]}',
+    ],
+)
+async def test_a_button_value_that_is_not_a_record_of_the_domain_is_refused(
+    make_harness: MakeHarness, settings: Settings, value: str
+) -> None:
+    h = await harness(make_harness, settings)
+
+    await h.click(followup.FOLLOW, value, "1700000000.000009")
+    [told] = await h.api.wait_for("response_url")
+
+    assert "no longer works" in told.params["text"]
+    assert h.api.calls_to("chat.postMessage") == []
+
+
+async def test_an_app_that_does_not_follow_says_so(make_harness: MakeHarness) -> None:
+    h = await make_harness()
+    value = followup.encode("example.test", [Wanted("example.test", "TXT")])
+    assert value is not None
+
+    await h.click(followup.FOLLOW, value, "1700000000.000009")
+    [told] = await h.api.wait_for("response_url")
+
+    assert "does not follow DNS changes" in told.params["text"]
+
+
+async def test_what_a_stale_server_serves_is_escaped_when_it_gives_up(
+    make_harness: MakeHarness, zone_servers: ZoneServers, settings: Settings
+) -> None:
+    old = V1 + 's1._domainkey 300 IN TXT "v=DKIM1; <!channel> p=old"\n'
+    zone_servers.sound(zone(2, extra=old.replace("p=old", "p=new")))
+    zone_servers.serve("127.0.0.11", zone(1, extra=old))
+    h = await harness(make_harness, settings)
+    _, thread = await ask(h, "live example.test TXT s1._domainkey")
+    ack = await acked(h, thread)
+
+    for seconds in (30, 90, 210, 330):
+        await tick(h, seconds)
+    [_, done] = thread_posts(h.api, thread)
+
+    for message in (ack, done):
+        shown = json.dumps(message, ensure_ascii=False)
+        assert "<!channel>" not in shown
+        assert "&lt;!channel&gt;" in shown
+        assert "<" not in message["text"].replace("<@U1>", "")
+        validate(message)
