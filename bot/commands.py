@@ -8,6 +8,7 @@
     fix example.com [spf …]          the records that fix what the checks find, as one zone snippet
     message                          (answered by the Slack layer: the paste box for a bounce)
     live example.com [TYPE [NAME]]   is a DNS change live at every name server and resolver?
+    live cancel example.com          stop the channel's follow-ups of it ("tell me when it's live")
     dkim keygen                      answered with a pointer to the CLI: no private key in Slack
     help
 
@@ -128,6 +129,7 @@ _LIVE_FILLER = frozenset(
         "thanks",
     }
 )
+_CANCEL = frozenset({"cancel", "stop", "unfollow"})
 _RDTYPE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,9}$")
 # Record types people follow; a word among them is the TYPE of `live DOMAIN TYPE NAME`.
 LIVE_TYPES = frozenset(
@@ -174,9 +176,10 @@ class UsageError(ValueError):
 class Command:
     """What the user asked for: help, a report on `target` (all checks when `checks` is empty),
     the fix bundle for that report, whether a change is live (`record`: TYPE and NAME, or the
-    mail set when empty), or DKIM key generation (which is not done in Slack)."""
+    mail set when empty), to stop following whether it is (`live_cancel`), or DKIM key
+    generation (which is not done in Slack)."""
 
-    kind: Literal["report", "help", "fix", "live", "keygen"]
+    kind: Literal["report", "help", "fix", "live", "live_cancel", "keygen"]
     target: Target | None = None
     checks: tuple[str, ...] = ()
     options: Options = field(default_factory=Options)
@@ -193,6 +196,8 @@ class Command:
             return "fix " + replace(self, kind="report").text
         if self.kind == "live":
             return " ".join(["live", self.target.name, *self.record])
+        if self.kind == "live_cancel":
+            return f"live cancel {self.target.name}"
         name = self.target.name
         if self.options.sending_ip:
             return " ".join([*self.checks, name, self.options.sending_ip])
@@ -331,6 +336,8 @@ def _live(words: list[str]) -> Command:
     usage = "live example.com TXT s1._domainkey"
     if any(w.lower() in _HELP for w in words):
         return HELP
+    if words and words[0].lower() in _CANCEL:
+        return _live_cancel(words[1:])
     types = [i for i, w in enumerate(words) if w.upper() in LIVE_TYPES]
     rest = [i for i in range(len(words)) if i not in types[:1]]
     domains = [
@@ -346,6 +353,14 @@ def _live(words: list[str]) -> Command:
         raise UsageError(f"Give the record type of {names[0]!r} too.", usage)
     record = (words[types[0]].upper(), names[0] if names else "@") if types else ()
     return Command("live", domain, record=record)
+
+
+def _live_cancel(words: list[str]) -> Command:
+    """`live cancel DOMAIN`: stop following it in this channel."""
+    domains = [t for w in words if (t := _domain_or_none(w)) is not None]
+    if len(domains) != 1 or len(words) != 1:
+        raise UsageError("Tell me which domain to stop following.", "live cancel example.com")
+    return Command("live_cancel", domains[0])
 
 
 def _domain_or_none(word: str) -> Target | None:

@@ -7,7 +7,10 @@ and 128 + the signal's number when SIGTERM or SIGINT stopped it: what it held is
 and a post in flight is left for the next run to look for before posting. `--force` posts one
 channel's digest now, whether or not it is due.
 
-`start_scheduler` is the same loop as a background task, for `mxbot serve` / `mxbot socket`.
+Each pass also looks at the due follow-ups ("tell me when it's live", `bot.digest.follower`) and
+posts those that ended; without `--once` they are looked at every few seconds beside the digests.
+`start_scheduler` and `start_followups` are the same loops as background tasks, for `mxbot serve`
+/ `mxbot socket`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 from bot.digest.delivery import DigestNow, Tally, Waiting, describe, stamp
+from bot.digest.follower import INTERVAL as FOLLOWUP_INTERVAL
+from bot.digest.follower import followup_loop, make_look, run_due_followups
+from bot.digest.followup import Look
 from bot.digest.scheduler import (
     ClientForTeam,
     EngineRunner,
@@ -96,19 +102,16 @@ async def run(args: argparse.Namespace, settings: AppSettings | Settings) -> int
     try:
         await asyncio.to_thread(store.create_all)
         await asyncio.to_thread(watch_store.create_all)
-        job = _Once(args, watch_store, make_runner(config.engine), clients_for(config, store))
+        job = _Once(
+            args,
+            watch_store,
+            make_runner(config.engine),
+            clients_for(config, store),
+            make_look(config.engine),
+        )
         if args.once:
             return await job.run(grace)
-        await interruptible(
-            loop(
-                store=watch_store,
-                engine_runner=job.runner,
-                client_for_team=job.clients,
-                owner=owner_id(),
-                interval=interval,
-                grace=grace,
-            )
-        )
+        await interruptible(_loops(job, interval, grace))
         return EXIT_OK
     except SQLAlchemyError as exc:  # the database is down or unreachable: say so in one line
         return _fail(f"database error: {_first_line(exc)}")
@@ -116,8 +119,32 @@ async def run(args: argparse.Namespace, settings: AppSettings | Settings) -> int
         store.close()
 
 
+async def _loops(job: _Once, interval: float, grace: timedelta | None) -> None:
+    """`digest` without `--once`: digests every `interval`, follow-ups every few seconds."""
+    owner = owner_id()
+    await asyncio.gather(
+        loop(
+            store=job.store,
+            engine_runner=job.runner,
+            client_for_team=job.clients,
+            owner=owner,
+            interval=interval,
+            grace=grace,
+        ),
+        followup_loop(
+            followups=job.store.followups,
+            outbox=job.store.outbox,
+            look=job.look,
+            client_for_team=job.clients,
+            owner=owner,
+            interval=min(interval, FOLLOWUP_INTERVAL),
+        ),
+    )
+
+
 class _Once:
-    """`digest --once`: one pass (or one channel's digest now), and its one-line verdict."""
+    """`digest --once`: one pass (or one channel's digest now) and the due follow-ups, and its
+    one-line verdict."""
 
     def __init__(
         self,
@@ -125,11 +152,14 @@ class _Once:
         store: WatchStore,
         runner: EngineRunner,
         clients: ClientForTeam,
+        look: Look,
     ) -> None:
         self.args = args
         self.store = store
         self.runner = runner
         self.clients = clients
+        self.look = look
+        self.followed = Tally()  # what the follow-ups of this pass posted
 
     async def run(self, grace: timedelta | None) -> int:
         tally, stopped_by = await interruptible(self._pass(grace))
@@ -143,12 +173,12 @@ class _Once:
         waiting = await self.store.outbox.waiting(
             now=datetime.now(UTC), channel_id=self.args.channel
         )
-        return _verdict(tally, waiting)
+        return _verdict(tally, waiting, self.followed)
 
     async def _pass(self, grace: timedelta | None) -> Tally | None:
         now, channel = datetime.now(UTC), self.args.channel
         if not self.args.force:
-            return await run_due(
+            tally = await run_due(
                 store=self.store,
                 engine_runner=self.runner,
                 client_for_team=self.clients,
@@ -157,6 +187,16 @@ class _Once:
                 grace=grace,
                 channel_id=channel,
             )
+            self.followed = await run_due_followups(
+                followups=self.store.followups,
+                outbox=self.store.outbox,
+                look=self.look,
+                client_for_team=self.clients,
+                now=datetime.now(UTC),
+                owner=owner_id(),
+                channel_id=channel,
+            )
+            return tally
         schedules = await self.store.channel_schedules(channel, self.args.team)
         if len(schedules) != 1:
             _fail(
@@ -180,13 +220,17 @@ class _Once:
         return made
 
 
-def _verdict(tally: Tally, waiting: list[Waiting]) -> int:
+def _verdict(tally: Tally, waiting: list[Waiting], followed: Tally | None = None) -> int:
     """One line: how many were posted; on stderr, and exit 1, when a due one was not (failed
     now, or still waiting for its retry)."""
     count = tally.posted + tally.found
     done = f"posted {count} digest{'s' if count != 1 else ''}"
     if tally.found:
         done += f" ({tally.found} by an earlier, interrupted run)"
+    if followed is not None and (followed.posted or followed.found or followed.failed):
+        ended = followed.posted + followed.found
+        done += f" and {ended} follow-up{'s' if ended != 1 else ''}"
+        tally = _merged(tally, followed)
     problems = tally.problems or [
         f"{describe(w.post)} waiting to be retried at {stamp(w.retry_at)}"
         + (f" (last: {w.reason})" if w.reason else "")
@@ -198,6 +242,13 @@ def _verdict(tally: Tally, waiting: list[Waiting]) -> int:
     failed = tally.failed or len(waiting)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return _fail(f"{done}; {failed} not posted: {problems[0]}{more}")
+
+
+def _merged(first: Tally, second: Tally) -> Tally:
+    merged = Tally()
+    merged.add(first)
+    merged.add(second)
+    return merged
 
 
 def _fail(line: str, code: int = EXIT_PROBLEM) -> int:
@@ -261,6 +312,32 @@ def start_scheduler(
             grace=_grace(None, config),
         ),
         name="mxbot-digests",
+    )
+
+
+def start_followups(
+    config: AppSettings,
+    store: Store,
+    *,
+    watch_store: WatchStore,
+    metrics: Metrics | None = None,
+    interval: float = FOLLOWUP_INTERVAL,
+    client: Any = None,
+) -> asyncio.Task[None]:
+    """The follow-up loop ("tell me when it's live") as a background task beside the app (cancel
+    it at shutdown: the follow-up being looked at stays due, a post in flight is handed back)."""
+    clients = single_team(client) if client is not None else clients_for(config, store)
+    return asyncio.create_task(
+        followup_loop(
+            followups=watch_store.followups,
+            outbox=watch_store.outbox,
+            look=make_look(config.engine),
+            client_for_team=clients,
+            owner=owner_id(),
+            interval=interval,
+            metrics=metrics,
+        ),
+        name="mxbot-followups",
     )
 
 

@@ -17,7 +17,7 @@ from bot.exporter.probe import Prober
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import build_app
-from bot.slack.engine_binding import bind_diagnose, bind_engine, bind_live
+from bot.slack.engine_binding import bind_diagnose, bind_engine, bind_live, bind_look
 from bot.slack.inflight import InFlight
 from bot.slack.server import build_web_app, connect_socket, socket_handler, start_http
 from bot.store.db import Store
@@ -128,6 +128,7 @@ def _build(config: AppSettings) -> _Parts:
         engine=bind_engine(config.engine, services=services),
         diagnose=bind_diagnose(config.engine, services=services),
         live=bind_live(config.engine),
+        look=bind_look(config.engine),
         store=store,
         metrics=metrics,
         watch_store=watch_store,
@@ -142,25 +143,34 @@ def _build(config: AppSettings) -> _Parts:
 async def _serve_until_signalled(
     config: AppSettings, parts: _Parts, *, close: Callable[[], Awaitable[object]]
 ) -> None:
-    """Digests beside the app until SIGINT/SIGTERM; then the same orderly shutdown in both modes:
-    stop digests (the one being made stays due, a post in flight is handed back in doubt, every
-    lease is freed), let reports and `/mx digest now` in flight finish (or say so), close the
-    transport, then the store. Several instances share the digests through the database."""
+    """Digests and follow-ups beside the app until SIGINT/SIGTERM; then the same orderly
+    shutdown in both modes: stop them (the digest being made and the follow-up being looked at
+    stay due, a post in flight is handed back in doubt, every lease is freed), let reports and
+    `/mx digest now` in flight finish (or say so), close the transport, then the store. Several
+    instances share the digests and follow-ups through the database."""
     store, in_flight = parts.store, parts.in_flight
-    digests = digest_command.start_scheduler(
-        config,
-        store,
-        metrics=parts.metrics,
-        client=None if config.multi_workspace else parts.app.client,
-        watch_store=parts.watch_store,
-        services=parts.services,
-    )
+    client = None if config.multi_workspace else parts.app.client
+    background = [
+        digest_command.start_scheduler(
+            config,
+            store,
+            metrics=parts.metrics,
+            client=client,
+            watch_store=parts.watch_store,
+            services=parts.services,
+        ),
+        digest_command.start_followups(
+            config, store, watch_store=parts.watch_store, metrics=parts.metrics, client=client
+        ),
+    ]
     try:
         await until_signalled()
     finally:
-        digests.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await digests
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await in_flight.drain(SHUTDOWN_GRACE)
         await close()
         store.close()

@@ -5,8 +5,9 @@ Slack or the network).
 Why the look-up: only Slack knows whether a request that got no answer was acted on.
 `chat.postMessage` has no idempotency key, so the post carries one in its metadata
 (`delivery.metadata`), and `conversations.history` with `include_all_metadata` (without it, Slack
-strips the payload) finds it again. That needs `channels:history` (and `groups:history` for
-private channels): the price of never posting a digest twice after a crash.
+strips the payload) finds it again; for a post in a thread (a follow-up), `conversations.replies` of
+that thread, since the history leaves replies out. That needs `channels:history` (and
+`groups:history` for private channels): the price of never posting a digest twice after a crash.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.digest import render
 from bot.digest.delivery import (
@@ -33,6 +35,7 @@ from bot.digest.delivery import (
     Attempt,
     Delivery,
     Outcome,
+    Post,
     Step,
     carries,
     is_late,
@@ -117,13 +120,7 @@ async def look(
     for _ in range(HISTORY_PAGES):
         try:
             async with asyncio.timeout_at(deadline):
-                page = await client.conversations_history(
-                    channel=delivery.post.channel_id,
-                    oldest=oldest,
-                    cursor=cursor,
-                    limit=HISTORY_PAGE,
-                    include_all_metadata=True,
-                )
+                page = await _page(client, delivery.post, oldest, cursor)
         except SlackApiError as exc:
             return _unreadable(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -135,6 +132,29 @@ async def look(
         if not page.get("has_more") or cursor is None:
             return None
     return Attempt(Outcome.UNVERIFIABLE, f"over {HISTORY_PAGE * HISTORY_PAGES} messages since")
+
+
+async def _page(
+    client: AsyncWebClient, post: Post, oldest: str, cursor: str | None
+) -> AsyncSlackResponse:
+    """One page of what was posted since `oldest`: the channel's history, or, for a post in a
+    thread, the thread's replies (the channel's history leaves replies out)."""
+    if post.thread_ts:
+        return await client.conversations_replies(
+            channel=post.channel_id,
+            ts=post.thread_ts,
+            oldest=oldest,
+            cursor=cursor,
+            limit=HISTORY_PAGE,
+            include_all_metadata=True,
+        )
+    return await client.conversations_history(
+        channel=post.channel_id,
+        oldest=oldest,
+        cursor=cursor,
+        limit=HISTORY_PAGE,
+        include_all_metadata=True,
+    )
 
 
 def _refused(exc: SlackApiError) -> Attempt:

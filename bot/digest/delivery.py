@@ -1,11 +1,12 @@
 """One delivery path for every scheduled post (pure): its key, how long it is worth posting, and
 what follows each attempt.
 
-A scheduled post (a digest's slot today; alerts, recoveries and follow-ups later) is a `Post` with
-a stable `key`, kept in the store's outbox. The intent is recorded before Slack is asked, and the
-key travels in the message's metadata. An attempt that may have reached Slack without its outcome
-being recorded (a crash, a timeout, a hang-up, a 5xx, a shutdown mid-request) leaves the post *in
-doubt*: before it is posted again, the channel's history since then is searched for the key
+A scheduled post (a digest's slot, a "tell me when it's live" follow-up's last word; alerts and
+recoveries later) is a `Post` with a stable `key`, kept in the store's outbox. The intent is
+recorded before Slack is asked, and the key travels in the message's metadata. An attempt that may
+have reached Slack without its outcome being recorded (a crash, a timeout, a hang-up, a 5xx, a
+shutdown mid-request) leaves the post *in doubt*: before it is posted again, the channel's history
+(a thread's replies, for a post in a thread) since then is searched for the key
 (`Step.LOOK_THEN_POST`). So a post is made at most once; and, until its grace period passes, a
 failed one stays due and is retried with back-off and jitter, so it is made at least once.
 
@@ -107,6 +108,12 @@ class Post:
     expires_at: datetime
     kind: str = "digest"
     schedule_id: int | None = None  # a digest's schedule: a permanent error stops it
+
+    @property
+    def thread_ts(self) -> str:
+        """The thread the post answers in (a follow-up's), "" for a channel post: it rides in
+        the message, as `chat.postMessage` takes it."""
+        return str(self.message.get("thread_ts") or "")
 
 
 @dataclass(frozen=True, slots=True)

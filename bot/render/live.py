@@ -150,7 +150,7 @@ def progress(report: LiveReport, *, next_in_s: float, give_up_in_s: float) -> st
         waiting = WORDS[report.verdict]
     return (
         f"not live yet, {waiting}; next look in {next_in_s:.0f} s, giving up in "
-        f"{_span(give_up_in_s)}"
+        f"{span(give_up_in_s)}"
     )
 
 
@@ -158,14 +158,14 @@ def ending(report: LiveReport, *, live: bool, looks: int, elapsed_s: float, limi
     """The line after a wait: live after how long, or given up after how long."""
     tries = f"{looks} look{'s' if looks != 1 else ''}"
     if live:
-        return f"Live after {_span(elapsed_s)} ({tries})."
+        return f"Live after {span(elapsed_s)} ({tries})."
     return (
-        f"Gave up after {_span(elapsed_s)} ({tries}): the longest TTL and a margin "
-        f"({_span(limit_s)}) have passed, so what still disagrees will not fix itself."
+        f"Gave up after {span(elapsed_s)} ({tries}): the longest TTL and a margin "
+        f"({span(limit_s)}) have passed, so what still disagrees will not fix itself."
     )
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
     whole = max(0, round(seconds))
     if whole < 120:
         return f"{whole} s"
@@ -227,14 +227,18 @@ def render_blocks(report: LiveReport, *, command: str = "") -> Message:
         section_block(escape(report.sentence)),
         {"type": "divider"},
     ]
-    for record in report.records:
-        rows = [_current(record), *_rows(record)]
-        body = f"{EMOJI[record.verdict]} *{escape(record.wanted.label)}*: {WORDS[record.verdict]}\n"
-        room = 2900 - len(body)
-        blocks.append(section_block(body + _fit("\n".join(rows), room)))
+    blocks += [record_block(record) for record in report.records]
     asked = f" · `/mx {escape(command)}`" if command else ""
     blocks.append(context_block(escape(_context(report)) + asked))
     return {"text": escape(report.sentence), "blocks": blocks}
+
+
+def record_block(record: RecordLive) -> dict[str, Any]:
+    """One record in Slack: its verdict, the current answer, and every server and resolver."""
+    rows = [_current(record), *_rows(record)]
+    body = f"{EMOJI[record.verdict]} *{escape(record.wanted.label)}*: {WORDS[record.verdict]}\n"
+    room = 2900 - len(body)
+    return section_block(body + _fit("\n".join(rows), room))
 
 
 def _fit(rows: str, room: int) -> str:

@@ -8,6 +8,8 @@ the store. Nothing happens at import time and nothing here touches the network.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -18,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.digest.delivery import DigestNow
+from bot.digest.followup import Look
 from bot.metrics import Metrics
 from bot.settings import BOT_SCOPES, AppSettings
 from bot.slack.deps import Deps
@@ -54,6 +57,8 @@ def build_app(
     diagnose: DiagnoseMessage | None = None,
     digest_now: DigestNow | None = None,
     live: RunLive | None = None,
+    look: Look | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncApp:
     """The Slack app with every listener registered.
 
@@ -64,6 +69,9 @@ def build_app(
         digest_now: a channel's digest now (`/mx digest now`), when the app runs digests.
         live: answers `/mx live` (`bot.slack.engine_binding.bind_live`); without it, the app says
             that it does not follow changes.
+        look: one look at records (`bot.slack.engine_binding.bind_look`): with `watch_store`, the
+            app offers "tell me when it's live" (the follow-ups run in `bot.digest.follower`).
+        clock: the time follow-ups start at (UTC; the system's by default).
     """
     metrics = metrics or Metrics()
     _quiet_token_warning()
@@ -101,7 +109,10 @@ def build_app(
         diagnose=diagnose,
         digest_now=digest_now,
         live=live,
+        look=look,
     )
+    if clock is not None:
+        deps.clock = clock
     register(app, deps)
     return app
 

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import blocks
 from bot.slack import watch_commands
-from bot.slack.deps import Deps, where_from_action
+from bot.slack.deps import Deps, thread_of, where_from_action
 from bot.slack.replies import api_error, reply
 from bot.slack.triage import Request, triage
 from checks.target import TargetError
@@ -52,7 +52,7 @@ def details_listener(deps: Deps) -> Callable[..., Awaitable[None]]:
             text = "That report is no longer available; press Re-run for a fresh one."
             await reply(deps, respond, where, blocks.render_text(text))
             return
-        thread = _thread_of(body)
+        thread = thread_of(body)
         for part in blocks.render_details(stored.report):
             if thread is None:  # an ephemeral message has no thread: answer the user alone
                 await reply(deps, respond, where, part)
@@ -98,18 +98,3 @@ def watch_listener(deps: Deps) -> Callable[..., Awaitable[None]]:
         await reply(deps, respond, where, message)
 
     return on_watch
-
-
-def _thread_of(body: dict[str, Any]) -> str | None:
-    """The thread a clicked message belongs to (or starts); None for an ephemeral message."""
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    if container.get("is_ephemeral") or not (message or container.get("message_ts")):
-        return None
-    thread = (
-        message.get("thread_ts")
-        or container.get("thread_ts")
-        or message.get("ts")
-        or container.get("message_ts")
-    )
-    return str(thread) if thread else None

@@ -1,9 +1,12 @@
 """The engine seams for the Slack app: a callable from `Command` to a running report, one from
-a pasted message's bytes to its diagnosis, and one from a `live` command to its answer.
+a pasted message's bytes to its diagnosis, one from a `live` command to its answer, and one from
+a domain and records to a look at them (what "tell me when it's live" follows).
 
 `bind_engine(settings)` builds the shared services once and returns the callable; tests pass a
 canned engine instead, or the real one pointed at the DNS test server. `bind_live(settings)` is
-`mxbot live`'s one look (`checks.live.survey`) for the command's records.
+`mxbot live`'s one look (`checks.live.survey`) for the command's records; `bind_look(settings)`
+the same look for records named otherwise (a follow-up button's), and `wanted_from` checks those
+names as the `live` grammar would.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.commands import Command
+from bot.digest.followup import Look
 from checks import registry
 from checks.engine import ReportStream, make_context
 from checks.live import records
@@ -115,3 +119,26 @@ def bind_live(settings: Settings) -> RunLive:
         return await survey(target.name, wanted, settings)
 
     return run
+
+
+def bind_look(settings: Settings) -> Look:
+    """One look at the records of a domain (`checks.live.survey`), bound to `settings`."""
+
+    async def look(domain: str, wanted: Sequence[Wanted]) -> LiveReport:
+        return await survey(domain, wanted, settings)
+
+    return look
+
+
+def wanted_from(domain: str, items: Sequence[tuple[str, str, str]]) -> tuple[Wanted, ...]:
+    """(TYPE, NAME, KIND) items as records of `domain` to follow. Raises `records.RecordError` for
+    a type DNS does not know, a name outside the domain, or a kind `mxbot live` does not tell."""
+    found = []
+    for rdtype, name, kind in items:
+        wanted = records.one(domain, rdtype, name)
+        if wanted.name != domain and not wanted.name.endswith("." + domain):
+            raise records.RecordError(f"{name!r} is not a name in {domain}")
+        if kind and (wanted.rdtype != "TXT" or kind not in records.KINDS):
+            raise records.RecordError(f"{kind!r} is not a kind of TXT record")
+        found.append(Wanted(wanted.name, wanted.rdtype, kind))
+    return tuple(found)

@@ -1,8 +1,9 @@
 """`/mx fix example.com` in Slack: a placeholder, the checks run to the end, then the fix bundle.
 
 Admitted and acknowledged like a report (rate limits, the queue); the message is the bundle
-rendered by `bot.render.fix`, escaped and inside Slack's limits. There is no progress per check:
-the bundle needs them all.
+rendered by `bot.render.fix`, escaped and inside Slack's limits, with *Tell me when it's live*
+for the records it changes when the app keeps follow-ups. There is no progress per check: the
+bundle needs them all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import suppress
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Command
-from bot.render import blocks, fix
+from bot.render import blocks, fix, followup
 from bot.slack.deps import Deps, Where
 from bot.slack.replies import post_placeholder, update_placeholder
 from checks.bundle.assemble import assemble
@@ -50,7 +51,12 @@ async def run_fix(deps: Deps, client: AsyncWebClient, cmd: Command, where: Where
         await update_placeholder(deps, client, where, placeholder, blocks.render_text(notice))
         return
     deps.metrics.report_done(report.status, report.results, report.duration_ms / 1000)
-    message = fix.render_blocks(assemble(report), command=cmd.text)
+    bundle = assemble(report)
+    message = fix.render_blocks(bundle, command=cmd.text)
+    if deps.follows:
+        message = followup.with_button(
+            message, followup.button(bundle.domain, followup.bundled(bundle))
+        )
     await update_placeholder(deps, client, where, placeholder, message)
 
 

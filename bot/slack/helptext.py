@@ -31,5 +31,12 @@ def catalogue() -> list[tuple[str, str]]:
 
 
 def watch_help(deps: Deps) -> str:
-    """The watch-list usage lines, when this app keeps watch-lists."""
-    return watch_commands.render_watch_help() if deps.watch_store is not None else ""
+    """The watch-list usage lines, when this app keeps watch-lists (and the follow-ups' line,
+    when it follows changes)."""
+    lines = [watch_commands.render_watch_help()] if deps.watch_store is not None else []
+    if deps.follows:
+        lines.append(f"`/mx live cancel example.com`: {FOLLOW_HELP}")
+    return "\n".join(lines)
+
+
+FOLLOW_HELP = "stop following it here (*Tell me when it's live*, under a `live` answer)"

@@ -1,7 +1,8 @@
 """The Bolt listeners: each reads its inputs from Bolt's injected arguments and hands them on.
 
-`/mx`, mentions and Re-run go through `bot.slack.triage`; App Home, the other buttons and the
-message diagnosis (`bot.slack.message_listeners`) have modules of their own. `register` is the only place listeners are attached to an app.
+`/mx`, mentions and Re-run go through `bot.slack.triage`; App Home, the other buttons ("tell me
+when it's live": `bot.slack.follow_run`) and the message diagnosis (`bot.slack.message_listeners`)
+have modules of their own. `register` is the only place listeners are attached to an app.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import is_message_request
-from bot.render import blocks
+from bot.render import blocks, followup
 from bot.slack.buttons import details_listener, rerun_listener, watch_listener
 from bot.slack.deps import Deps, Where
+from bot.slack.follow_run import follow_listener, unfollow_listener
 from bot.slack.home import home_listener
 from bot.slack.message_listeners import dm_listener, open_modal, register_message_listeners
 from bot.slack.replies import answer_mention
@@ -37,6 +39,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(blocks.RERUN)(rerun_listener(deps))
     app.action(blocks.DETAILS)(details_listener(deps))
     app.action(blocks.WATCH)(watch_listener(deps))
+    app.action(followup.FOLLOW)(follow_listener(deps))
+    app.action(followup.UNFOLLOW)(unfollow_listener(deps))
 
     @app.error
     async def on_error(error: Exception) -> None:

@@ -1,8 +1,8 @@
 """`/mx live example.com [TYPE [NAME]]` in Slack: a placeholder, one look at every name server and
 resolver (`checks.live`), then the answer in its place.
 
-Admitted and acknowledged like a report (rate limits, the queue). The follow-up that comes back
-when the change is live is not here yet: it will post through the scheduled-delivery path.
+Admitted and acknowledged like a report (rate limits, the queue). An answer that is not live yet
+carries *Tell me when it's live* (`bot.slack.follow_run`), when the app keeps follow-ups.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from contextlib import suppress
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Command
-from bot.render import blocks, live
+from bot.render import blocks, followup, live
 from bot.slack.deps import Deps, Where
 from bot.slack.replies import post_placeholder, update_placeholder
 from checks.live.records import RecordError
+from checks.live.result import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,11 @@ async def run_live(deps: Deps, client: AsyncWebClient, cmd: Command, where: Wher
         notice = f"Sorry, looking at whether {name} is live failed on my side; try again later."
         await update_placeholder(deps, client, where, placeholder, blocks.render_text(notice))
         return
-    await update_placeholder(
-        deps, client, where, placeholder, live.render_blocks(report, command=cmd.text)
-    )
+    message = live.render_blocks(report, command=cmd.text)
+    if deps.follows and report.verdict in (Verdict.RESOLVERS_STALE, Verdict.SERVERS_DISAGREE):
+        wanted = [r.wanted for r in report.records]
+        message = followup.with_button(message, followup.button(target.name, wanted))
+    await update_placeholder(deps, client, where, placeholder, message)
 
 
 _UNAVAILABLE = "This mxbot does not follow DNS changes (`/mx live`); run `mxbot live` instead."

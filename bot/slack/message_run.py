@@ -14,10 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render import blocks, message_blocks
 from bot.render.blocks import Message
+from bot.slack.admission import admit
 from bot.slack.deps import Deps, Where
 from bot.slack.replies import api_error, webhook
 from bot.slack.report_run import FALLBACK_ERRORS
-from bot.slack.triage import admit
 
 log = logging.getLogger(__name__)
 

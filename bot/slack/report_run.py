@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.commands import Command
-from bot.render import blocks
+from bot.render import blocks, followup
 from bot.render.blocks import Message
 from bot.slack.deps import Deps, Where
 from bot.slack.replies import api_error, tell, webhook
@@ -105,6 +105,10 @@ async def _finish(
         report_id=str(report_id),
         watchable=deps.watch_store is not None,
     )
+    if deps.follows:  # the records its findings propose in the domain's zone, if any
+        final = followup.with_button(
+            final, followup.button(report.domain, followup.proposed(report))
+        )
     await message.update(final, final=True)
 
 

@@ -1,5 +1,6 @@
 """The one path every request takes, whichever listener read it: a watch-list reply, usage, help,
-a refusal (rate limits, a full queue), a report, a fix bundle, or whether a change is live."""
+a refusal (rate limits, a full queue), a report, a fix bundle, whether a change is live, or to
+stop following one."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from bot.commands import UsageError, is_message_request, parse, without_mention
 from bot.render import blocks, fix
 from bot.render.blocks import Message
 from bot.slack import watch_commands
+from bot.slack.admission import admit
 from bot.slack.deps import Deps, Where
 from bot.slack.digest_now import run_digest_now
 from bot.slack.fix_run import run_fix
+from bot.slack.follow_run import cancel_command
 from bot.slack.helptext import MESSAGE_HOW, help_message, usage
 from bot.slack.live_run import run_live
 from bot.slack.report_run import run_report
@@ -79,6 +82,9 @@ async def triage(
     if cmd.kind == "keygen":  # a private key never passes through Slack: point at the CLI
         await answer(fix.keygen_pointer(cmd.target.name if cmd.target else ""))
         return
+    if cmd.kind == "live_cancel" and cmd.target is not None:  # no network work: not admitted
+        await answer(await cancel_command(deps, client, request.where, cmd.target.name))
+        return
     refusal = admit(deps, request.where)
     if refusal:
         await answer(blocks.render_text(refusal))
@@ -91,31 +97,6 @@ async def triage(
         await run_live(deps, client, cmd, request.where)
         return
     await run_report(deps, client, cmd, request.where)
-
-
-def admit(deps: Deps, where: Where) -> str:
-    """ "" when the report may run (and it is counted); otherwise the reason, for the user."""
-    user_key, channel_key = f"{where.team}:{where.user}", f"{where.team}:{where.channel}"
-    wait_user = deps.user_limit.retry_after(user_key)
-    if wait_user:
-        deps.metrics.refusal("user_rate")
-        return (
-            f"You have asked for {deps.user_limit.per_minute} reports in the last minute; "
-            f"try again in {wait_user:.0f} s."
-        )
-    wait_channel = deps.channel_limit.retry_after(channel_key)
-    if wait_channel:
-        deps.metrics.refusal("channel_rate")
-        return (
-            f"This channel has had {deps.channel_limit.per_minute} reports in the last minute; "
-            f"try again in {wait_channel:.0f} s."
-        )
-    if deps.gate.full:
-        deps.metrics.refusal("queue_full")
-        return f"I am busy with {deps.gate.running} reports and {deps.gate.waiting} more waiting; try again in a minute."
-    deps.user_limit.record(user_key)
-    deps.channel_limit.record(channel_key)
-    return ""
 
 
 async def _watch_reply(deps: Deps, request: Request) -> Message | None:

@@ -6,6 +6,9 @@ engine, called from the event loop through `bot.store.threads.in_thread`, as `bo
 The schedule and snapshot types are the digest's (`bot.digest.schedule`, `bot.digest.snapshot`):
 this package stores them, and `bot.digest` never imports it.
 
+The follow-ups ("tell me when it's live", `bot.store.followups`, their table in
+`bot.store.followup_tables`) live beside them, on the same metadata and engine.
+
 Several instances may share the database: a due schedule is *claimed* with one conditional
 UPDATE (`... WHERE next_run_at <= now AND lease is free`), and only the instance whose UPDATE
 changed a row makes that digest. The digest is then handed to the outbox (`bot.store.outbox`) in
@@ -29,7 +32,7 @@ from sqlalchemy.orm import Session
 from bot.digest.delivery import Post, Queued
 from bot.digest.schedule import DEFAULT_LEASE, Schedule, When
 from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_to_json
-from bot.store import outbox
+from bot.store import followups, outbox
 from bot.store.db import create_tables
 from bot.store.threads import in_thread
 from bot.store.watch_tables import (
@@ -76,6 +79,7 @@ class WatchStore:
         )
         self.max_watches = max_watches
         self.outbox = outbox.Outbox(self.engine)  # the scheduled posts, in the same database
+        self.followups = followups.Followups(self.engine)  # "tell me when it's live"
 
     def create_all(self) -> None:
         """Create missing tables (idempotent; safe when several instances start at once)."""

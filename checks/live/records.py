@@ -18,6 +18,7 @@ _KINDS = {
     "DMARC": re.compile(r"\s*v\s*=\s*DMARC1\s*(;|$)"),
     "MTA-STS": re.compile(r"v=STSv1\s*(;|$)"),
 }
+KINDS = frozenset(_KINDS)  # the kinds of TXT record told apart
 _META = frozenset({"ANY", "AXFR", "IXFR", "OPT", "TSIG", "TKEY", "MAILA", "MAILB", "NONE"})
 
 

@@ -159,3 +159,26 @@ def test_a_live_question_missing_its_parts_gets_the_live_usage(text: str, reason
         p(text)
 
     assert caught.value.usage == "live example.com TXT s1._domainkey"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["live cancel example.com", "cancel live Example.com", "<@UBOT> live stop example.com please"],
+)
+def test_live_cancel_names_the_domain_to_stop_following(text: str) -> None:
+    command = p(text, bot_user="UBOT")
+
+    assert command.kind == "live_cancel"
+    assert command.target is not None
+    assert command.target.name == "example.com"
+    assert p(command.text) == command
+
+
+@pytest.mark.parametrize(
+    "text", ["live cancel", "live cancel example.com TXT", "live cancel 192.0.2.1"]
+)
+def test_live_cancel_without_one_domain_says_how(text: str) -> None:
+    with pytest.raises(UsageError, match="which domain to stop following") as caught:
+        p(text)
+
+    assert caught.value.usage == "live cancel example.com"

@@ -9,8 +9,9 @@ Slack acted, a request that never gets an answer, an answer lost after the messa
 an answer held back (a reply in flight) until the test releases it.
 
 The stand-in keeps what was posted, per channel, with its message metadata, and serves it back
-through `conversations.history` as Slack does: newest first, `oldest` and `cursor` honoured, and a
-metadata's `event_payload` only with `include_all_metadata`.
+through `conversations.history` as Slack does: newest first, `oldest` and `cursor` honoured, a
+thread's replies left out, and a metadata's `event_payload` only with `include_all_metadata`;
+a thread's replies through `conversations.replies`, oldest first after their parent.
 """
 
 from __future__ import annotations
@@ -244,6 +245,8 @@ class SlackApi:
             return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
         if method == "conversations.history":
             return self._history(params)
+        if method == "conversations.replies":
+            return self._replies(params)
         if method == "oauth.v2.access":
             return self.oauth_response
         if method == "files.info":
@@ -293,22 +296,26 @@ class SlackApi:
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The channel's messages, newest first: a thread's replies are not among them."""
         channel = str(params.get("channel", ""))
         oldest = float(params.get("oldest") or 0)
         newest_first = [
-            m for m in reversed(self.messages.get(channel, [])) if float(m["ts"]) > oldest
+            m
+            for m in reversed(self.messages.get(channel, []))
+            if float(m["ts"]) > oldest and m.get("thread_ts") in (None, m["ts"])
         ]
-        start = int(params.get("cursor") or 0)
-        limit = int(params.get("limit") or 100)
-        page = newest_first[start : start + limit]
-        everything = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
-        more = start + limit < len(newest_first)
-        return {
-            "ok": True,
-            "messages": [_as_history(m, everything) for m in page],
-            "has_more": more,
-            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-        }
+        return _page(newest_first, params)
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread, oldest first: its parent (always), then the replies since `oldest`."""
+        channel, parent = str(params.get("channel", "")), str(params.get("ts", ""))
+        oldest = float(params.get("oldest") or 0)
+        thread = [
+            m
+            for m in self.messages.get(channel, [])
+            if m["ts"] == parent or (m.get("thread_ts") == parent and float(m["ts"]) > oldest)
+        ]
+        return _page(thread, params)
 
     async def _response(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -316,6 +323,21 @@ class SlackApi:
         if request.match_info["name"] in self.expired:
             return web.Response(status=404, text="expired_url")
         return web.Response(text="ok")
+
+
+def _page(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """One page of `messages`, `cursor` and `limit` honoured, metadata as Slack shows it."""
+    start = int(params.get("cursor") or 0)
+    limit = int(params.get("limit") or 100)
+    page = messages[start : start + limit]
+    everything = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+    more = start + limit < len(messages)
+    return {
+        "ok": True,
+        "messages": [_as_history(m, everything) for m in page],
+        "has_more": more,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
 
 
 def _as_history(message: dict[str, Any], everything: bool) -> dict[str, Any]:

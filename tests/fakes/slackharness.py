@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Command
 from bot.digest.delivery import DigestNow, Tally
+from bot.digest.followup import Look
 from bot.digest.scheduler import digest_now, single_team
 from bot.metrics import Metrics
 from bot.settings import AppSettings, Secret
@@ -137,6 +138,7 @@ class Harness:
     http: aiohttp.ClientSession
     metrics: Metrics
     in_flight: InFlight = field(default_factory=InFlight)
+    watch_store: WatchStore | None = None
     secret: str = SECRET
 
     async def post(
@@ -207,17 +209,31 @@ class Harness:
         return await self.post(json.dumps(body), "application/json", **kw)
 
     async def click(
-        self, action_id: str, value: str, message_ts: str, **kw: Any
+        self,
+        action_id: str,
+        value: str,
+        message_ts: str,
+        *,
+        thread_ts: str | None = None,
+        user: str = "U1",
+        **kw: Any,
     ) -> tuple[int, str, float]:
+        """A signed click on a button of the message `message_ts` (in the thread `thread_ts`)."""
+        in_thread = {"thread_ts": thread_ts} if thread_ts else {}
         payload = {
             "type": "block_actions",
             "team": {"id": TEAM},
-            "user": {"id": "U1", "team_id": TEAM},
+            "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A1",
             "channel": {"id": "C1"},
             "trigger_id": "1.2.3",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": "C1"},
-            "message": {"ts": message_ts, "type": "message"},
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": "C1",
+                **in_thread,
+            },
+            "message": {"ts": message_ts, "type": "message", **in_thread},
             "response_url": self.api.response_url("click"),
             "actions": [
                 {
@@ -277,8 +293,10 @@ MakeHarness = Callable[..., Awaitable[Harness]]
 
 @asynccontextmanager
 async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
-    """`make(run=…, plan=…, watch=…, digests=…, live=…, **AppSettings overrides)` starts one app on
-    a fresh store; `digests` adds `/mx digest now`, made from the canned results."""
+    """`make(run=…, plan=…, watch=…, digests=…, live=…, look=…, clock=…, **AppSettings overrides)`
+    starts one app on a fresh store; `digests` adds `/mx digest now`, made from the canned
+    results; `look` offers "tell me when it's live" (its follow-ups kept in the watch store,
+    `Harness.watch_store`), started at `clock`'s time."""
     slack_api = await SlackApi().start()
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
@@ -290,6 +308,8 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         diagnose: DiagnoseMessage | None = None,
         digests: bool = False,
         live: RunLive | None = None,
+        look: Look | None = None,
+        clock: Callable[[], datetime] | None = None,
         **overrides: Any,
     ) -> Harness:
         canned = Canned()
@@ -305,7 +325,7 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
         metrics = Metrics()
         in_flight = InFlight()
         watch_store = None
-        if watch or digests:
+        if watch or digests or look:
             watch_store = WatchStore(store.engine)
             watch_store.create_all()
         app = build_app(
@@ -319,6 +339,8 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             diagnose=diagnose,
             digest_now=_digests_now(watch_store, slack_api) if digests and watch_store else None,
             live=live,
+            look=look,
+            clock=clock,
         )
         runner, port = await start_http(
             build_web_app(app, metrics=metrics, store=store), "127.0.0.1", 0
@@ -331,7 +353,9 @@ async def harness_factory(tmp_path: Path) -> AsyncIterator[MakeHarness]:
             store.close()
 
         cleanups.append(cleanup)
-        return Harness(slack_api, f"http://127.0.0.1:{port}", store, http, metrics, in_flight)
+        return Harness(
+            slack_api, f"http://127.0.0.1:{port}", store, http, metrics, in_flight, watch_store
+        )
 
     try:
         yield make
