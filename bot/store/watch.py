@@ -30,13 +30,12 @@ from bot.digest.delivery import Post, Queued
 from bot.digest.schedule import DEFAULT_LEASE, Schedule, When
 from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_to_json
 from bot.store import outbox
-from bot.store.db import create_tables
+from bot.store.migrate import upgrade
 from bot.store.threads import in_thread
 from bot.store.watch_tables import (
     DigestRunRow,
     ScheduleRow,
     ScheduleStopRow,
-    WatchBase,
     WatchRow,
     aware,
     naive,
@@ -78,8 +77,9 @@ class WatchStore:
         self.outbox = outbox.Outbox(self.engine)  # the scheduled posts, in the same database
 
     def create_all(self) -> None:
-        """Create missing tables (idempotent; safe when several instances start at once)."""
-        create_tables(self.engine, WatchBase.metadata)
+        """Bring the database to the newest schema (`bot.store.migrate.upgrade`; idempotent, and
+        safe when several instances start at once)."""
+        upgrade(self.engine)
 
     def close(self) -> None:
         if self._owns_engine:
