@@ -346,6 +346,8 @@ def test_storage_uses_only_the_digests_plain_types(graph: list[Import]) -> None:
         "bot.digest.schedule",
         "bot.digest.snapshot",
         "bot.digest.delivery",
+        "bot.digest.alerts",
+        "bot.digest.history",
         "checks.model",
     )
     reaching = [
