@@ -260,9 +260,11 @@ async def loop(
     metrics: Metrics | None = None,
     stop: asyncio.Event | None = None,
     grace: timedelta | None = None,
+    also: Callable[[datetime], Awaitable[object]] | None = None,
 ) -> None:
     """Run due digests every `interval` seconds until `stop` is set (or the task is cancelled:
-    the digest being made is left due, the post in flight handed back in doubt)."""
+    the digest being made is left due, the post in flight handed back in doubt). `also` is
+    another pass made each time, after the digests' (alerts: `bot.digest.watchdog`)."""
     clock = clock or (lambda: datetime.now(UTC))
     stop = stop or asyncio.Event()
     while not stop.is_set():
@@ -276,6 +278,8 @@ async def loop(
                 metrics=metrics,
                 grace=grace,
             )
+            if also is not None:
+                await also(clock())
         except Exception:  # a database hiccup must not end the scheduler
             log.exception("digest pass failed; retrying in %g s", interval)
         try:
