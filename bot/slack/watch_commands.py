@@ -127,6 +127,8 @@ def parse_watch(text: str) -> WatchCommand | None:
             raise WatchUsageError("`digest now` posts this channel's digest now.", USAGE_DIGEST)
         return WatchCommand("digest")
     usage = {"watch": USAGE_WATCH, "history": USAGE_HISTORY}.get(kind, USAGE_UNWATCH)
+    if kind == "history":  # "history of example.com"
+        rest = [t for t in rest if t.lower() not in ("of", "for")]
     if not rest:
         raise WatchUsageError(f"Tell me which domain to {kind}.", usage)
     target = _domain(rest[0], usage)

@@ -193,7 +193,7 @@ async def test_mx_history_lists_the_changes_with_dates(store: WatchStore) -> Non
         f"history {DOMAIN}", store=store, team_id=TEAM, channel_id="C1", user_id="U1"
     )
     nothing = await answer(
-        "history b.example", store=store, team_id=TEAM, channel_id="C1", user_id="U1"
+        "history of b.example", store=store, team_id=TEAM, channel_id="C1", user_id="U1"
     )
 
     assert reply is not None
