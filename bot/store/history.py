@@ -113,6 +113,8 @@ def _changes(rows: Iterable[RecordRow]) -> list[Change]:
     out: list[Change] = []
     for row in rows:
         key = (row.domain, row.kind, row.subject)
+        if before.get(key) == row.value:  # two runs raced (SQLite) to record one value: once
+            continue
         out.append(
             Change(
                 row.domain, row.kind, row.subject, before.get(key), row.value, aware(row.first_seen)
