@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from checks.settings import Settings, SettingsError
 
@@ -66,6 +67,16 @@ class AppSettings:
     update_interval: float = 1.0  # seconds between progressive chat.update calls
     probe_token: Secret = Secret()  # MXBOT_PROBE_TOKEN: GET /probe asks for it as a bearer token
     digest_grace_minutes: int = 0  # how long a failed digest is retried; 0: by its cadence
+    history_days: int = 400  # MXBOT_HISTORY_DAYS: how long record values are kept
+    alert_interval_minutes: int = 15  # MXBOT_ALERT_INTERVAL: how often alerting watches are checked
+
+    @property
+    def history_keep(self) -> timedelta:
+        return timedelta(days=self.history_days)
+
+    @property
+    def alert_interval(self) -> timedelta:
+        return timedelta(minutes=self.alert_interval_minutes)
 
     @property
     def multi_workspace(self) -> bool:
@@ -101,6 +112,8 @@ class AppSettings:
             max_queued_reports=_int(env, "MXBOT_MAX_QUEUED_REPORTS", 50, 0, 10000),
             probe_token=Secret(env.get("MXBOT_PROBE_TOKEN", "").strip()),
             digest_grace_minutes=_int(env, "MXBOT_DIGEST_GRACE", 0, 0, 7 * 24 * 60),
+            history_days=_int(env, "MXBOT_HISTORY_DAYS", 400, 1, 36500),
+            alert_interval_minutes=_int(env, "MXBOT_ALERT_INTERVAL", 15, 1, 24 * 60),
         )
 
 

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from checks.context import Context, HostAddresses
-from checks.model import DOMAIN, Finding, Record, Status
+from checks.model import DOMAIN, Fact, Finding, Record, Status, with_facts
 from checks.net.dns import Answer
 from checks.net.policy import is_ip_literal
 from checks.net.probe.result import Failure, ProbeResult, where
@@ -148,6 +148,16 @@ async def run(ctx: Context) -> list[Finding]:
 
 
 async def _host(
+    ctx: Context, host: HostAddresses, answer: Answer, mx_validated: bool
+) -> list[Finding]:
+    findings = await _judge_host(ctx, host, answer, mx_validated)
+    if answer.failed:
+        return findings
+    text = "\n".join(sorted(r.text for r in _records(answer)))  # record history
+    return with_facts(findings, [Fact("dane.tlsa", 0, f"_25._tcp.{host.host}", text)])
+
+
+async def _judge_host(
     ctx: Context, host: HostAddresses, answer: Answer, mx_validated: bool
 ) -> list[Finding]:
     name = f"_25._tcp.{host.host}"

@@ -52,16 +52,19 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """A number a check measured, kept for machines (the Prometheus probe) beside the prose.
+    """A value a check measured, kept for machines (the Prometheus probe, record history) beside
+    the prose: a number (`value`), or a record as published (`text`, whose `value` is 0).
 
-    Renderers never show facts; people read the message. `name` is one of `FACTS`; `subject` says
-    what was measured when a check measures several things (a mail host, a blocklist zone), as the
-    check saw it: remote text, so whoever makes a label of it validates it first.
+    Renderers never show facts; people read the message. `name` is in `FACTS` or `TEXT_FACTS`; `subject` says
+    what was measured when a check measures several things (a mail host, a blocklist zone, a DKIM
+    selector), as the check saw it: remote text, so whoever makes a label of it validates it
+    first. A text fact with `text` "" says the record is definitely not published.
     """
 
     name: str
     value: float
     subject: str = ""
+    text: str = ""
 
 
 # The closed list of fact names, and what each measures. A fact that could not be measured is
@@ -73,6 +76,21 @@ FACTS: Mapping[str, str] = {
     "subject: the host",
     "dnsbl.listed": "mail addresses of the target the blocklist lists (policy listings such as "
     "the Spamhaus PBL not counted); subject: the blocklist zone",
+}
+
+# Text facts: the records a domain publishes, as each run saw them (record history). Each is
+# measured only when the look-up answered; "" means nothing is published.
+TEXT_FACTS: Mapping[str, str] = {
+    "mx.set": "the MX set, one 'preference host' per line, sorted",
+    "spf.record": "the SPF record (several: one per line, sorted)",
+    "dmarc.record": "the DMARC record receivers use; subject: where it was found (_dmarc.…)",
+    "dkim.key": "a DKIM key record found; subject: its selector",
+    "mta_sts.id": "the id of the _mta-sts TXT record",
+    "mta_sts.policy": "the MTA-STS policy served: mode, max_age and mx lines",
+    "tls_rpt.record": "the TLS-RPT record at _smtp._tls (several: one per line, sorted)",
+    "dane.tlsa": "the TLSA records of a mail host, one per line, sorted; subject: _25._tcp.<host>",
+    "tls.fingerprint": "the SHA-256 fingerprint of the certificate a mail host presented; "
+    "subject: the host",
 }
 
 

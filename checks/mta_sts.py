@@ -14,7 +14,7 @@ from typing import Final
 
 from checks import tagvalue
 from checks.context import Context, MxSet
-from checks.model import DOMAIN, Finding, Record, Status
+from checks.model import DOMAIN, Fact, Finding, Record, Status, with_facts
 from checks.net.https import FetchOutcome, FetchResult
 
 ID: Final = "mta_sts"
@@ -185,6 +185,31 @@ async def run(ctx: Context) -> list[Finding]:
             )
         ]
     records = [t for t in answer.texts() if t.startswith("v=STSv1")]
+    return with_facts(_verdict(ctx, mx, records, fetched), _published(records, fetched))
+
+
+def _published(records: list[str], fetched: FetchResult) -> list[Fact]:
+    """Record history: the TXT record's id and the policy served ("" when none is), each only
+    when it could be read."""
+    ids = []
+    for text in records:
+        try:
+            ids.append(parse_txt(text).id)
+        except MtaStsSyntaxError:
+            ids.append(text)
+    facts = [Fact("mta_sts.id", 0, text="\n".join(sorted(ids)))]
+    response = fetched.response
+    if response is not None and response.status == 404:
+        facts.append(Fact("mta_sts.policy", 0, text=""))
+    elif (policy := _usable_policy(fetched)) is not None:
+        shown = [f"mode: {policy.mode}", f"max_age: {policy.max_age}"]
+        shown += [f"mx: {pattern}" for pattern in sorted(policy.mx)]
+        facts.append(Fact("mta_sts.policy", 0, text="\n".join(shown)))
+    return facts
+
+
+def _verdict(ctx: Context, mx: MxSet, records: list[str], fetched: FetchResult) -> list[Finding]:
+    txt_name = f"_mta-sts.{ctx.domain}"
     if not records:
         return _without_txt(ctx.domain, mx, fetched)
     if len(records) > 1:

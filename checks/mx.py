@@ -6,7 +6,7 @@ import asyncio
 from typing import Final
 
 from checks.context import Context, MxHost, MxSet
-from checks.model import DOMAIN, Fact, Finding, Record, Status
+from checks.model import DOMAIN, Fact, Finding, Record, Status, with_facts
 from checks.net.dns import Answer, Outcome
 from checks.net.policy import is_ip_literal
 
@@ -17,6 +17,17 @@ SCOPE: Final = DOMAIN
 
 async def run(ctx: Context) -> list[Finding]:
     mx = await ctx.mx()
+    findings = await _judge(ctx, mx)
+    return findings if mx.answer.failed else with_facts(findings, [_published(mx)])
+
+
+def _published(mx: MxSet) -> Fact:
+    """The MX set as published, for record history ("" for none: no MX, or no such domain)."""
+    shown = [] if mx.implicit else sorted(f"{h.preference} {h.name}" for h in mx.hosts)
+    return Fact("mx.set", 0, text="\n".join(shown))
+
+
+async def _judge(ctx: Context, mx: MxSet) -> list[Finding]:
     answer = mx.answer
     name = ctx.domain
     if answer.outcome is Outcome.NXDOMAIN:

@@ -12,7 +12,7 @@ from typing import Final
 
 from checks import tagvalue
 from checks.context import Context
-from checks.model import DOMAIN, Finding, Record, Status
+from checks.model import DOMAIN, Fact, Finding, Record, Status, with_facts
 from checks.net.policy import is_ip_literal
 
 ID: Final = "tls_rpt"
@@ -94,6 +94,11 @@ async def run(ctx: Context) -> list[Finding]:
         ]
     # RFC 8460 3: records not starting with v=TLSRPTv1 are discarded; exactly one must remain.
     records = [t for t in answer.texts() if _VERSION.match(t)]
+    seen = Fact("tls_rpt.record", 0, text="\n".join(sorted(records)))  # record history
+    return with_facts(await _verdict(ctx, name, records), [seen])
+
+
+async def _verdict(ctx: Context, name: str, records: list[str]) -> list[Finding]:
     match records:
         case []:
             return [await _missing(ctx, name)]

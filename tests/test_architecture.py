@@ -348,6 +348,8 @@ def test_storage_uses_only_the_digests_plain_types(graph: list[Import]) -> None:
         "bot.digest.snapshot",
         "bot.digest.delivery",
         "bot.digest.followup",
+        "bot.digest.alerts",
+        "bot.digest.history",
         "checks.model",
     )
     reaching = [

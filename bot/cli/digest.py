@@ -22,7 +22,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -44,6 +44,7 @@ from bot.digest.scheduler import (
     run_due,
     single_team,
 )
+from bot.digest.watchdog import run_alerts
 from bot.metrics import Metrics
 from bot.settings import AppSettings
 from bot.slack.app import make_client
@@ -98,10 +99,9 @@ async def run(args: argparse.Namespace, settings: AppSettings | Settings) -> int
     if getattr(args, "force", False) and not (args.once and args.channel):
         raise UsageError("--force posts one channel's digest now: use it with --once --channel C")
     store = Store(config.database_url, client_id=config.client_id)
-    watch_store = WatchStore(store.engine)
     try:
-        await asyncio.to_thread(store.create_all)
-        await asyncio.to_thread(watch_store.create_all)
+        await asyncio.to_thread(store.create_all)  # the schema upgraded first, under a lock
+        watch_store = watch_store_for(config, store, create=False)
         job = _Once(
             args,
             watch_store,
@@ -120,7 +120,8 @@ async def run(args: argparse.Namespace, settings: AppSettings | Settings) -> int
 
 
 async def _loops(job: _Once, interval: float, grace: timedelta | None) -> None:
-    """`digest` without `--once`: digests every `interval`, follow-ups every few seconds."""
+    """`digest` without `--once`: digests (and alerts between them) every `interval`, follow-ups
+    every few seconds."""
     owner = owner_id()
     await asyncio.gather(
         loop(
@@ -130,6 +131,7 @@ async def _loops(job: _Once, interval: float, grace: timedelta | None) -> None:
             owner=owner,
             interval=interval,
             grace=grace,
+            also=alert_pass(job.store, job.runner, job.clients),
         ),
         followup_loop(
             followups=job.store.followups,
@@ -196,6 +198,8 @@ class _Once:
                 owner=owner_id(),
                 channel_id=channel,
             )
+            if channel is None:  # alerts between digests are due too (cron runs this alone)
+                tally.add(await alert_pass(self.store, self.runner, self.clients)(now))
             return tally
         schedules = await self.store.channel_schedules(channel, self.args.team)
         if len(schedules) != 1:
@@ -298,18 +302,19 @@ def start_scheduler(
     `services` are the app's, so digests and reports share one prober (and its politeness).
     """
     if watch_store is None:
-        watch_store = WatchStore(store.engine)
-        watch_store.create_all()
+        watch_store = watch_store_for(config, store)
     clients = single_team(client) if client is not None else clients_for(config, store)
+    runner = make_runner(config.engine, services=services)
     return asyncio.create_task(
         loop(
             store=watch_store,
-            engine_runner=make_runner(config.engine, services=services),
+            engine_runner=runner,
             client_for_team=clients,
             owner=owner_id(),
             interval=interval,
             metrics=metrics,
             grace=_grace(None, config),
+            also=alert_pass(watch_store, runner, clients, metrics=metrics),
         ),
         name="mxbot-digests",
     )
@@ -339,6 +344,38 @@ def start_followups(
         ),
         name="mxbot-followups",
     )
+
+
+def watch_store_for(config: AppSettings, store: Store, *, create: bool = True) -> WatchStore:
+    """The watch-lists in `store`'s database, with the configured history retention and alert
+    cadence; the schema brought to the newest revision first unless `create` is False."""
+    if create:
+        store.create_all()
+    return WatchStore(
+        store.engine, history_keep=config.history_keep, alert_interval=config.alert_interval
+    )
+
+
+def alert_pass(
+    store: WatchStore,
+    runner: EngineRunner,
+    clients: ClientForTeam,
+    *,
+    metrics: Metrics | None = None,
+) -> Callable[[datetime], Awaitable[Tally]]:
+    """One pass of alerts between digests (`bot.digest.watchdog.run_alerts`), at a given time."""
+
+    def run_at(now: datetime) -> Awaitable[Tally]:
+        return run_alerts(
+            store=store,
+            engine_runner=runner,
+            client_for_team=clients,
+            now=now,
+            owner=owner_id(),
+            metrics=metrics,
+        )
+
+    return run_at
 
 
 def on_demand(

@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "exporter",
     ),
     "digest": ("post the watch-list digests that are due (once, or every minute)", "digest"),
+    "db": (
+        "bring the database to the newest schema (`db upgrade`), or show it (`db current`)",
+        "db",
+    ),
     "demo": ("check the lab's broken domains offline, on servers it runs on loopback", "demo"),
 }
 
@@ -127,6 +131,8 @@ def _module(name: str) -> Subcommand:
             from bot.cli import exporter as module
         case "digest":
             from bot.cli import digest as module
+        case "db":
+            from bot.cli import db as module
         case "demo":
             from bot.cli import demo as module
         case _:

@@ -118,8 +118,7 @@ class _Parts:
 def _build(config: AppSettings) -> _Parts:
     store = Store(config.database_url, client_id=config.client_id)
     store.create_all()
-    watch_store = WatchStore(store.engine)
-    watch_store.create_all()
+    watch_store = digest_command.watch_store_for(config, store, create=False)
     services = build_services(config.engine)
     metrics = Metrics()
     in_flight = InFlight()

@@ -2,8 +2,9 @@
 
 `snapshot` reduces a report to what a digest remembers (check, code, status, message and, when
 broken, fix per finding); `diff` compares two snapshots by finding code, per domain;
-`render_digest` makes the Block Kit message: broken domains first, then what changed, then the
-healthy ones on one compact line. Everything remote is escaped, so a TXT record saying `<!channel>`
+`render_digest` makes the Block Kit message: broken domains first, then what changed (findings,
+and record values before → after, `bot.digest.history`), then the healthy ones on one compact
+line. Everything remote is escaped, so a TXT record saying `<!channel>`
 is shown, never obeyed. Text is shortened at word boundaries, and what does not fit is cut by
 whole findings (or names), saying how many more: a finding is never cut off before its fix.
 `late` marks a message posted after its due time.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bot.digest import history
 from bot.digest.snapshot import DomainSnapshot, FindingState, Snapshot
 from bot.render.blocks import EMOJI, clip, context_block, escape, header_block, section_block
 from checks.model import Report, Status
@@ -32,6 +34,7 @@ MAX_FIX: Final = 200  # characters of a finding's fix in a digest line
 MAX_STORED: Final = 300  # characters of a finding's message or fix kept in a snapshot
 MAX_REASON: Final = 300  # characters of a broken domain's reason (the report's headline)
 NEW: Final = "\U0001f195"  # the NEW button emoji
+MAX_RECORDS: Final = 20  # record changes spelled out in a digest; the rest are counted
 
 Message = dict[str, Any]
 
@@ -137,12 +140,14 @@ def render_digest(
     since: datetime | None,
     when: datetime,
     schedule: str = "",
+    records: Sequence[history.Change] = (),
 ) -> Message:
     """The digest message, within Slack's limits whatever the snapshot holds.
 
     Args:
         since: when the previous digest ran (None for the first one: nothing "changed").
         schedule: how often the digest runs ("daily at 09:00 UTC"), for the context line.
+        records: record values that changed since the previous digest (`bot.digest.history`).
     """
     names = {d.domain: _name(d) for d in current.values()}
     reasons = {d.domain: d.headline for d in current.values() if d.headline}
@@ -155,6 +160,7 @@ def render_digest(
     groups = [_broken_pieces(changes, names, reasons)]
     if since is not None:
         groups.append(_change_pieces(changes, names, since))
+        groups.append(_record_pieces(records, since))
     groups.append(_good_pieces(changes, names))
     sections = [text for group in groups for text in _pack(group)]
     room = MAX_BLOCKS - len(blocks) - 1  # the context line
@@ -245,6 +251,19 @@ def _change_pieces(changes: Changes, names: dict[str, str], since: datetime) -> 
     if not lines:
         return [f"_Nothing changed since {_stamp(since)}._"]
     return [f"*Changed since {_stamp(since)}*\n" + lines[0], *lines[1:]]
+
+
+def _record_pieces(records: Sequence[history.Change], since: datetime) -> list[str]:
+    """Each record value that changed: "*example.com* SPF: `before` → `after`", oldest first."""
+    if not records:
+        return []
+    changes = history.ordered(records)
+    lines = [history.line(c, with_domain=True) for c in changes[:MAX_RECORDS]]
+    if len(changes) > MAX_RECORDS:
+        lines.append(
+            f"_…and {len(changes) - MAX_RECORDS} more: `/mx history example.com` lists them_"
+        )
+    return [f"*Records changed since {_stamp(since)}*\n" + lines[0], *lines[1:]]
 
 
 def _good_pieces(changes: Changes, names: dict[str, str]) -> list[str]:

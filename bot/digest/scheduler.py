@@ -31,6 +31,7 @@ from bot.digest.delivery import (
 )
 from bot.digest.dispatch import ClientForTeam as ClientForTeam  # re-exported: the seam's type
 from bot.digest.dispatch import PostBox, deliver_due
+from bot.digest.history import HistoryBox, observe
 from bot.digest.schedule import DEFAULT_LEASE, Schedule
 from bot.digest.snapshot import DigestRun, DomainSnapshot, FindingState, Snapshot
 from bot.metrics import Metrics
@@ -63,6 +64,9 @@ class DigestStore(Protocol):
 
     @property
     def outbox(self) -> PostBox: ...
+
+    @property
+    def history(self) -> HistoryBox: ...
 
     async def claim_next(
         self,
@@ -256,9 +260,11 @@ async def loop(
     metrics: Metrics | None = None,
     stop: asyncio.Event | None = None,
     grace: timedelta | None = None,
+    also: Callable[[datetime], Awaitable[object]] | None = None,
 ) -> None:
     """Run due digests every `interval` seconds until `stop` is set (or the task is cancelled:
-    the digest being made is left due, the post in flight handed back in doubt)."""
+    the digest being made is left due, the post in flight handed back in doubt). `also` is
+    another pass made each time, after the digests' (alerts: `bot.digest.watchdog`)."""
     clock = clock or (lambda: datetime.now(UTC))
     stop = stop or asyncio.Event()
     while not stop.is_set():
@@ -272,6 +278,8 @@ async def loop(
                 metrics=metrics,
                 grace=grace,
             )
+            if also is not None:
+                await also(clock())
         except Exception:  # a database hiccup must not end the scheduler
             log.exception("digest pass failed; retrying in %g s", interval)
         try:
@@ -328,16 +336,23 @@ class _Job:
         if not watches:
             await self.store.release(schedule.id, self.owner, next_run_at=next_run)
             return None
-        snapshots = await asyncio.gather(*(self._check(w.domain) for w in watches))
+        team = schedule.team_id
+        snapshots = await asyncio.gather(*(self._check(team, w.domain, now) for w in watches))
         current = {s.domain: s for s in snapshots}
         previous = await self.store.last_run(schedule.id)
         changes = digest.diff(previous.snapshot if previous else None, current)
+        records = (
+            await self.store.history.changes(team, list(current), since=previous.ran_at)
+            if previous
+            else []
+        )
         message = digest.render_digest(
             current,
             changes,
             since=previous.ran_at if previous else None,
             when=now,
             schedule=schedule.when.describe(),
+            records=records,
         )
         post = self._post(schedule, message, now, on_demand=on_demand)
         queued = await self.store.enqueue_digest(
@@ -385,7 +400,7 @@ class _Job:
             schedule_id=schedule.id,
         )
 
-    async def _check(self, domain: str) -> DomainSnapshot:
+    async def _check(self, team_id: str, domain: str, now: datetime) -> DomainSnapshot:
         async with self.gate:
             try:
                 report = await self.engine_runner(domain)
@@ -398,4 +413,5 @@ class _Job:
                     f"The checks could not run ({type(exc).__name__}).",
                 )
                 return DomainSnapshot(domain, Status.ERROR, (finding,))
+        await self.store.history.record(team_id, domain, observe(report), now=now)
         return digest.snapshot(report)

@@ -4,7 +4,10 @@
     watch example.com hourly                … and post the digest every hour
     watch example.com daily [HH:MM]         … every day at HH:MM UTC (default 09:00)
     watch example.com weekly [mon] [HH:MM]  … every week (default Monday 09:00 UTC)
+    watch example.com [when] alert [after N] … and alert between digests, after N runs in a row
+    watch example.com alert off             … and stop alerting
     unwatch example.com
+    history example.com                     the record values that changed, with dates
     watches                                 this channel's list and schedule
     digest now                              post this channel's digest now (`bot.slack.digest_now`)
 
@@ -22,6 +25,8 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from bot.commands import UsageError
+from bot.digest.alerts import DEFAULT_THRESHOLD, MAX_THRESHOLD
+from bot.digest.history import MAX_LISTED, render_history
 from bot.digest.schedule import Cadence, Schedule, When, weekday_index
 from bot.render.blocks import clip, context_block, escape, render_text, section_block
 from bot.store.watch import AddOutcome, WatchStore
@@ -34,12 +39,20 @@ USAGE_WATCH: Final = "watch example.com daily 09:00"
 USAGE_UNWATCH: Final = "unwatch example.com"
 USAGE_LIST: Final = "watches"
 USAGE_DIGEST: Final = "digest now"
+USAGE_ALERT: Final = "watch example.com alert after 3"
+USAGE_HISTORY: Final = "history example.com"
 WATCH_USAGES: Final = (
     (
         "watch example.com [hourly | daily HH:MM | weekly mon HH:MM]",
         "watch a domain in this channel",
     ),
+    (
+        "watch example.com alert [after N]",
+        "also alert here between digests when it fails, a certificate nears expiry or an "
+        "address is listed (after N checks in a row, default 2); `alert off` stops",
+    ),
     ("unwatch example.com", "stop watching it"),
+    ("history example.com", "a watched domain's record changes (MX, SPF, DMARC, …), with dates"),
     ("watches", "this channel's watch-list and digest schedule"),
     ("digest now", "post this channel's digest now"),
 )
@@ -50,6 +63,7 @@ _VERBS: Final = {
     "watches": "list",
     "watchlist": "list",
     "digest": "digest",
+    "history": "history",
 }
 _FILLER: Final = frozenset({"at", "on", "every", "utc", "z", "gmt", "please", "pls"})
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
@@ -57,7 +71,8 @@ _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?:z|utc)?$", re.IGNORECASE)
 
-Kind = Literal["watch", "unwatch", "list", "digest"]
+Kind = Literal["watch", "unwatch", "list", "digest", "history"]
+_ALERT_WORDS: Final = frozenset({"alert", "alerts", "alerting"})
 Message = dict[str, Any]
 
 
@@ -70,6 +85,7 @@ class WatchCommand:
     kind: Kind
     target: Target | None = None
     when: When | None = None  # None: keep the channel's schedule (or the default for a new one)
+    alert: int | None = None  # alert after this many runs in a row; 0: stop; None: unchanged
 
     @property
     def text(self) -> str:
@@ -78,6 +94,8 @@ class WatchCommand:
             return USAGE_DIGEST
         if self.kind == "list" or self.target is None:
             return "watches"
+        if self.kind == "history":
+            return f"history {self.target.name}"
         parts = [self.kind, self.target.name]
         when = self.when
         if when is not None:
@@ -86,6 +104,8 @@ class WatchCommand:
                 parts.append(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[when.weekday])
             if when.cadence is not Cadence.HOURLY:
                 parts.append(f"{when.hour:02d}:{when.minute:02d}")
+        if self.alert is not None:
+            parts.extend(["alert", f"after {self.alert}" if self.alert else "off"])
         return " ".join(parts)
 
 
@@ -106,15 +126,18 @@ def parse_watch(text: str) -> WatchCommand | None:
         if [t.lower() for t in rest] not in ([], ["now"]):
             raise WatchUsageError("`digest now` posts this channel's digest now.", USAGE_DIGEST)
         return WatchCommand("digest")
-    usage = USAGE_WATCH if kind == "watch" else USAGE_UNWATCH
+    usage = {"watch": USAGE_WATCH, "history": USAGE_HISTORY}.get(kind, USAGE_UNWATCH)
+    if kind == "history":  # "history of example.com"
+        rest = [t for t in rest if t.lower() not in ("of", "for")]
     if not rest:
         raise WatchUsageError(f"Tell me which domain to {kind}.", usage)
     target = _domain(rest[0], usage)
-    if kind == "unwatch":
+    if kind in ("unwatch", "history"):
         if len(rest) > 1:
-            raise WatchUsageError("Unwatch one domain at a time.", USAGE_UNWATCH)
-        return WatchCommand("unwatch", target)
-    return WatchCommand("watch", target, _when([t for t in rest[1:] if t.lower() not in _FILLER]))
+            raise WatchUsageError(f"`{kind}` takes one domain.", usage)
+        return WatchCommand(kind, target)
+    words, alert = _alert([t for t in rest[1:] if t.lower() not in _FILLER])
+    return WatchCommand("watch", target, _when(words), alert)
 
 
 async def answer(
@@ -176,6 +199,14 @@ async def execute(
     if cmd.kind == "list" or cmd.target is None:
         return await _list(store, team_id, channel_id)
     name = cmd.target.name
+    if cmd.kind == "history":
+        changes = await store.history.of(team_id, name, limit=MAX_LISTED + 1)
+        return render_history(
+            cmd.target.display,
+            changes[:MAX_LISTED],
+            keep=store.history.keep,
+            more=len(changes) > MAX_LISTED,
+        )
     if cmd.kind == "unwatch":
         removed = await store.remove_watch(team_id, channel_id, name)
         if not removed:
@@ -190,6 +221,9 @@ async def execute(
             f"Unwatch one first (`/mx {escape(USAGE_UNWATCH)}`), or watch it from another channel."
         )
     schedule = await store.set_schedule(team_id, channel_id, cmd.when, now=now)
+    if cmd.alert is not None:
+        await store.alerts.set(team_id, channel_id, name, cmd.alert, now=now)
+    alerting = (await store.alerts.thresholds(team_id, channel_id)).get(name, 0)
     count = len(await store.watches(team_id, channel_id))
     first = (
         f"Now watching *{_shown(cmd.target)}* in this channel{_by(user_id)}"
@@ -198,9 +232,10 @@ async def execute(
     )
     text = (
         f"{first} ({count} of {store.max_watches}).\n"
-        f"Digest: {_schedule_line(schedule)}. See the list with `/mx watches`."
+        f"Digest: {_schedule_line(schedule)}. {_alert_line(alerting, store)}"
+        "See the list with `/mx watches`."
     )
-    changed = outcome is AddOutcome.ADDED or cmd.when is not None
+    changed = outcome is AddOutcome.ADDED or cmd.when is not None or cmd.alert is not None
     return _announce(text) if changed else _text(text)
 
 
@@ -244,6 +279,30 @@ def _domain(word: str, usage: str) -> Target:
     if target.is_address:
         raise WatchUsageError("Only domains can be watched, not IP addresses.", usage)
     return target
+
+
+def _alert(words: list[str]) -> tuple[list[str], int | None]:
+    """`alert [after N | N | on | off]` anywhere after the domain: the words left, and the
+    threshold (None when not mentioned, 0 for off)."""
+    at = next((i for i, w in enumerate(words) if w.lower() in _ALERT_WORDS), None)
+    if at is None:
+        return words, None
+    rest = [w.lower() for w in words[at + 1 :]]
+    if rest[:1] == ["after"]:
+        rest = rest[1:]
+        if not rest or not rest[0].isdigit():
+            raise WatchUsageError("Say after how many checks in a row to alert.", USAGE_ALERT)
+    taken, threshold = 0, DEFAULT_THRESHOLD
+    if rest and rest[0].isdigit():
+        taken, threshold = 1, int(rest[0])
+        if not 1 <= threshold <= MAX_THRESHOLD:
+            raise WatchUsageError(f"Alert after 1 to {MAX_THRESHOLD} checks in a row.", USAGE_ALERT)
+    elif rest and rest[0] in ("off", "no", "stop", "none"):
+        taken, threshold = 1, 0
+    elif rest and rest[0] == "on":
+        taken = 1
+    skip = taken + (1 if words[at + 1 : at + 2] and words[at + 1].lower() == "after" else 0)
+    return words[:at] + words[at + 1 + skip :], threshold
 
 
 def _when(words: list[str]) -> When | None:
@@ -310,13 +369,29 @@ async def _list(store: WatchStore, team_id: str, channel_id: str) -> Message:
                 f"\nDigests are stopped: {escape(stopped)}. `/mx {escape(USAGE_DIGEST)}` "
                 "or `/mx watch …` here starts them again."
             )
-    names = [f"• {escape(_display(w.domain))}" for w in watches]
+    alerting = await store.alerts.thresholds(team_id, channel_id)
+    names = [
+        f"• {escape(_display(w.domain))}"
+        + (f" :bell: alerts after {alerting[w.domain]}" if w.domain in alerting else "")
+        for w in watches
+    ]
     sections = [head, *_pack(names)]
     blocks = [section_block(s) for s in sections[:49]]
     fallback = f"This channel watches {len(watches)} domains: " + ", ".join(
         _display(w.domain) for w in watches
     )
     return {"text": clip(escape(fallback), MAX_SECTION), "blocks": blocks}
+
+
+def _alert_line(threshold: int, store: WatchStore) -> str:
+    if not threshold:
+        return ""
+    minutes = int(store.alerts.interval.total_seconds() // 60)
+    return (
+        f"Alerts: here, when it fails, a certificate nears expiry or an address is listed, "
+        f"after {threshold} check{'s' if threshold != 1 else ''} in a row "
+        f"(checked every {minutes} min). "
+    )
 
 
 def _schedule_line(schedule: Schedule) -> str:

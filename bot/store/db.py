@@ -3,7 +3,8 @@
 One synchronous SQLAlchemy engine (SQLite file by default, any SQLAlchemy URL otherwise), used
 from the event loop through `bot.store.threads.in_thread`, so the app needs no async driver.
 Installations and OAuth states live in slack-sdk's own SQLAlchemy tables, wrapped for Bolt's
-async API. Watch-lists keep their own tables in the same database (`bot.store.watch`).
+async API. Watch-lists keep their own tables in the same database (`bot.store.watch`). Every
+table, slack-sdk's included, is created and changed by Alembic revisions (`bot.store.migrate`).
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     DateTime,
     Engine,
-    MetaData,
     String,
     Text,
     create_engine,
     delete,
     select,
-    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from bot.store.migrate import upgrade
 from bot.store.threads import in_thread
 from checks.model import Cause, CheckResult, Fact, Finding, Record, Report, Status
 
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 EVENT_MEMORY = timedelta(hours=2)  # Slack retries within minutes; keep ids well beyond that
 STATE_EXPIRY_SECONDS = 600
-_SCHEMA_LOCK = 0x6D78626F  # PostgreSQL advisory lock key for schema creation ("mxbo")
 
 
 class Base(DeclarativeBase):
@@ -101,10 +100,10 @@ class Store:
         self.state_store: AsyncOAuthStateStore = AsyncStates(self._states)
 
     def create_all(self) -> None:
-        """Create missing tables (idempotent; safe when several instances start at once)."""
-        create_tables(
-            self.engine, Base.metadata, self._installations.metadata, self._states.metadata
-        )
+        """Bring the database to the newest schema (`bot.store.migrate.upgrade`): every table,
+        ours, the watch-lists' and slack-sdk's, under Alembic; idempotent, and safe when several
+        instances start at once."""
+        upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -162,20 +161,6 @@ class Store:
         )
         with Session(self.engine) as session:
             return [_stored(row) for row in session.scalars(query)]
-
-
-def create_tables(engine: Engine, *metadata: MetaData) -> None:
-    """Create the missing tables of `metadata`, in one transaction.
-
-    Instances that start together on a new PostgreSQL database would otherwise all see no table
-    and all CREATE it, and all but one fail (duplicate `pg_type` row). There they take turns
-    under a transaction-scoped advisory lock, and each looks for the tables once it holds it.
-    """
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-        for tables in metadata:
-            tables.create_all(connection)
 
 
 def _stored(row: ReportRow) -> StoredReport:

@@ -1,7 +1,7 @@
 """The follow-ups' table ("tell me when it's live"), and how a row maps to a `Followup`.
 
-A table of its own (`mxbot_followup`), on the watch-lists' metadata, so `WatchStore.create_all`
-creates it beside theirs, also in a database made by an older mxbot. Times are naive UTC, as in
+A table of its own (`mxbot_followup`), on the watch-lists' metadata; the migration
+`r0003_followups` creates it (and adopts one an unmigrated mxbot made). Times are naive UTC, as in
 `bot.store.watch_tables`.
 """
 

@@ -1,6 +1,6 @@
 """Watch-lists, digest schedules and digest history: which domains a channel watches, and when.
 
-Three tables on their own `MetaData` (`bot.store.watch_tables`), beside `bot.store.db`'s in the
+Their tables are on their own `MetaData` (`bot.store.watch_tables`), beside `bot.store.db`'s in the
 same database (SQLite by default, PostgreSQL for several instances). One synchronous SQLAlchemy
 engine, called from the event loop through `bot.store.threads.in_thread`, as `bot.store.db` does.
 The schedule and snapshot types are the digest's (`bot.digest.schedule`, `bot.digest.snapshot`):
@@ -29,17 +29,20 @@ from sqlalchemy import Engine, create_engine, delete, exists, func, or_, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.digest.alerts import DEFAULT_INTERVAL
 from bot.digest.delivery import Post, Queued
+from bot.digest.history import DEFAULT_KEEP
 from bot.digest.schedule import DEFAULT_LEASE, Schedule, When
 from bot.digest.snapshot import DigestRun, Snapshot, overall, snapshot_to_json
-from bot.store import followups, outbox
-from bot.store.db import create_tables
+from bot.store import alerts, followups, outbox
+from bot.store.alerts import AlertBook
+from bot.store.history import RecordHistory
+from bot.store.migrate import upgrade
 from bot.store.threads import in_thread
 from bot.store.watch_tables import (
     DigestRunRow,
     ScheduleRow,
     ScheduleStopRow,
-    WatchBase,
     WatchRow,
     aware,
     naive,
@@ -71,7 +74,14 @@ class WatchStore:
     Pass `bot.store.db.Store.engine` to share its database (and, for SQLite, its file), or a URL.
     """
 
-    def __init__(self, engine: Engine | str, *, max_watches: int = MAX_WATCHES) -> None:
+    def __init__(
+        self,
+        engine: Engine | str,
+        *,
+        max_watches: int = MAX_WATCHES,
+        history_keep: timedelta = DEFAULT_KEEP,
+        alert_interval: timedelta = DEFAULT_INTERVAL,
+    ) -> None:
         self._owns_engine = isinstance(engine, str)
         # Pre-ping, as `bot.store.db` does: a connection the server dropped is replaced, not used.
         self.engine: Engine = (
@@ -80,10 +90,13 @@ class WatchStore:
         self.max_watches = max_watches
         self.outbox = outbox.Outbox(self.engine)  # the scheduled posts, in the same database
         self.followups = followups.Followups(self.engine)  # "tell me when it's live"
+        self.history = RecordHistory(self.engine, keep=history_keep)  # record values seen
+        self.alerts = AlertBook(self.engine, interval=alert_interval)  # alerting watches
 
     def create_all(self) -> None:
-        """Create missing tables (idempotent; safe when several instances start at once)."""
-        create_tables(self.engine, WatchBase.metadata)
+        """Bring the database to the newest schema (`bot.store.migrate.upgrade`; idempotent, and
+        safe when several instances start at once)."""
+        upgrade(self.engine)
 
     def close(self) -> None:
         if self._owns_engine:
@@ -134,6 +147,16 @@ class WatchStore:
     def remove_watch(self, team_id: str, channel_id: str, domain: str) -> bool:
         """True when the domain was on the list. The last one gone takes the schedule with it."""
         with Session(self.engine) as session:
+            alerts.forget(
+                session,
+                list(
+                    session.scalars(
+                        select(WatchRow.id)
+                        .where(*_channel(WatchRow, team_id, channel_id))
+                        .where(WatchRow.domain == domain)
+                    )
+                ),
+            )
             gone = session.execute(
                 delete(WatchRow)
                 .where(*_channel(WatchRow, team_id, channel_id))

@@ -2,9 +2,9 @@
 
 Times are stored as naive UTC: SQLite keeps no time zone, and comparisons must agree.
 
-The outbox (`mxbot_outbox`) and stopped schedules (`mxbot_schedule_stop`) came after the first
-three tables. They are tables of their own, not columns on the existing ones, so `create_all`
-adds them to a database made by an older mxbot, whose tables it leaves as they are.
+Every table is under Alembic (`bot.store.migrate`, revisions in `bot/store/migrations/`): a new
+table or column here needs a revision there too (`tests/bot/test_migrations.py` compares them).
+Alert watches (`mxbot_alert`) and record history (`mxbot_record_history`) came with revision 0002.
 """
 
 from __future__ import annotations
@@ -110,6 +110,46 @@ class ScheduleStopRow(WatchBase):
     )
     reason: Mapped[str] = mapped_column(String(300))
     stopped_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class AlertRow(WatchBase):
+    """A watch that alerts between digests: its threshold, when it is checked next, who holds
+    it, and where each condition stands (`bot.digest.alerts`, as JSON)."""
+
+    __tablename__ = "mxbot_alert"
+    __table_args__ = (Index("ix_mxbot_alert_due", "next_check_at"),)
+
+    watch_id: Mapped[int] = mapped_column(
+        ForeignKey("mxbot_watch.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(255))
+    threshold: Mapped[int] = mapped_column(Integer)  # consecutive runs before a transition
+    next_check_at: Mapped[datetime] = mapped_column(DateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(), nullable=True)
+    state: Mapped[str] = mapped_column(Text, default="{}")  # `bot.digest.alerts.states_to_json`
+
+
+class RecordRow(WatchBase):
+    """One value a record had for a while: a new row only when it changes (`bot.digest.history`)."""
+
+    __tablename__ = "mxbot_record_history"
+    __table_args__ = (
+        Index("ix_mxbot_record_history_key", "team_id", "domain", "kind", "subject"),
+        Index("ix_mxbot_record_history_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))  # a text fact's name: "spf.record", …
+    subject: Mapped[str] = mapped_column(String(255))  # a DKIM selector, an MX host, or ""
+    value: Mapped[str] = mapped_column(Text)  # "" when none was published
+    first_seen: Mapped[datetime] = mapped_column(DateTime())
+    last_seen: Mapped[datetime] = mapped_column(DateTime())
 
 
 def write_when(row: ScheduleRow, when: When, now: datetime) -> None:

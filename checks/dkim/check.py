@@ -14,7 +14,7 @@ from checks.context import Context
 from checks.dkim.key import DkimKey, DkimSyntaxError, parse
 from checks.dkim.selectors import CANARY, COMMON_SELECTORS, UNGUESSABLE, Probe, probe, unless_noise
 from checks.dkim.verdict import judge
-from checks.model import DOMAIN, Finding, Status
+from checks.model import DOMAIN, Fact, Finding, Status, with_facts
 from checks.net.dns import Answer, Outcome
 
 __all__ = ["ID", "SCOPE", "TITLE", "DkimKey", "DkimSyntaxError", "parse", "run"]
@@ -38,7 +38,7 @@ async def run(ctx: Context) -> list[Finding]:
             and any(p.answer.ok for p in probes)
         ):
             findings.append(_nxdomain_parent(parent_name))
-        return findings
+        return with_facts(findings, _keys(probes, explicit=True))
     parent = await ctx.dns.txt(parent_name)
     if parent.outcome is Outcome.NXDOMAIN and not parent.cnames:
         return [
@@ -57,7 +57,17 @@ async def run(ctx: Context) -> list[Finding]:
     )
     kept = [unless_noise(p, canary) for p in probes]
     notes = [_wildcard(canary)] if canary.ok else []
-    return notes + _summarise(kept)
+    return with_facts(notes + _summarise(kept), _keys(kept, explicit=False))
+
+
+def _keys(probes: list[Probe], *, explicit: bool) -> list[Fact]:
+    """Record history: each key record found by selector; a named selector that answered with
+    nothing is "" (definitely none), a guessed one is left out."""
+    return [
+        Fact("dkim.key", 0, p.selector, "\n".join(sorted(p.answer.texts())))
+        for p in probes
+        if p.answer.ok or (explicit and not p.answer.failed)
+    ]
 
 
 def _wildcard(canary: Answer) -> Finding:

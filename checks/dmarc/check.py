@@ -18,7 +18,7 @@ from checks.dmarc.record import DmarcRecord, DmarcSyntaxError, parse
 from checks.dmarc.reports import report_auth, report_delivery
 from checks.dmarc.suggestion import suggest
 from checks.dmarc.tags import tag_findings
-from checks.model import DOMAIN, Finding, Status
+from checks.model import DOMAIN, Fact, Finding, Status, with_facts
 
 __all__ = [
     "ID",
@@ -37,6 +37,19 @@ SCOPE: Final = DOMAIN
 
 async def run(ctx: Context) -> list[Finding]:
     d = await discovery(ctx)
+    findings = await _verdict(ctx, d)
+    if d.failed is not None:
+        return findings
+    found = d.found
+    seen = (  # record history: the record receivers use, where it was found ("" for none)
+        Fact("dmarc.record", 0, found.query, found.versioned[0])
+        if found is not None and found.versioned
+        else Fact("dmarc.record", 0, d.levels[0].query, "")
+    )
+    return with_facts(findings, [seen])
+
+
+async def _verdict(ctx: Context, d: Discovery) -> list[Finding]:
     own = d.levels[0]
     findings = _own_level(d, own)
     if d.failed is not None:

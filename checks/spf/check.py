@@ -57,6 +57,11 @@ async def run(ctx: Context) -> list[Finding]:
     found = await published(ctx)
     if found.answer.failed:
         return [_lookup_failed(ctx.domain, found.answer)]
+    seen = Fact("spf.record", 0, text="\n".join(sorted(found.records)))  # record history
+    return with_facts(await _verdict(ctx, found), [seen])
+
+
+async def _verdict(ctx: Context, found: Published) -> list[Finding]:
     if not found.records:
         return [await _missing(ctx, found.answer)]
     if len(found.records) > 1:

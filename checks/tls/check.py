@@ -58,7 +58,11 @@ async def run(ctx: Context) -> list[Finding]:
 
 
 def _expiry(analysis: TlsAnalysis) -> list[Fact]:
+    """The certificate's notAfter (the probe's expiry series) and fingerprint (record history)."""
     leaf = analysis.leaf
-    return (
-        [] if leaf is None else [Fact("tls.not_after", leaf.not_after.timestamp(), analysis.host)]
-    )
+    if leaf is None:
+        return []
+    return [
+        Fact("tls.not_after", leaf.not_after.timestamp(), analysis.host),
+        Fact("tls.fingerprint", 0, analysis.host, leaf.sha256),
+    ]

@@ -121,3 +121,21 @@ async def test_digest_now_in_a_channel_without_a_watch_list_says_how_to_start(
 
     assert "watches no domains yet" in body
     assert h.api.chat_calls() == []
+
+
+async def test_alerts_and_history_through_the_app(make_harness: MakeHarness) -> None:
+    h = await make_harness(watch=True)
+
+    _, turned_on, _ = await h.command("watch example.com alert after 3")
+    _, listed, _ = await h.command("watches")
+    _, history, _ = await h.command("history example.com")
+    _, usage, _ = await h.command("watch example.com alert after 99")
+
+    assert json.loads(turned_on)["response_type"] == "in_channel"
+    assert "Alerts: here, when it fails" in turned_on
+    assert "after 3 checks in a row (checked every 15 min)" in turned_on
+    assert ":bell: alerts after 3" in listed
+    assert "No record history for *example.com* yet" in history
+    assert "response_type" not in json.loads(history)  # a question: only the asker sees it
+    assert "Alert after 1 to 20 checks in a row." in usage
+    assert h.api.chat_calls() == []

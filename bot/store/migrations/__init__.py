@@ -1,0 +1,1 @@
+"""The database's Alembic migrations: `env.py` and one module per revision in `versions/`."""
